@@ -1,0 +1,132 @@
+"""Settings shared by every layer: column names, validation policies and default paths.
+
+Nothing here imports the rest of churnml.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from churnml.exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "FEATURE_WINDOWS_DAYS",
+    "ColumnMap",
+    "ValidationPolicy",
+    "models_dir",
+]
+
+#: Default prediction horizon in days.
+DEFAULT_HORIZON_DAYS = 90
+#: Trailing windows (days before as-of) for the machine-learning feature table.
+FEATURE_WINDOWS_DAYS = (30, 90, 180, 365)
+
+#: Project root when running from a source checkout (``src/churnml/config.py`` -> root).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def models_dir() -> Path:
+    """Return the folder where model bundles and score snapshots go by default.
+
+    ``CHURNML_MODELS_DIR`` overrides it; otherwise ``./models`` in the working directory.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+    """
+    return Path(os.environ.get("CHURNML_MODELS_DIR", "models"))
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Names of the input columns, mapped onto churnml's canonical names.
+
+    Parameters
+    ----------
+    customer_id, date, amount : str
+        Required columns.
+    order_id, product_id, quantity, channel : str
+        Optional columns; used when present in the input.
+    """
+
+    customer_id: str = "customer_id"
+    date: str = "date"
+    amount: str = "amount"
+    order_id: str = "order_id"
+    product_id: str = "product_id"
+    quantity: str = "quantity"
+    channel: str = "channel"
+
+    REQUIRED = ("customer_id", "date", "amount")
+    OPTIONAL = ("order_id", "product_id", "quantity", "channel")
+
+    def source_names(self) -> dict[str, str]:
+        """Return ``{canonical name: name in the input}`` for every column."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+Duplicates = Literal["auto", "drop", "keep"]
+Returns = Literal["net", "drop"]
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """How validation treats rows that are not plain purchases.
+
+    Parameters
+    ----------
+    returns : {"net", "drop"}
+        ``"net"`` (default) keeps negative amounts and nets them against the customer's purchases of
+        the same day; ``"drop"`` excludes them under reason ``return``.
+    duplicates : {"auto", "drop", "keep"}
+        Exact duplicate lines. ``"auto"`` drops them when an order id identifies lines (a repeated
+        line of the same order is a logging error) and keeps them otherwise (two identical orders on
+        one day are plausible), flagging them in the report either way.
+    exclude_customers : frozenset of str
+        Customer ids to exclude (test accounts).
+    exclude_customer_pattern : str, optional
+        Regular expression; customer ids that match it in full are excluded.
+    max_customer_revenue : float, optional
+        Customers whose total net revenue exceeds this are excluded as outliers.
+    strict : bool
+        Raise instead of excluding any row.
+    freq : {"D", "W"}
+        The purchase unit: a customer-day (BTYD convention) or a customer-week.
+    date_format : str, optional
+        ``strftime`` format of the date column; inferred from the data when omitted.
+    """
+
+    returns: Returns = "net"
+    duplicates: Duplicates = "auto"
+    exclude_customers: frozenset[str] = field(default_factory=frozenset)
+    exclude_customer_pattern: str | None = None
+    max_customer_revenue: float | None = None
+    strict: bool = False
+    freq: Literal["D", "W"] = "D"
+    date_format: str | None = None
+
+    def __post_init__(self) -> None:
+        allowed = {
+            "returns": ("net", "drop"),
+            "duplicates": ("auto", "drop", "keep"),
+            "freq": ("D", "W"),
+        }
+        for name, options in allowed.items():
+            value = getattr(self, name)
+            if value not in options:
+                raise ConfigError(
+                    f"ValidationPolicy.{name} must be one of {', '.join(map(repr, options))}; "
+                    f"got {value!r}"
+                )
+        if self.max_customer_revenue is not None and not self.max_customer_revenue > 0:
+            raise ConfigError(
+                "ValidationPolicy.max_customer_revenue must be a positive number; "
+                f"got {self.max_customer_revenue!r}"
+            )
+        if not isinstance(self.exclude_customers, frozenset):
+            object.__setattr__(self, "exclude_customers", frozenset(self.exclude_customers))

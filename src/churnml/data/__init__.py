@@ -1,0 +1,32 @@
+"""Reading, validating and simulating transaction logs."""
+
+from churnml.data.bundled import cdnow_path, load_cdnow
+from churnml.data.io import RawTransactions, from_frame, read_transactions
+from churnml.data.purchases import to_purchases
+from churnml.data.synthetic import BGNBDParams, GammaGammaParams, simulate_transactions
+from churnml.data.validation import (
+    FLAGS,
+    REASONS,
+    ValidatedTransactions,
+    ValidationReport,
+    load_transactions,
+    validate_transactions,
+)
+
+__all__ = [
+    "FLAGS",
+    "REASONS",
+    "BGNBDParams",
+    "GammaGammaParams",
+    "RawTransactions",
+    "ValidatedTransactions",
+    "ValidationReport",
+    "cdnow_path",
+    "from_frame",
+    "load_cdnow",
+    "load_transactions",
+    "read_transactions",
+    "simulate_transactions",
+    "to_purchases",
+    "validate_transactions",
+]

@@ -1,0 +1,261 @@
+"""Read transaction logs (CSV, CSV.gz, Parquet, or a DataFrame) into canonical column names.
+
+Reading never interprets values: ids, dates and amounts keep their input form (text for CSV) so
+that validation can count and locate every row it cannot use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churnml.config import ColumnMap
+from churnml.exceptions import DataFileError
+
+__all__ = ["RawTransactions", "from_frame", "read_transactions"]
+
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_OTHER_DELIMITERS = (";", "\t", "|", ",")
+
+
+@dataclass
+class RawTransactions:
+    """Rows as read, renamed to canonical column names, not yet validated.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Canonical columns present in the input (``customer_id``, ``date``, ``amount`` and any of
+        ``order_id``, ``product_id``, ``quantity``, ``channel``), in input order.
+    source : str
+        File path or ``"<DataFrame>"``, used in every message.
+    first_line : int
+        Number of the first data row as users see it (2 for a CSV with a header line, 1 for
+        Parquet rows and DataFrames), so messages can name lines.
+    row_word : str
+        ``"line"`` for text files, ``"row"`` otherwise.
+    """
+
+    frame: pd.DataFrame
+    source: str
+    first_line: int = 1
+    row_word: str = "row"
+
+    def locate(self, positions: np.ndarray) -> list[int]:
+        """Return user-facing line or row numbers of 0-based row positions."""
+        return [int(p) + self.first_line for p in positions]
+
+
+def _missing_column_error(
+    source: str, canonical: str, wanted: str, found: list[str], option: str
+) -> DataFileError:
+    hint = ""
+    close = difflib.get_close_matches(wanted, found, n=1, cutoff=0.6)
+    case_match = [c for c in found if c.strip().lower() == wanted.lower()]
+    if case_match or close:
+        guess = (case_match or close)[0]
+        hint = f" Did you mean '{guess}'? Pass {option} '{guess}'."
+    else:
+        hint = f" Name the column holding the {canonical.replace('_', ' ')} with {option}."
+    shown = ", ".join(repr(c) for c in found[:20]) + (" ..." if len(found) > 20 else "")
+    return DataFileError(
+        source,
+        f"required column '{wanted}' ({canonical}) is missing; "
+        f"the columns found are {shown}.{hint}",
+        column=wanted,
+    )
+
+
+_OPTION = {
+    "customer_id": "--customer-col",
+    "date": "--date-col",
+    "amount": "--amount-col",
+}
+
+
+def _check_columns(source: str, found: list[str], columns: ColumnMap, sep: str) -> dict[str, str]:
+    """Map input names to canonical names, raising a named error for a missing required column."""
+    names = columns.source_names()
+    if len(found) == 1:
+        header = found[0]
+        for delim in _OTHER_DELIMITERS:
+            if delim != sep and delim in header and len(header.split(delim)) >= 3:
+                shown = "tab" if delim == "\t" else repr(delim)
+                raise DataFileError(
+                    source,
+                    f"the header has a single column {header!r}: the file seems to be separated "
+                    f"by {shown}, not {sep!r}. Pass --sep {shown!s} (Python: sep={delim!r}).",
+                )
+    for canonical in ColumnMap.REQUIRED:
+        if names[canonical] not in found:
+            raise _missing_column_error(
+                source, canonical, names[canonical], found, _OPTION[canonical]
+            )
+    rename = {}
+    for canonical, name in names.items():
+        if name in found:
+            rename[name] = canonical
+    duplicated = [c for c in set(rename) if found.count(c) > 1]
+    if duplicated:
+        raise DataFileError(
+            source, "the header names this column more than once", column=duplicated[0]
+        )
+    return rename
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in _PARQUET_SUFFIXES
+
+
+def read_transactions(
+    path: str | Path,
+    columns: ColumnMap | None = None,
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+) -> RawTransactions:
+    r"""Read a transaction log from CSV, gzip-compressed CSV or Parquet.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file. ``.parquet``/``.pq`` is read as Parquet; anything else as delimited text,
+        decompressed by suffix (``.gz``, ``.bz2``, ``.zip``, ``.xz``, ``.zst``).
+    columns : ColumnMap, optional
+        Input column names; canonical names by default.
+    sep : str
+        Field delimiter of text files (a regular expression such as ``\\s+`` is accepted).
+    encoding : str
+        Text encoding of text files.
+
+    Returns
+    -------
+    RawTransactions
+        Rows with canonical column names; text files keep every value as text.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, unreadable, empty, has no data rows, is separated by another
+        delimiter, or lacks a required column. The message names the file and the column.
+    """
+    columns = columns or ColumnMap()
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise DataFileError(source, "no such file")
+    if path.is_dir():
+        raise DataFileError(source, "is a folder; expected a CSV, CSV.gz or Parquet file")
+    if _is_parquet(path):
+        return _read_parquet(path, columns)
+    return _read_csv(path, columns, sep=sep, encoding=encoding)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    return (
+        OSError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        gzip.BadGzipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+    )
+
+
+def _read_csv(path: Path, columns: ColumnMap, *, sep: str, encoding: str) -> RawTransactions:
+    source = str(path)
+    try:
+        header = pd.read_csv(
+            path, sep=sep, nrows=0, encoding=encoding, engine="python" if len(sep) > 1 else "c"
+        )
+    except pd.errors.EmptyDataError:
+        raise DataFileError(
+            source, "the file is empty; expected a header line naming customer_id, date, amount"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            source, f"is not {encoding} text ({exc.reason} at byte {exc.start}); pass --encoding"
+        ) from None
+    except _read_errors() as exc:
+        raise DataFileError(source, f"cannot be read as delimited text: {exc}") from None
+    found = [str(c) for c in header.columns]
+    rename = _check_columns(source, found, columns, sep)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            usecols=list(rename),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            engine="python" if len(sep) > 1 else "c",
+        )
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            source, f"is not {encoding} text ({exc.reason} at byte {exc.start}); pass --encoding"
+        ) from None
+    except _read_errors() as exc:
+        raise DataFileError(source, f"cannot be read: {exc}") from None
+    if frame.empty:
+        raise DataFileError(source, "has a header but no data rows")
+    frame = frame.rename(columns=rename)
+    return RawTransactions(frame=frame, source=source, first_line=2, row_word="line")
+
+
+def _read_parquet(path: Path, columns: ColumnMap) -> RawTransactions:
+    import pyarrow.parquet as pq
+
+    source = str(path)
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise DataFileError(source, f"cannot be read as Parquet: {exc}") from None
+    rename = _check_columns(source, list(schema.names), columns, sep=",")
+    try:
+        frame = pd.read_parquet(path, columns=list(rename))
+    except Exception as exc:
+        raise DataFileError(source, f"cannot be read as Parquet: {exc}") from None
+    if frame.empty:
+        raise DataFileError(source, "has no data rows")
+    frame = frame.rename(columns=rename).reset_index(drop=True)
+    return RawTransactions(frame=frame, source=source, first_line=1, row_word="row")
+
+
+def from_frame(
+    frame: pd.DataFrame, columns: ColumnMap | None = None, source: str = "<DataFrame>"
+) -> RawTransactions:
+    """Wrap an in-memory DataFrame as raw transactions, checking and renaming its columns.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with at least the customer, date and amount columns.
+    columns : ColumnMap, optional
+        Input column names; canonical names by default.
+    source : str
+        Name used in messages.
+
+    Returns
+    -------
+    RawTransactions
+        A renamed copy with a fresh 0..n-1 index; row numbers in messages start at 1.
+
+    Raises
+    ------
+    DataFileError
+        A required column is missing or the frame has no rows.
+    """
+    columns = columns or ColumnMap()
+    rename = _check_columns(source, [str(c) for c in frame.columns], columns, sep=",")
+    if frame.empty:
+        raise DataFileError(source, "has no rows")
+    out = frame[list(rename)].rename(columns=rename).reset_index(drop=True)
+    return RawTransactions(frame=out, source=source, first_line=1, row_word="row")

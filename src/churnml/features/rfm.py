@@ -1,0 +1,177 @@
+"""BTYD summaries (frequency, recency, T, monetary value) at an explicit as-of date.
+
+The definitions are those of ``lifetimes.utils.summary_data_from_transaction_data``: a purchase
+is a customer-period with positive net amount; frequency counts repeat purchase periods,
+recency is the age of the customer at the last purchase, T the age at as-of, and monetary value
+the mean net amount of repeat purchases (0 for one-time buyers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from churnml.data.purchases import Purchases, day_number, period_start_day, to_purchases
+from churnml.data.validation import ValidatedTransactions
+from churnml.exceptions import InsufficientDataError
+
+__all__ = ["CustomerHistory", "btyd_summary", "history_until", "lines_of", "parse_as_of"]
+
+_UNIT_DAYS = {"D": 1, "W": 7}
+
+
+def parse_as_of(as_of: str | pd.Timestamp) -> pd.Timestamp:
+    """Return as-of as midnight of its day; the whole as-of day counts as observed."""
+    return pd.Timestamp(as_of).normalize()
+
+
+def lines_of(tx: ValidatedTransactions | pd.DataFrame) -> pd.DataFrame:
+    """Return the validated lines of ``tx`` (a DataFrame is taken as validated lines)."""
+    return tx.lines if isinstance(tx, ValidatedTransactions) else tx
+
+
+@dataclass
+class CustomerHistory:
+    """Per-customer purchase history up to as-of, as arrays aligned with ``customer_ids``.
+
+    Attributes
+    ----------
+    as_of : pandas.Timestamp
+        Last observed day.
+    as_of_day : int
+        ``as_of`` as days since 1970-01-01.
+    purchases : Purchases
+        Purchases dated on or before as-of, sorted by customer and period.
+    customer_ids : numpy.ndarray of str
+        Customers with at least one purchase, sorted.
+    start, count : numpy.ndarray of int
+        Position of each customer's first purchase in ``purchases`` and its number of purchases.
+    lines : pandas.DataFrame
+        The lines dated on or before as-of.
+    """
+
+    as_of: pd.Timestamp
+    as_of_day: int
+    purchases: Purchases
+    customer_ids: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+    lines: pd.DataFrame
+
+    @property
+    def first_day(self) -> np.ndarray:
+        """Day of each customer's first purchase."""
+        return self.purchases.day[self.start]
+
+    @property
+    def last_day(self) -> np.ndarray:
+        """Day of each customer's last purchase."""
+        return self.purchases.day[self.start + self.count - 1]
+
+    @property
+    def position(self) -> np.ndarray:
+        """Per purchase, the index of its customer in ``customer_ids``."""
+        return np.repeat(np.arange(self.count.size), self.count)
+
+
+def history_until(
+    tx: ValidatedTransactions | pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    freq: Literal["D", "W"] = "D",
+) -> CustomerHistory:
+    """Cut lines at as-of, then form purchases; nothing dated after as-of is ever read.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions or pandas.DataFrame
+        Validated transactions (or their ``lines``).
+    as_of : str or pandas.Timestamp
+        Last observed day, included whole.
+    freq : {"D", "W"}
+        Purchase period.
+
+    Returns
+    -------
+    CustomerHistory
+        Purchases up to as-of grouped by customer.
+
+    Raises
+    ------
+    InsufficientDataError
+        No purchase is dated on or before as-of.
+    """
+    as_of = parse_as_of(as_of)
+    lines = lines_of(tx)
+    lines = lines[lines["date"] < as_of + pd.Timedelta(days=1)]
+    purchases, _ = to_purchases(lines, freq)
+    if len(purchases) == 0:
+        raise InsufficientDataError(
+            f"no purchase (customer-{'day' if freq == 'D' else 'week'} with positive net amount) "
+            f"is dated on or before as-of {as_of.date()}"
+        )
+    present, start, count = np.unique(purchases.cust, return_index=True, return_counts=True)
+    return CustomerHistory(
+        as_of=as_of,
+        as_of_day=int(day_number(as_of)[()]),
+        purchases=purchases,
+        customer_ids=purchases.customer_ids[present],
+        start=start,
+        count=count,
+        lines=lines,
+    )
+
+
+def btyd_summary(
+    tx: ValidatedTransactions | pd.DataFrame | CustomerHistory,
+    as_of: str | pd.Timestamp | None = None,
+    freq: Literal["D", "W"] = "D",
+) -> pd.DataFrame:
+    """Return the BTYD summary of every customer with a purchase on or before as-of.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions, pandas.DataFrame or CustomerHistory
+        Validated transactions, their lines, or a history already cut at as-of.
+    as_of : str or pandas.Timestamp, optional
+        Observation end (``observation_period_end`` in ``lifetimes``); required unless ``tx``
+        is a :class:`CustomerHistory`.
+    freq : {"D", "W"}
+        Time unit of recency and T, and purchase period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id``: ``frequency``, ``recency``, ``T`` (in ``freq`` units) and
+        ``monetary_value``, all float, as ``lifetimes.utils.summary_data_from_transaction_data``.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). Marketing Science 24(2).
+    """
+    if isinstance(tx, CustomerHistory):
+        hist = tx
+        freq = hist.purchases.freq  # type: ignore[assignment]
+    else:
+        if as_of is None:
+            raise TypeError("btyd_summary() needs as_of unless given a CustomerHistory")
+        hist = history_until(tx, as_of, freq)
+    unit = _UNIT_DAYS[freq]
+    as_of_period = int(period_start_day(np.array([hist.as_of_day]), freq)[0])
+    first, last = hist.first_day, hist.last_day
+    total = np.add.reduceat(hist.purchases.amount, hist.start)
+    first_amount = hist.purchases.amount[hist.start]
+    frequency = (hist.count - 1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, (total - first_amount) / frequency, 0.0)
+    return pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": (last - first) / unit,
+            "T": (as_of_period - first) / unit,
+            "monetary_value": monetary,
+        },
+        index=pd.Index(hist.customer_ids, name="customer_id", dtype="str"),
+    )
