@@ -11,6 +11,7 @@ import gzip
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,6 +120,7 @@ def read_transactions(
     *,
     sep: str = ",",
     encoding: str = "utf-8",
+    progress: bool = False,
 ) -> RawTransactions:
     r"""Read a transaction log from CSV, gzip-compressed CSV or Parquet.
 
@@ -133,6 +135,8 @@ def read_transactions(
         Field delimiter of text files (a regular expression such as ``\\s+`` is accepted).
     encoding : str
         Text encoding of text files.
+    progress : bool
+        Show a progress bar (bytes read) on standard error while reading a text file.
 
     Returns
     -------
@@ -154,7 +158,7 @@ def read_transactions(
         raise DataFileError(source, "is a folder; expected a CSV, CSV.gz or Parquet file")
     if _is_parquet(path):
         return _read_parquet(path, columns)
-    return _read_csv(path, columns, sep=sep, encoding=encoding)
+    return _read_csv(path, columns, sep=sep, encoding=encoding, progress=progress)
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
@@ -169,11 +173,20 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _read_csv(path: Path, columns: ColumnMap, *, sep: str, encoding: str) -> RawTransactions:
+def _read_csv(
+    path: Path, columns: ColumnMap, *, sep: str, encoding: str, progress: bool = False
+) -> RawTransactions:
     source = str(path)
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # a byte-order mark would otherwise stick to the first column name
     try:
         header = pd.read_csv(
-            path, sep=sep, nrows=0, encoding=encoding, engine="python" if len(sep) > 1 else "c"
+            path,
+            sep=sep,
+            nrows=0,
+            encoding=encoding,
+            compression=_compression(path),
+            engine="python" if len(sep) > 1 else "c",
         )
     except pd.errors.EmptyDataError:
         raise DataFileError(
@@ -187,17 +200,19 @@ def _read_csv(path: Path, columns: ColumnMap, *, sep: str, encoding: str) -> Raw
         raise DataFileError(source, f"cannot be read as delimited text: {exc}") from None
     found = [str(c) for c in header.columns]
     rename = _check_columns(source, found, columns, sep)
+    compression = _compression(path)
     try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            usecols=list(rename),
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            encoding=encoding,
-            engine="python" if len(sep) > 1 else "c",
-        )
+        if progress:
+            import rich.progress
+            from rich.console import Console
+
+            with rich.progress.open(
+                path, "rb", description=f"Reading {path.name}", console=Console(stderr=True),
+                transient=True,
+            ) as handle:
+                frame = _read_body(handle, rename, sep, encoding, compression)
+        else:
+            frame = _read_body(path, rename, sep, encoding, compression)
     except UnicodeDecodeError as exc:
         raise DataFileError(
             source, f"is not {encoding} text ({exc.reason} at byte {exc.start}); pass --encoding"
@@ -208,6 +223,31 @@ def _read_csv(path: Path, columns: ColumnMap, *, sep: str, encoding: str) -> Raw
         raise DataFileError(source, "has a header but no data rows")
     frame = frame.rename(columns=rename)
     return RawTransactions(frame=frame, source=source, first_line=2, row_word="line")
+
+
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
+
+
+def _compression(path: Path) -> str | None:
+    return _COMPRESSION.get(path.suffix.lower())
+
+
+def _read_body(
+    path_or_handle: Any, rename: dict[str, str], sep: str, encoding: str, compression: str | None
+) -> pd.DataFrame:
+    # No usecols: with it, pandas silently ignores surplus fields on a ragged line (an unquoted
+    # "1,234.50" amount would be read as 1); reading every column makes such lines an error.
+    frame = pd.read_csv(
+        path_or_handle,
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        encoding=encoding,
+        compression=compression,
+        engine="python" if len(sep) > 1 else "c",
+    )
+    return frame[list(rename)]
 
 
 def _read_parquet(path: Path, columns: ColumnMap) -> RawTransactions:

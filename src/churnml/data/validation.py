@@ -200,8 +200,18 @@ def _parse_dates(col: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None
         used = fmt or _infer_date_format(text)
         if used is None:
             parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        elif fmt is None and used.startswith("%Y-%m-%d"):
+            # ISO dates with and without a time (or zone) often mix in one column.
+            used = "ISO8601"
+            parsed = pd.to_datetime(text, errors="coerce", format=used)
         else:
             parsed = pd.to_datetime(text, errors="coerce", format=used)
+            failed = parsed.isna() & (text != "")
+            if failed.any() and fmt is None:
+                retry = pd.to_datetime(text[failed], errors="coerce", format="ISO8601")
+                if retry.notna().any() and parsed.dt.tz is None and retry.dt.tz is None:
+                    parsed = parsed.copy()
+                    parsed[failed] = retry
     n_tz = 0
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         n_tz = int(parsed.notna().sum())

@@ -161,11 +161,13 @@ def btyd_summary(
     unit = _UNIT_DAYS[freq]
     as_of_period = int(period_start_day(np.array([hist.as_of_day]), freq)[0])
     first, last = hist.first_day, hist.last_day
-    total = np.add.reduceat(hist.purchases.amount, hist.start)
-    first_amount = hist.purchases.amount[hist.start]
+    # Sum repeat purchases directly: total minus first would cancel small amounts to zero.
+    repeat_amount = hist.purchases.amount.copy()
+    repeat_amount[hist.start] = 0.0
+    repeat_total = np.add.reduceat(repeat_amount, hist.start)
     frequency = (hist.count - 1).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, (total - first_amount) / frequency, 0.0)
+        monetary = np.where(frequency > 0, repeat_total / frequency, 0.0)
     return pd.DataFrame(
         {
             "frequency": frequency,

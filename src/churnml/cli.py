@@ -1,0 +1,380 @@
+"""The ``churnml`` command line: glue between the Python API and people.
+
+Every command calls the same functions the Python API exposes; no logic lives here.
+Errors churnml raises on purpose print as one message and exit with status 2, without a
+traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from churnml import __version__
+from churnml.config import ColumnMap, ValidationPolicy, models_dir
+from churnml.data import (
+    FLAGS,
+    REASONS,
+    ValidatedTransactions,
+    load_cdnow,
+    read_transactions,
+    simulate_transactions,
+    validate_transactions,
+)
+from churnml.describe import DataSummary, describe_transactions
+from churnml.exceptions import ChurnmlError
+
+app = typer.Typer(
+    name="churnml",
+    help="Predict repurchase, customer lifetime value and next-purchase timing from orders.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn churnml's own errors into one red message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ChurnmlError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Freq(StrEnum):
+    """Purchase period."""
+
+    D = "D"
+    W = "W"
+
+
+class ReturnsPolicy(StrEnum):
+    """Treatment of negative amounts."""
+
+    net = "net"
+    drop = "drop"
+
+
+class DuplicatesPolicy(StrEnum):
+    """Treatment of exact duplicate lines."""
+
+    auto = "auto"
+    drop = "drop"
+    keep = "keep"
+
+
+TransactionsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--transactions", "-t", help="Transaction log: CSV, CSV.gz or Parquet.", show_default=False
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(help="As-of date (YYYY-MM-DD); rows after it are excluded. Default: last date."),
+]
+CustomerCol = Annotated[str, typer.Option(help="Column holding the customer id.")]
+DateCol = Annotated[str, typer.Option(help="Column holding the order date or timestamp.")]
+AmountCol = Annotated[str, typer.Option(help="Column holding the line or order revenue.")]
+OrderCol = Annotated[str, typer.Option(help="Optional order id column.")]
+ProductCol = Annotated[str, typer.Option(help="Optional product id column.")]
+QuantityCol = Annotated[str, typer.Option(help="Optional quantity column.")]
+ChannelCol = Annotated[str, typer.Option(help="Optional channel column.")]
+SepOpt = Annotated[str, typer.Option(help="Field delimiter of text files (use '\\t' for tab).")]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of text files.")]
+DateFormatOpt = Annotated[
+    str | None, typer.Option(help="strftime format of dates, e.g. %d/%m/%Y. Default: inferred.")
+]
+ReturnsOpt = Annotated[
+    ReturnsPolicy, typer.Option(help="net: net returns against same-day purchases; drop: exclude.")
+]
+DuplicatesOpt = Annotated[
+    DuplicatesPolicy,
+    typer.Option(help="Exact duplicate lines: auto drops them only when an order id column exists."),
+]
+ExcludeOpt = Annotated[
+    str | None, typer.Option(help="Comma-separated customer ids to exclude (test accounts).")
+]
+ExcludePatternOpt = Annotated[
+    str | None, typer.Option(help="Regular expression of customer ids to exclude.")
+]
+MaxRevenueOpt = Annotated[
+    float | None, typer.Option(help="Exclude customers whose total net revenue exceeds this.")
+]
+StrictOpt = Annotated[bool, typer.Option(help="Fail instead of excluding any row.")]
+FreqOpt = Annotated[Freq, typer.Option(help="Purchase period: D (customer-day) or W (week).")]
+
+
+def _load(
+    transactions: Path,
+    *,
+    as_of: str | None,
+    customer_col: str,
+    date_col: str,
+    amount_col: str,
+    order_col: str,
+    product_col: str,
+    quantity_col: str,
+    channel_col: str,
+    sep: str,
+    encoding: str,
+    date_format: str | None,
+    returns: ReturnsPolicy,
+    duplicates: DuplicatesPolicy,
+    exclude_customers: str | None,
+    exclude_customer_pattern: str | None,
+    max_customer_revenue: float | None,
+    strict: bool,
+    freq: Freq,
+) -> ValidatedTransactions:
+    columns = ColumnMap(
+        customer_id=customer_col,
+        date=date_col,
+        amount=amount_col,
+        order_id=order_col,
+        product_id=product_col,
+        quantity=quantity_col,
+        channel=channel_col,
+    )
+    policy = ValidationPolicy(
+        returns=returns.value,  # type: ignore[arg-type]
+        duplicates=duplicates.value,  # type: ignore[arg-type]
+        exclude_customers=frozenset(
+            c.strip() for c in (exclude_customers or "").split(",") if c.strip()
+        ),
+        exclude_customer_pattern=exclude_customer_pattern,
+        max_customer_revenue=max_customer_revenue,
+        strict=strict,
+        freq=freq.value,  # type: ignore[arg-type]
+        date_format=date_format,
+    )
+    sep = "\t" if sep in ("\\t", "tab") else sep
+    raw = read_transactions(
+        transactions, columns, sep=sep, encoding=encoding, progress=err.is_terminal
+    )
+    with err.status(f"Validating {len(raw.frame):,} rows"):
+        return validate_transactions(raw, as_of=as_of, policy=policy)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def print_summary(summary: DataSummary, console: Console = out) -> None:
+    """Print a data summary as tables."""
+    rep = summary.report
+    head = Table(title=f"{rep.source} (as of {summary.as_of.date()})", show_header=False)
+    head.add_column("item")
+    head.add_column("value", justify="right")
+    for key, value in summary.stats.items():
+        head.add_row(key.replace("_", " "), _fmt(value))
+    console.print(head)
+
+    val = Table(title="Validation: every row accounted for")
+    val.add_column("reason")
+    val.add_column("rows", justify="right")
+    val.add_column(f"first {rep.row_word}s")
+    val.add_row("read", _fmt(rep.n_input), "")
+    for reason, count in rep.excluded.items():
+        if count:
+            shown = rep.examples[reason][:5]
+            more = " ..." if count > len(shown) else ""
+            val.add_row(
+                f"excluded: {REASONS[reason]}", _fmt(count), ", ".join(map(str, shown)) + more
+            )
+    val.add_row("[bold]kept[/]", f"[bold]{rep.n_kept:,}[/]", "")
+    for flag, count in rep.flags.items():
+        if count:
+            val.add_row(f"note: {FLAGS[flag]}", _fmt(count), "")
+    lost = rep.n_customers_input - rep.n_customers
+    if lost:
+        val.add_row("note: customers all of whose rows were excluded", _fmt(lost), "")
+    if rep.n_customers_without_purchase:
+        val.add_row(
+            "note: customers with no positive-net purchase", _fmt(rep.n_customers_without_purchase),
+            "",
+        )
+    console.print(val)
+
+    seg = Table(title="Lifecycle segments at as-of")
+    for col in ("segment", "customers", "share", "revenue share"):
+        seg.add_column(col, justify="left" if col == "segment" else "right")
+    for name, row in summary.segments.iterrows():
+        seg.add_row(
+            str(name), f"{int(row['customers']):,}", f"{row['share']:.1%}",
+            f"{row['revenue_share']:.1%}",
+        )
+    console.print(seg)
+
+
+@app.command()
+@friendly_errors
+def describe(
+    transactions: TransactionsOpt,
+    as_of: AsOfOpt = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the summary as JSON to this file.")
+    ] = None,
+    customer_col: CustomerCol = "customer_id",
+    date_col: DateCol = "date",
+    amount_col: AmountCol = "amount",
+    order_col: OrderCol = "order_id",
+    product_col: ProductCol = "product_id",
+    quantity_col: QuantityCol = "quantity",
+    channel_col: ChannelCol = "channel",
+    sep: SepOpt = ",",
+    encoding: EncodingOpt = "utf-8",
+    date_format: DateFormatOpt = None,
+    returns: ReturnsOpt = ReturnsPolicy.net,
+    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
+    exclude_customers: ExcludeOpt = None,
+    exclude_customer_pattern: ExcludePatternOpt = None,
+    max_customer_revenue: MaxRevenueOpt = None,
+    strict: StrictOpt = False,
+    freq: FreqOpt = Freq.D,
+) -> None:
+    """Summarise a transaction log: validation report, customers, revenue, repeat rates, segments."""
+    tx = _load(
+        transactions,
+        as_of=as_of,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        order_col=order_col,
+        product_col=product_col,
+        quantity_col=quantity_col,
+        channel_col=channel_col,
+        sep=sep,
+        encoding=encoding,
+        date_format=date_format,
+        returns=returns,
+        duplicates=duplicates,
+        exclude_customers=exclude_customers,
+        exclude_customer_pattern=exclude_customer_pattern,
+        max_customer_revenue=max_customer_revenue,
+        strict=strict,
+        freq=freq,
+    )
+    summary = describe_transactions(tx, as_of)
+    print_summary(summary)
+    if json_out is not None:
+        _write_json(json_out, summary.to_dict())
+        err.print(f"Summary written to {json_out}")
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+class SampleKind(StrEnum):
+    """Bundled data sets."""
+
+    cdnow = "cdnow"
+    synthetic = "synthetic"
+
+
+@app.command("sample-data")
+@friendly_errors
+def sample_data(
+    kind: Annotated[SampleKind, typer.Argument(help="cdnow (real, bundled) or synthetic.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
+    customers: Annotated[int, typer.Option(help="Synthetic: number of customers.", min=1)] = 10_000,
+    seed: Annotated[int, typer.Option(help="Synthetic: random seed.")] = 0,
+) -> None:
+    """Write a bundled transaction log as CSV, in the columns churnml reads by default."""
+    if kind is SampleKind.cdnow:
+        frame = load_cdnow()
+    else:
+        with err.status(f"Simulating {customers:,} customers"):
+            frame, _ = simulate_transactions(customers, seed=seed)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_path, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    err.print(f"Wrote {len(frame):,} lines to {out_path}")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Output folder. Default: <models dir>/demo.")
+    ] = None,
+) -> None:
+    """Run churnml end to end on the bundled CDNOW log and say where the outputs went."""
+    out_dir = out_dir or models_dir() / "demo"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / "cdnow.csv"
+    with err.status("Writing the bundled CDNOW log"):
+        load_cdnow().to_csv(csv_path, index=False, date_format="%Y-%m-%d")
+    tx = _load(
+        csv_path,
+        as_of=None,
+        customer_col="customer_id",
+        date_col="date",
+        amount_col="amount",
+        order_col="order_id",
+        product_col="product_id",
+        quantity_col="quantity",
+        channel_col="channel",
+        sep=",",
+        encoding="utf-8",
+        date_format=None,
+        returns=ReturnsPolicy.net,
+        duplicates=DuplicatesPolicy.auto,
+        exclude_customers=None,
+        exclude_customer_pattern=None,
+        max_customer_revenue=None,
+        strict=False,
+        freq=Freq.D,
+    )
+    summary = describe_transactions(tx)
+    print_summary(summary)
+    summary_path = out_dir / "describe.json"
+    _write_json(summary_path, summary.to_dict())
+    out.print(f"\nTransactions (CSV): {csv_path}\nData summary (JSON): {summary_path}")
+    out.print(f"Next: churnml describe --transactions {csv_path} --as-of 1997-12-31")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"churnml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """Predict repurchase, customer lifetime value and next-purchase timing from orders."""
+
+
+def main() -> None:
+    """Entry point of the ``churnml`` console script."""
+    app()

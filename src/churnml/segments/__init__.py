@@ -1,0 +1,11 @@
+"""Marketer-facing segments from per-customer recency, order counts and value."""
+
+from churnml.segments.lifecycle import (
+    SEGMENTS,
+    VALUE_TIERS,
+    SegmentRules,
+    lifecycle_segment,
+    value_tier,
+)
+
+__all__ = ["SEGMENTS", "VALUE_TIERS", "SegmentRules", "lifecycle_segment", "value_tier"]

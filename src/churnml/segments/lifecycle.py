@@ -1,0 +1,128 @@
+"""Lifecycle segments and value tiers (thresholds from the business brief, configurable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churnml.exceptions import ConfigError
+
+__all__ = ["SEGMENTS", "VALUE_TIERS", "SegmentRules", "lifecycle_segment", "value_tier"]
+
+#: Lifecycle segments, from most to least engaged.
+SEGMENTS = ("new", "active", "warm", "high_recall", "low_recall", "lost")
+#: Value tiers, best first.
+VALUE_TIERS = ("gold", "silver", "bronze")
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """Day thresholds on days since the last purchase, and tier shares on CLV.
+
+    Parameters
+    ----------
+    active_days : int
+        Bought within this many days: ``new`` (one purchase) or ``active`` (two or more).
+    warm_days, high_recall_days, low_recall_days : int
+        Upper bounds of ``warm``, ``high_recall`` and ``low_recall``; beyond the last: ``lost``.
+    gold_share, silver_share : float
+        Shares of customers, by descending CLV, in the gold and silver tiers.
+    """
+
+    active_days: int = 45
+    warm_days: int = 90
+    high_recall_days: int = 180
+    low_recall_days: int = 360
+    gold_share: float = 0.2
+    silver_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        bounds = [self.active_days, self.warm_days, self.high_recall_days, self.low_recall_days]
+        if any(b <= 0 for b in bounds) or bounds != sorted(set(bounds)):
+            raise ConfigError(
+                "SegmentRules day thresholds must be positive and strictly increasing "
+                f"(active < warm < high_recall < low_recall); got {bounds}"
+            )
+        if not (0 < self.gold_share and 0 <= self.silver_share
+                and self.gold_share + self.silver_share <= 1):
+            raise ConfigError(
+                "SegmentRules tier shares must satisfy 0 < gold_share, 0 <= silver_share and "
+                f"gold_share + silver_share <= 1; got {self.gold_share}, {self.silver_share}"
+            )
+
+
+def lifecycle_segment(
+    days_since_last: pd.Series, n_purchases: pd.Series, rules: SegmentRules | None = None
+) -> pd.Series:
+    """Assign each customer a lifecycle segment.
+
+    Parameters
+    ----------
+    days_since_last : pandas.Series
+        Days from the last purchase to as-of.
+    n_purchases : pandas.Series
+        Purchases up to as-of (aligned with ``days_since_last``).
+    rules : SegmentRules, optional
+        Thresholds.
+
+    Returns
+    -------
+    pandas.Series
+        Categorical with categories :data:`SEGMENTS`: ``new`` (one purchase, within
+        ``active_days``), ``active`` (two or more, within ``active_days``), ``warm``,
+        ``high_recall``, ``low_recall``, ``lost``; each upper bound inclusive.
+    """
+    rules = rules or SegmentRules()
+    d = np.asarray(days_since_last, dtype=float)
+    n = np.asarray(n_purchases, dtype=float)
+    choice = np.select(
+        [
+            (d <= rules.active_days) & (n <= 1),
+            d <= rules.active_days,
+            d <= rules.warm_days,
+            d <= rules.high_recall_days,
+            d <= rules.low_recall_days,
+        ],
+        list(SEGMENTS[:5]),
+        default="lost",
+    )
+    return pd.Series(
+        pd.Categorical(choice, categories=SEGMENTS),
+        index=getattr(days_since_last, "index", None),
+        name="segment",
+    )
+
+
+def value_tier(value: pd.Series, rules: SegmentRules | None = None) -> pd.Series:
+    """Assign gold / silver / bronze by rank of ``value`` (e.g. CLV), best first.
+
+    Ties share the better tier's rank order as given by a stable sort, so the tier sizes are
+    exactly ``gold_share`` and ``silver_share`` of customers (rounded down).
+
+    Parameters
+    ----------
+    value : pandas.Series
+        Value per customer.
+    rules : SegmentRules, optional
+        Tier shares.
+
+    Returns
+    -------
+    pandas.Series
+        Categorical with categories :data:`VALUE_TIERS`.
+    """
+    rules = rules or SegmentRules()
+    v = np.asarray(value, dtype=float)
+    order = np.argsort(-np.nan_to_num(v, nan=-np.inf), kind="stable")
+    rank = np.empty(v.size, dtype=np.int64)
+    rank[order] = np.arange(v.size)
+    n_gold = int(np.floor(rules.gold_share * v.size))
+    n_silver = int(np.floor(rules.silver_share * v.size))
+    tiers = np.where(rank < n_gold, "gold", np.where(rank < n_gold + n_silver, "silver", "bronze"))
+    return pd.Series(
+        pd.Categorical(tiers, categories=VALUE_TIERS),
+        index=getattr(value, "index", None),
+        name="value_tier",
+    )

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import gzip
+
+import pandas as pd
+import pytest
+
+from churnml.config import ColumnMap
+from churnml.data import load_transactions, read_transactions
+from churnml.exceptions import DataFileError
+from tests.conftest import write_csv
+
+GOOD = "customer_id,date,amount\n007,2020-01-01,10.5\n007,2020-01-03,4\n010,2020-01-02,3\n"
+
+
+def test_customer_ids_keep_leading_zeros(tmp_path):
+    raw = read_transactions(write_csv(tmp_path / "t.csv", GOOD))
+    assert list(raw.frame["customer_id"]) == ["007", "007", "010"]
+    assert raw.first_line == 2 and raw.row_word == "line"
+
+
+def test_gzip_and_custom_column_names(tmp_path):
+    path = tmp_path / "t.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("Client;When;Revenue\n001;2020-01-01;5\n")
+    cols = ColumnMap(customer_id="Client", date="When", amount="Revenue")
+    tx = load_transactions(path, columns=cols, sep=";")
+    assert tx.lines["customer_id"].tolist() == ["001"]
+    assert tx.lines["amount"].tolist() == [5.0]
+
+
+def test_parquet_integer_and_text_ids(tmp_path):
+    frame = pd.DataFrame(
+        {"customer_id": [12346.0, 12347.0], "date": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+         "amount": [1.0, 2.0]}
+    )
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    tx = load_transactions(path)
+    assert tx.lines["customer_id"].tolist() == ["12346", "12347"]
+    frame["customer_id"] = ["0012", "0013"]
+    frame.to_parquet(path)
+    assert load_transactions(path).lines["customer_id"].tolist() == ["0012", "0013"]
+
+
+def test_missing_amount_column_names_it_and_suggests(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,Amount\n1,2020-01-01,3\n")
+    with pytest.raises(DataFileError) as info:
+        read_transactions(path)
+    msg = str(info.value)
+    assert str(path) in msg and "'amount'" in msg and "--amount-col 'Amount'" in msg
+    assert info.value.column == "amount"
+
+
+def test_missing_column_in_parquet(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"customer_id": ["1"], "date": ["2020-01-01"]}).to_parquet(path)
+    with pytest.raises(DataFileError, match="'amount'"):
+        read_transactions(path)
+
+
+def test_wrong_delimiter_is_named(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id;date;amount\n1;2020-01-01;3\n")
+    with pytest.raises(DataFileError, match="separated by ';'"):
+        read_transactions(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"", "the file is empty"), (b"customer_id,date,amount\n", "no data rows")],
+)
+def test_empty_files(tmp_path, content, expected):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFileError, match=expected) as info:
+        read_transactions(path)
+    assert str(path) in str(info.value)
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(DataFileError, match="no such file"):
+        read_transactions(tmp_path / "missing.csv")
+    with pytest.raises(DataFileError, match="is a folder"):
+        read_transactions(tmp_path)
+    bad_gz = tmp_path / "t.csv.gz"
+    bad_gz.write_bytes(b"this is not gzip data at all")
+    with pytest.raises(DataFileError, match="cannot be read"):
+        read_transactions(bad_gz)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("customer_id,date,amount\nJos\xe9,2020-01-01,1\n".encode("latin-1"))
+    with pytest.raises(DataFileError, match="--encoding"):
+        read_transactions(latin)
+    assert read_transactions(latin, encoding="latin-1").frame["customer_id"][0] == "José"
+    bad_parquet = tmp_path / "t.parquet"
+    bad_parquet.write_bytes(b"PAR1 garbage")
+    with pytest.raises(DataFileError, match="Parquet"):
+        read_transactions(bad_parquet)
+
+
+def test_ragged_csv_names_the_line(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,3\n2,2020-01-01,3,9,9\n")
+    with pytest.raises(DataFileError, match="line 3"):
+        read_transactions(path)
+
+
+def test_byte_order_mark_is_ignored(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeff".encode() + GOOD.encode())
+    assert len(read_transactions(path).frame) == 3
+
+
+def test_from_frame_checks_columns():
+    with pytest.raises(DataFileError, match="'date'"):
+        load_transactions(pd.DataFrame({"customer_id": ["1"], "amount": [1.0]}))

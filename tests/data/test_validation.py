@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnml.config import ValidationPolicy
+from churnml.data import REASONS, load_transactions, read_transactions, validate_transactions
+from churnml.exceptions import ConfigError, DataValidationError
+from tests.conftest import shared_file, write_csv
+
+
+def test_unparseable_dates_counted_with_line_numbers(tmp_path):
+    text = (
+        "customer_id,date,amount\n"
+        "1,2020-01-01,10\n"
+        "1,not a date,10\n"  # line 3
+        "2,2020-01-05,10\n"
+        "2,2020-13-45,10\n"  # line 5
+        "3,2020-02-01,10\n"
+    )
+    tx = load_transactions(write_csv(tmp_path / "t.csv", text))
+    rep = tx.report
+    assert rep.excluded["unparseable_date"] == 2
+    assert rep.examples["unparseable_date"] == [3, 5]
+    assert rep.n_kept == 3 and rep.date_format == "ISO8601"
+    assert "unparseable date: 2 (lines 3, 5)" in str(rep)
+
+
+def test_each_reason_on_a_small_frame():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "", "b", "c", "TEST1", "d", "d", "e", "f", "g", "g", "h"],
+            "date": ["2020-01-01", "2020-01-01", "bad", "2020-01-01", "2020-01-01",
+                     "2020-01-02", "2020-01-02", "2020-01-03", "2020-03-01", "2020-01-04",
+                     "2020-01-04", "2020-01-31 23:59:59"],
+            "amount": ["5", "5", "5", "abc", "5", "7", "7", "0", "5", "9", "-2", "1"],
+            "order_id": ["o1", "o2", "o3", "o4", "o5", "o6", "o6", "o7", "o8", "o9", "o10", "o11"],
+        }
+    )
+    policy = ValidationPolicy(returns="drop", exclude_customer_pattern=r"TEST\d+")
+    tx = validate_transactions(frame, as_of="2020-01-31", policy=policy)
+    ex = tx.report.excluded
+    assert ex == {
+        "missing_customer_id": 1, "unparseable_date": 1, "non_numeric_amount": 1,
+        "after_as_of": 1, "excluded_customer": 1, "exact_duplicate": 1, "zero_amount": 1,
+        "return": 1, "outlier_customer": 0,
+    }
+    assert tx.report.examples["exact_duplicate"] == [7]  # second of the two identical d lines
+    assert sorted(tx.lines["customer_id"]) == ["a", "d", "g", "h"]  # as-of day kept whole
+    assert tx.report.n_kept + tx.report.n_excluded == len(frame)
+
+
+def test_duplicates_auto_depends_on_order_id():
+    base = {"customer_id": ["a", "a"], "date": ["2020-01-01"] * 2, "amount": [3.0, 3.0]}
+    kept = validate_transactions(pd.DataFrame(base))
+    assert kept.report.n_kept == 2 and kept.report.flags["duplicate_kept"] == 1
+    dropped = validate_transactions(pd.DataFrame({**base, "order_id": ["x", "x"]}))
+    assert dropped.report.excluded["exact_duplicate"] == 1
+    forced = validate_transactions(pd.DataFrame(base), policy=ValidationPolicy(duplicates="drop"))
+    assert forced.report.n_kept == 1
+
+
+def test_returns_are_netted_per_customer_day():
+    frame = pd.DataFrame(
+        {"customer_id": ["a", "a", "a", "b", "b"],
+         "date": ["2020-01-01 10:00", "2020-01-01 11:00", "2020-01-05", "2020-01-02",
+                  "2020-01-02 09:00"],
+         "amount": [10.0, -4.0, -3.0, 5.0, -5.0]}
+    )
+    tx = validate_transactions(frame)
+    assert tx.report.n_kept == 5 and tx.report.flags["return_netted"] == 3
+    # a's 01-05 return and both b lines net to <= 0: no purchase on those days
+    assert tx.report.flags["not_a_purchase"] == 3
+    p = tx.purchases().to_frame()
+    assert p["customer_id"].tolist() == ["a"] and p["amount"].tolist() == [6.0]
+    assert tx.report.n_customers_without_purchase == 1
+
+
+def test_outlier_customers_and_strict_mode():
+    frame = pd.DataFrame({"customer_id": ["a", "b", "b"], "date": ["2020-01-01"] * 3,
+                          "amount": [10.0, 600.0, 600.0], "order_id": ["1", "2", "3"]})
+    tx = validate_transactions(frame, policy=ValidationPolicy(max_customer_revenue=1000))
+    assert tx.report.excluded["outlier_customer"] == 2
+    with pytest.raises(DataValidationError, match="strict validation: 2 of 3 rows"):
+        validate_transactions(frame, policy=ValidationPolicy(max_customer_revenue=1000,
+                                                             strict=True))
+
+
+def test_no_usable_row_is_an_error():
+    frame = pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01"], "amount": ["x"]})
+    with pytest.raises(DataValidationError, match="no usable rows"):
+        validate_transactions(frame)
+
+
+def test_time_zones_are_read_as_wall_time():
+    frame = pd.DataFrame({"customer_id": ["a"], "date": ["2020-01-01T23:30:00+02:00"],
+                          "amount": [1.0]})
+    tx = validate_transactions(frame)
+    assert tx.lines["date"].iloc[0] == pd.Timestamp("2020-01-01 23:30")
+    assert tx.report.flags["timezone_dropped"] == 1
+
+
+def test_bad_policy_values_are_named():
+    with pytest.raises(ConfigError, match="ValidationPolicy.returns"):
+        ValidationPolicy(returns="keep")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_customer_revenue"):
+        ValidationPolicy(max_customer_revenue=-1)
+
+
+_values = st.one_of(
+    st.just(""), st.just(" "), st.sampled_from(["a", "b", " c ", "007", "TEST9"]),
+)
+_dates = st.one_of(
+    st.sampled_from(["2020-01-01", "2020-01-02 10:00:00", "2020-02-30", "", "junk",
+                     "2020-03-01", "2021-01-01"]),
+)
+_amounts = st.sampled_from(["1", "-1", "0", "2.5", "abc", "", "inf", "1e3", "-0.0"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.tuples(_values, _dates, _amounts, st.sampled_from(["o1", "o2"])),
+                  min_size=1, max_size=40),
+    returns=st.sampled_from(["net", "drop"]),
+    duplicates=st.sampled_from(["auto", "drop", "keep"]),
+    as_of=st.sampled_from([None, "2020-01-31"]),
+)
+def test_no_row_is_lost(rows, returns, duplicates, as_of):
+    frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount", "order_id"])
+    policy = ValidationPolicy(returns=returns, duplicates=duplicates,
+                              exclude_customer_pattern="TEST.*")
+    try:
+        tx = validate_transactions(frame, as_of=as_of, policy=policy)
+    except DataValidationError as exc:
+        assert "no usable rows" in str(exc) and f"all {len(frame)} rows" in str(exc)
+        return
+    rep = tx.report
+    assert rep.n_kept + rep.n_excluded == rep.n_input == len(frame)
+    assert len(tx.lines) == rep.n_kept
+    assert tx.lines["row"].is_unique
+    excluded_rows = {r - 1 for v in rep.examples.values() for r in v}
+    assert excluded_rows.isdisjoint(set(tx.lines["row"]))
+    assert (tx.lines["customer_id"] != "").all()
+    assert np.isfinite(tx.lines["amount"]).all() and (tx.lines["amount"] != 0).all()
+    if returns == "drop":
+        assert (tx.lines["amount"] > 0).all()
+    if as_of:
+        assert (tx.lines["date"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)).all()
+    assert set(rep.excluded) == set(REASONS)
+
+
+@pytest.mark.slow
+def test_uci_online_retail_counts_match_the_data_card():
+    path = shared_file("uci_online_retail.csv.gz")
+    tx = load_transactions(path)
+    rep = tx.report
+    assert rep.n_input == 406_829
+    assert rep.excluded["exact_duplicate"] == 5_227  # data card: 5,227 exact duplicate rows
+    assert rep.excluded["zero_amount"] == 40  # data card: 40 zero amounts
+    assert rep.n_kept + rep.n_excluded == rep.n_input
+    # Independent count: negative rows in the raw file that are not later copies of a line.
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    amount = raw["amount"].astype(float)
+    negative_first_copies = int(((amount < 0) & ~raw.duplicated()).sum())
+    assert negative_first_copies == rep.flags["return_netted"]
+    assert int((amount < 0).sum()) == 8_905  # data card: 8,905 cancellation rows
+    assert rep.n_customers_input == 4_372  # data card: 4,372 customers
+
+
+@pytest.mark.slow
+def test_second_shared_log_reads_cleanly():
+    rep = load_transactions(shared_file("uci_online_retail_ii_2009_2010.csv.gz")).report
+    assert rep.n_input == 417_534 and rep.excluded["exact_duplicate"] == 6_771
+    assert rep.excluded["zero_amount"] == 31 and rep.n_customers_input == 4_383
+
+
+def test_read_then_validate_matches_load(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,2\n")
+    a = validate_transactions(read_transactions(path))
+    b = load_transactions(path)
+    pd.testing.assert_frame_equal(a.lines, b.lines)
