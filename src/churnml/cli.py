@@ -108,7 +108,9 @@ ReturnsOpt = Annotated[
 ]
 DuplicatesOpt = Annotated[
     DuplicatesPolicy,
-    typer.Option(help="Exact duplicate lines: auto drops them only when an order id column exists."),
+    typer.Option(
+        help="Exact duplicate lines: auto drops them only when an order id column exists."
+    ),
 ]
 ExcludeOpt = Annotated[
     str | None, typer.Option(help="Comma-separated customer ids to exclude (test accounts).")
@@ -215,7 +217,8 @@ def print_summary(summary: DataSummary, console: Console = out) -> None:
         val.add_row("note: customers all of whose rows were excluded", _fmt(lost), "")
     if rep.n_customers_without_purchase:
         val.add_row(
-            "note: customers with no positive-net purchase", _fmt(rep.n_customers_without_purchase),
+            "note: customers with no positive-net purchase",
+            _fmt(rep.n_customers_without_purchase),
             "",
         )
     console.print(val)
@@ -225,7 +228,9 @@ def print_summary(summary: DataSummary, console: Console = out) -> None:
         seg.add_column(col, justify="left" if col == "segment" else "right")
     for name, row in summary.segments.iterrows():
         seg.add_row(
-            str(name), f"{int(row['customers']):,}", f"{row['share']:.1%}",
+            str(name),
+            f"{int(row['customers']):,}",
+            f"{row['share']:.1%}",
             f"{row['revenue_share']:.1%}",
         )
     console.print(seg)
@@ -257,7 +262,7 @@ def describe(
     strict: StrictOpt = False,
     freq: FreqOpt = Freq.D,
 ) -> None:
-    """Summarise a transaction log: validation report, customers, revenue, repeat rates, segments."""
+    """Summarise a transaction log: validation, customers, revenue, repeat rates, segments."""
     tx = _load(
         transactions,
         as_of=as_of,

@@ -99,7 +99,9 @@ def describe_transactions(
     unit = 7 if p.freq == "W" else 1
 
     gaps = np.diff(p.day)[who[1:] == who[:-1]]
-    second = np.where(repeat, p.day[np.minimum(hist.start + 1, n_purch - 1)], np.iinfo(np.int64).max)
+    second = np.where(
+        repeat, p.day[np.minimum(hist.start + 1, n_purch - 1)], np.iinfo(np.int64).max
+    )
     old_enough = hist.first_day <= hist.as_of_day - 90
     back_in_90 = (second - hist.first_day <= 90) & old_enough
     sorted_rev = np.sort(cust_revenue)[::-1]
@@ -114,8 +116,9 @@ def describe_transactions(
         if "order_id" in lines.columns
         else int(n_purch),
         "revenue": revenue,
-        "net_revenue_incl_returns": float(lines.loc[lines["date"] < as_of_ts + pd.Timedelta(days=1),
-                                                    "amount"].sum()),
+        "net_revenue_incl_returns": float(
+            lines.loc[lines["date"] < as_of_ts + pd.Timedelta(days=1), "amount"].sum()
+        ),
         "purchases_per_customer": n_purch / n_cust,
         "avg_purchase_value": revenue / n_purch,
         "repeat_customer_rate": float(repeat.mean()),
@@ -131,9 +134,11 @@ def describe_transactions(
     }
     days_since = pd.Series(hist.as_of_day - hist.last_day)
     seg = lifecycle_segment(days_since, pd.Series(hist.count), rules)
-    by_seg = pd.DataFrame({"segment": seg, "revenue": cust_revenue}).groupby(
-        "segment", observed=False
-    )["revenue"].agg(["size", "sum"])
+    by_seg = (
+        pd.DataFrame({"segment": seg, "revenue": cust_revenue})
+        .groupby("segment", observed=False)["revenue"]
+        .agg(["size", "sum"])
+    )
     segments = pd.DataFrame(
         {
             "customers": by_seg["size"].astype(int),

@@ -31,8 +31,11 @@ def test_gzip_and_custom_column_names(tmp_path):
 
 def test_parquet_integer_and_text_ids(tmp_path):
     frame = pd.DataFrame(
-        {"customer_id": [12346.0, 12347.0], "date": pd.to_datetime(["2020-01-01", "2020-01-02"]),
-         "amount": [1.0, 2.0]}
+        {
+            "customer_id": [12346.0, 12347.0],
+            "date": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+            "amount": [1.0, 2.0],
+        }
     )
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
@@ -98,7 +101,9 @@ def test_unreadable_files(tmp_path):
 
 
 def test_ragged_csv_names_the_line(tmp_path):
-    path = write_csv(tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,3\n2,2020-01-01,3,9,9\n")
+    path = write_csv(
+        tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,3\n2,2020-01-01,3,9,9\n"
+    )
     with pytest.raises(DataFileError, match="line 3"):
         read_transactions(path)
 

@@ -27,8 +27,12 @@ def test_summary_equals_lifetimes_on_cdnow(cdnow_tx, freq, as_of):
     ours = btyd_summary(cdnow_tx, as_of, freq)
     lines = cdnow_tx.lines
     theirs = summary_data_from_transaction_data(
-        lines[lines["date"] <= as_of], "customer_id", "date",
-        monetary_value_col="amount", observation_period_end=as_of, freq=freq,
+        lines[lines["date"] <= as_of],
+        "customer_id",
+        "date",
+        monetary_value_col="amount",
+        observation_period_end=as_of,
+        freq=freq,
     ).sort_index()
     assert ours.index.tolist() == theirs.index.tolist()
     assert list(ours.columns) == list(theirs.columns)
@@ -39,19 +43,46 @@ def test_summary_on_raw_cdnow_matches_lifetimes_where_purchases_are_positive(cdn
     # lifetimes counts a $0 line as a purchase; churnml's unit is a positive-net customer-day.
     positive = cdnow[cdnow["amount"] > 0]
     theirs = summary_data_from_transaction_data(
-        positive, "customer_id", "date", monetary_value_col="amount",
+        positive,
+        "customer_id",
+        "date",
+        monetary_value_col="amount",
         observation_period_end="1998-06-30",
     ).sort_index()
     ours = btyd_summary(load_transactions(cdnow), "1998-06-30")
     pd.testing.assert_frame_equal(ours, theirs, check_names=False, check_index_type=False)
 
 
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_summary_equals_lifetimes_with_times_of_day(freq):
+    from churnml.data import simulate_transactions
+
+    log, _ = simulate_transactions(3000, seed=2, observation_days=300)
+    as_of = pd.Timestamp("2020-07-15")
+    lines = log[log["date"] < as_of + pd.Timedelta(days=1)]  # the whole as-of day
+    theirs = summary_data_from_transaction_data(
+        lines,
+        "customer_id",
+        "date",
+        monetary_value_col="amount",
+        observation_period_end=as_of,
+        freq=freq,
+    ).sort_index()
+    ours = btyd_summary(load_transactions(log), as_of, freq)
+    assert len(ours) > 2000
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), atol=1e-9)
+    assert ours.index.tolist() == theirs.index.tolist()
+
+
 def test_hand_computed_summary():
     lines = pd.DataFrame(
-        {"customer_id": ["a", "a", "a", "a", "b"],
-         "date": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-11", "2020-01-21",
-                                 "2020-01-16"]),
-         "amount": [4.0, 6.0, 20.0, 40.0, 5.0]}
+        {
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "date": pd.to_datetime(
+                ["2020-01-01", "2020-01-01", "2020-01-11", "2020-01-21", "2020-01-16"]
+            ),
+            "amount": [4.0, 6.0, 20.0, 40.0, 5.0],
+        }
     )
     s = btyd_summary(lines, "2020-01-31")
     assert s.loc["a"].tolist() == [2.0, 20.0, 30.0, 30.0]  # 2 repeat days, mean (20+40)/2
@@ -59,25 +90,31 @@ def test_hand_computed_summary():
 
 
 def test_nothing_before_as_of_is_an_error():
-    lines = pd.DataFrame({"customer_id": ["a"], "date": pd.to_datetime(["2020-02-01"]),
-                          "amount": [1.0]})
+    lines = pd.DataFrame(
+        {"customer_id": ["a"], "date": pd.to_datetime(["2020-02-01"]), "amount": [1.0]}
+    )
     with pytest.raises(InsufficientDataError, match="on or before as-of 2020-01-01"):
         btyd_summary(lines, "2020-01-01")
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    days=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 120),
-                            st.floats(-50, 100, allow_nan=False)), min_size=1, max_size=60),
+    days=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 120), st.floats(-50, 100, allow_nan=False)),
+        min_size=1,
+        max_size=60,
+    ),
     cut=st.integers(0, 130),
     freq=st.sampled_from(["D", "W"]),
 )
 def test_summary_invariants(days, cut, freq):
     origin = pd.Timestamp("2021-03-01")
     lines = pd.DataFrame(
-        {"customer_id": [f"c{c}" for c, _, _ in days],
-         "date": [origin + pd.Timedelta(days=d) for _, d, _ in days],
-         "amount": [a for _, _, a in days]}
+        {
+            "customer_id": [f"c{c}" for c, _, _ in days],
+            "date": [origin + pd.Timedelta(days=d) for _, d, _ in days],
+            "amount": [a for _, _, a in days],
+        }
     )
     as_of = origin + pd.Timedelta(days=cut)
     try:

@@ -17,9 +17,19 @@ def _tiny() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": ["a", "a", "a", "a", "a", "b", "a", "b"],
-            "date": pd.to_datetime(["2020-01-01", "2020-03-01", "2020-06-01", "2020-06-01",
-                                    "2020-06-20", "2020-06-30 23:00", "2020-07-10",
-                                    "2020-08-01"], format="ISO8601"),
+            "date": pd.to_datetime(
+                [
+                    "2020-01-01",
+                    "2020-03-01",
+                    "2020-06-01",
+                    "2020-06-01",
+                    "2020-06-20",
+                    "2020-06-30 23:00",
+                    "2020-07-10",
+                    "2020-08-01",
+                ],
+                format="ISO8601",
+            ),
             "amount": [10.0, 20.0, 30.0, -5.0, 40.0, 7.0, 50.0, 8.0],
             "order_id": ["1", "2", "3", "3", "4", "5", "6", "7"],
             "product_id": ["x", "y", "x", "x", "z", "x", "x", "y"],
@@ -126,12 +136,15 @@ def test_rows_up_to_as_of_never_change_labels(synthetic):
 def test_labels_agree_with_a_direct_count(synthetic):
     as_of, horizon = pd.Timestamp("2020-08-01"), 120
     lab = build_labels(validate_transactions(synthetic), as_of, horizon)
-    window = synthetic[(synthetic["date"] >= as_of + pd.Timedelta(days=1))
-                       & (synthetic["date"] < as_of + pd.Timedelta(days=horizon + 1))]
+    window = synthetic[
+        (synthetic["date"] >= as_of + pd.Timedelta(days=1))
+        & (synthetic["date"] < as_of + pd.Timedelta(days=horizon + 1))
+    ]
     days = window.assign(day=window["date"].dt.normalize()).groupby(["customer_id", "day"])
     per_day = days["amount"].sum().reset_index()
-    direct = per_day.groupby("customer_id").agg(n=("day", "size"), rev=("amount", "sum"),
-                                                first=("day", "min"))
+    direct = per_day.groupby("customer_id").agg(
+        n=("day", "size"), rev=("amount", "sum"), first=("day", "min")
+    )
     known = direct.index.intersection(lab.index)
     assert (lab.loc[known, "n_purchases"] == direct.loc[known, "n"]).all()
     np.testing.assert_allclose(lab.loc[known, "revenue"], direct.loc[known, "rev"])

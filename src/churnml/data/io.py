@@ -207,7 +207,10 @@ def _read_csv(
             from rich.console import Console
 
             with rich.progress.open(
-                path, "rb", description=f"Reading {path.name}", console=Console(stderr=True),
+                path,
+                "rb",
+                description=f"Reading {path.name}",
+                console=Console(stderr=True),
                 transient=True,
             ) as handle:
                 frame = _read_body(handle, rename, sep, encoding, compression)

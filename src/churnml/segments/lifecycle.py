@@ -45,8 +45,11 @@ class SegmentRules:
                 "SegmentRules day thresholds must be positive and strictly increasing "
                 f"(active < warm < high_recall < low_recall); got {bounds}"
             )
-        if not (0 < self.gold_share and 0 <= self.silver_share
-                and self.gold_share + self.silver_share <= 1):
+        if not (
+            0 < self.gold_share
+            and 0 <= self.silver_share
+            and self.gold_share + self.silver_share <= 1
+        ):
             raise ConfigError(
                 "SegmentRules tier shares must satisfy 0 < gold_share, 0 <= silver_share and "
                 f"gold_share + silver_share <= 1; got {self.gold_share}, {self.silver_share}"

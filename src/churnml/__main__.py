@@ -1,0 +1,5 @@
+"""Allow ``python -m churnml``."""
+
+from churnml.cli import main
+
+main()

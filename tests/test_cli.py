@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from churnml.cli import app
+from tests.conftest import shared_file, write_csv
+
+runner = CliRunner()
+
+
+def test_every_command_has_help():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    commands = list(typer.main.get_command(app).commands)
+    assert {"describe", "demo", "sample-data"} <= set(commands)
+    for name in commands:
+        sub = runner.invoke(app, [name, "--help"])
+        assert sub.exit_code == 0 and "Usage" in sub.output, name
+
+
+def test_describe_small_file_with_bad_dates(tmp_path):
+    path = write_csv(
+        tmp_path / "t.csv",
+        "customer_id,date,amount\n1,2020-01-01,5\n1,2020-99-01,5\n2,2020-01-09,5\n1,2020-02-01,7\n",
+    )
+    out = tmp_path / "summary.json"
+    result = runner.invoke(app, ["describe", "-t", str(path), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "unparseable date" in result.output and "| 3" not in result.output
+    summary = json.loads(out.read_text())
+    assert summary["validation"]["excluded"]["unparseable_date"] == 1
+    assert summary["validation"]["examples"]["unparseable_date"] == [3]
+    assert summary["stats"]["customers"] == 2 and summary["stats"]["purchases"] == 3
+
+
+def test_missing_amount_exits_nonzero_without_traceback(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,value\n1,2020-01-01,5\n")
+    result = runner.invoke(app, ["describe", "--transactions", str(path)])
+    assert result.exit_code == 2
+    assert "'amount'" in result.output and "Traceback" not in result.output
+
+
+def test_console_script_errors_cleanly(tmp_path):
+    """The installed entry point, in a real process: message on stderr, exit 2, no traceback."""
+    path = write_csv(tmp_path / "t.csv", "customer_id;date;amount\n1;2020-01-01;5\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "churnml", "describe", "--transactions", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "separated by ';'" in proc.stderr and "Traceback" not in proc.stderr
+    ok = subprocess.run(
+        [sys.executable, "-m", "churnml", "describe", "--transactions", str(path), "--sep", ";"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "Lifecycle segments" in ok.stdout
+
+
+def test_strict_flag_fails_on_exclusions(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,5\n,2020-01-01,5\n")
+    result = runner.invoke(app, ["describe", "-t", str(path), "--strict"])
+    assert result.exit_code == 2 and "missing customer id: 1 (lines 3)" in result.output
+
+
+def test_column_options(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "cust\tday\trev\n01\t02/01/2020\t5\n01\t03/01/2020\t6\n")
+    result = runner.invoke(
+        app,
+        [
+            "describe",
+            "-t",
+            str(path),
+            "--sep",
+            "\\t",
+            "--customer-col",
+            "cust",
+            "--date-col",
+            "day",
+            "--amount-col",
+            "rev",
+            "--date-format",
+            "%d/%m/%Y",
+            "--json",
+            str(tmp_path / "s.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    stats = json.loads((tmp_path / "s.json").read_text())["stats"]
+    assert stats["first_date"].startswith("2020-01-02") and stats["purchases"] == 2
+
+
+def test_sample_data_and_demo(tmp_path):
+    synth = tmp_path / "synth.csv"
+    result = runner.invoke(
+        app, ["sample-data", "synthetic", "--customers", "300", "--out", str(synth)]
+    )
+    assert result.exit_code == 0 and synth.exists()
+    result = runner.invoke(app, ["demo", "--out-dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "demo" / "describe.json").read_text())
+    assert summary["validation"]["n_input"] == 69_659
+    assert summary["validation"]["excluded"]["zero_amount"] == 80
+    assert summary["stats"]["customers"] == 23_502
+
+
+@pytest.mark.slow
+def test_describe_shared_log_reports_exclusions():
+    path = shared_file("uci_online_retail.csv.gz")
+    result = runner.invoke(app, ["describe", "-t", str(path), "--as-of", "2011-09-09"])
+    assert result.exit_code == 0, result.output
+    assert "exact duplicate line" in result.output and "dated after as-of" in result.output
