@@ -52,6 +52,8 @@ class Purchases:
         Lines netted into each purchase.
     freq : str
         Period: ``"D"`` or ``"W"``.
+    line_cust : numpy.ndarray of int
+        Index into ``customer_ids`` of each line the purchases were formed from, in line order.
     """
 
     customer_ids: np.ndarray
@@ -60,6 +62,7 @@ class Purchases:
     amount: np.ndarray
     n_lines: np.ndarray
     freq: str = "D"
+    line_cust: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.cust.size)
@@ -101,7 +104,7 @@ def to_purchases(
     if codes.size == 0:
         empty = np.array([], dtype=np.int64)
         return (
-            Purchases(customer_ids, empty, empty, np.array([], dtype=float), empty, freq),
+            Purchases(customer_ids, empty, empty, np.array([], dtype=float), empty, freq, empty),
             np.array([], dtype=bool),
         )
     day = period_start_day(day_number(lines["date"]), freq)
@@ -120,5 +123,6 @@ def to_purchases(
         amount=net[positive],
         n_lines=n_lines[positive],
         freq=freq,
+        line_cust=codes,
     )
     return purchases, ~positive[inverse]

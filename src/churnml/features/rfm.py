@@ -51,6 +51,9 @@ class CustomerHistory:
         Position of each customer's first purchase in ``purchases`` and its number of purchases.
     lines : pandas.DataFrame
         The lines dated on or before as-of.
+    line_position : numpy.ndarray of int
+        Per line, the index of its customer in ``customer_ids``; -1 for customers without a
+        purchase (all their days net to zero or less).
     """
 
     as_of: pd.Timestamp
@@ -60,6 +63,7 @@ class CustomerHistory:
     start: np.ndarray
     count: np.ndarray
     lines: pd.DataFrame
+    line_position: np.ndarray
 
     @property
     def first_day(self) -> np.ndarray:
@@ -113,6 +117,8 @@ def history_until(
             f"is dated on or before as-of {as_of.date()}"
         )
     present, start, count = np.unique(purchases.cust, return_index=True, return_counts=True)
+    position_of_code = np.full(purchases.customer_ids.size, -1, dtype=np.int64)
+    position_of_code[present] = np.arange(present.size)
     return CustomerHistory(
         as_of=as_of,
         as_of_day=int(day_number(as_of)[()]),
@@ -121,6 +127,7 @@ def history_until(
         start=start,
         count=count,
         lines=lines,
+        line_position=position_of_code[purchases.line_cust],
     )
 
 

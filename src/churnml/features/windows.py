@@ -16,7 +16,7 @@ from churnml.config import FEATURE_WINDOWS_DAYS
 from churnml.data.purchases import day_number, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError, InsufficientDataError
-from churnml.features.rfm import CustomerHistory, btyd_summary, history_until, lines_of, parse_as_of
+from churnml.features.rfm import btyd_summary, history_until, lines_of, parse_as_of
 
 __all__ = ["build_features", "build_labels"]
 
@@ -27,14 +27,6 @@ def _group_stat(values: np.ndarray, group: np.ndarray, n: int, how: str) -> np.n
     result = np.full(n, np.nan)
     result[out.index.to_numpy()] = out.to_numpy(dtype=float)
     return result
-
-
-def _per_customer_lines(hist: CustomerHistory) -> tuple[pd.DataFrame, np.ndarray]:
-    """Lines up to as-of of customers that have a purchase, and each line's customer index."""
-    lines = hist.lines
-    pos = pd.Index(hist.customer_ids).get_indexer(lines["customer_id"])
-    keep = pos >= 0
-    return lines[keep], pos[keep]
 
 
 def build_features(
@@ -127,7 +119,8 @@ def build_features(
     f["trend_revenue"] = (rev_recent + 1) / (rev_before + 1)
     f["lines_per_purchase"] = np.bincount(who, weights=p.n_lines, minlength=n) / count
 
-    lines, line_who = _per_customer_lines(day_hist)
+    keep = day_hist.line_position >= 0
+    lines, line_who = day_hist.lines[keep], day_hist.line_position[keep]
     amount = lines["amount"].to_numpy(dtype=float)
     returned = amount < 0
     gross = np.bincount(line_who[~returned], weights=amount[~returned], minlength=n)
@@ -153,9 +146,10 @@ def build_features(
 
 
 def _distinct_count(who: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
-    codes, _ = pd.factorize(values.to_numpy())
-    pairs = np.unique(who.astype(np.int64) * (codes.max() + 2) + codes + 1)
-    return np.bincount(pairs // (codes.max() + 2), minlength=n).astype(float)
+    """Distinct values per customer, by hashing (customer, value) pairs rather than sorting."""
+    codes, uniques = pd.factorize(values.to_numpy())
+    pairs = pd.unique(who.astype(np.int64) * (len(uniques) + 1) + codes + 1)
+    return np.bincount(pairs // (len(uniques) + 1), minlength=n).astype(float)
 
 
 def build_labels(
