@@ -120,3 +120,12 @@ def test_describe_shared_log_reports_exclusions():
     result = runner.invoke(app, ["describe", "-t", str(path), "--as-of", "2011-09-09"])
     assert result.exit_code == 0, result.output
     assert "exact duplicate line" in result.output and "dated after as-of" in result.output
+
+
+def test_bad_as_of_is_named(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,5\n")
+    result = runner.invoke(app, ["describe", "-t", str(path), "--as-of", "2020-13-45"])
+    assert result.exit_code == 2
+    assert "as_of must be a date" in result.output and "'2020-13-45'" in result.output
+    early = runner.invoke(app, ["describe", "-t", str(path), "--as-of", "2019-01-01"])
+    assert early.exit_code == 2 and "all 1 rows were excluded" in early.output

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
+
 from churnml.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
+    "parse_day",
     "FEATURE_WINDOWS_DAYS",
     "ColumnMap",
     "ValidationPolicy",
@@ -27,6 +30,37 @@ FEATURE_WINDOWS_DAYS = (30, 90, 180, 365)
 
 #: Project root when running from a source checkout (``src/churnml/config.py`` -> root).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_day(value: object, name: str = "as_of") -> pd.Timestamp:
+    """Parse a date given by a user into midnight of that day.
+
+    Parameters
+    ----------
+    value : object
+        A date string (``YYYY-MM-DD``), ``datetime`` or ``pandas.Timestamp``.
+    name : str
+        The parameter's name, for the message.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight of the day, timezone-naive.
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is not a date.
+    """
+    try:
+        day = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        day = pd.NaT
+    if pd.isna(day):
+        raise ConfigError(f"{name} must be a date such as 2011-09-09; got {value!r}")
+    if day.tzinfo is not None:
+        day = day.tz_localize(None)
+    return day.normalize()
 
 
 def models_dir() -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions, ValidationReport
 from churnml.features.rfm import history_until
 from churnml.segments.lifecycle import SEGMENTS, SegmentRules, lifecycle_segment
@@ -87,7 +88,7 @@ def describe_transactions(
     90 days of their first purchase.
     """
     lines = tx.lines
-    as_of_ts = pd.Timestamp(as_of if as_of is not None else lines["date"].max()).normalize()
+    as_of_ts = parse_day(as_of if as_of is not None else lines["date"].max(), "as_of")
     hist = history_until(tx, as_of_ts, tx.policy.freq)
     p = hist.purchases
     who = hist.position

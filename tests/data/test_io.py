@@ -117,3 +117,16 @@ def test_byte_order_mark_is_ignored(tmp_path):
 def test_from_frame_checks_columns():
     with pytest.raises(DataFileError, match="'date'"):
         load_transactions(pd.DataFrame({"customer_id": ["1"], "amount": [1.0]}))
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
+def test_progress_bar_read_gives_the_same_rows(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as fh:
+            fh.write(GOOD)
+    else:
+        path.write_text(GOOD)
+    quiet = read_transactions(path).frame
+    shown = read_transactions(path, progress=True).frame
+    pd.testing.assert_frame_equal(quiet, shown)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from churnml.config import ColumnMap, ValidationPolicy
+from churnml.config import ColumnMap, ValidationPolicy, parse_day
 from churnml.data.io import RawTransactions, from_frame, read_transactions
 from churnml.data.purchases import Purchases, to_purchases
 from churnml.exceptions import DataValidationError
@@ -291,7 +291,7 @@ def validate_transactions(
 
     as_of_ts = None
     if as_of is not None:
-        as_of_ts = pd.Timestamp(as_of).normalize()
+        as_of_ts = parse_day(as_of, "as_of")
         end = as_of_ts + pd.Timedelta(days=1)
         exclude("after_as_of", (dates >= end).to_numpy())
 

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from churnml.config import parse_day
 from churnml.data.purchases import Purchases, day_number, period_start_day, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import InsufficientDataError
@@ -25,7 +26,7 @@ _UNIT_DAYS = {"D": 1, "W": 7}
 
 def parse_as_of(as_of: str | pd.Timestamp) -> pd.Timestamp:
     """Return as-of as midnight of its day; the whole as-of day counts as observed."""
-    return pd.Timestamp(as_of).normalize()
+    return parse_day(as_of, "as_of")
 
 
 def lines_of(tx: ValidatedTransactions | pd.DataFrame) -> pd.DataFrame:
