@@ -110,7 +110,7 @@ def describe_transactions(
     stats: dict[str, Any] = {
         "first_date": str(lines["date"].min()),
         "last_date": str(lines["date"].max()),
-        "days_covered": int(hist.as_of_day - p.day.min()) + 1,
+        "days_covered": int((as_of_ts - hist.lines["date"].min().normalize()).days) + 1,
         "customers": int(n_cust),
         "purchases": int(n_purch),
         "orders": int(lines.loc[lines["amount"] > 0, "order_id"].nunique())
