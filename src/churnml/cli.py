@@ -128,24 +128,24 @@ FreqOpt = Annotated[Freq, typer.Option(help="Purchase period: D (customer-day) o
 def _load(
     transactions: Path,
     *,
-    as_of: str | None,
-    customer_col: str,
-    date_col: str,
-    amount_col: str,
-    order_col: str,
-    product_col: str,
-    quantity_col: str,
-    channel_col: str,
-    sep: str,
-    encoding: str,
-    date_format: str | None,
-    returns: ReturnsPolicy,
-    duplicates: DuplicatesPolicy,
-    exclude_customers: str | None,
-    exclude_customer_pattern: str | None,
-    max_customer_revenue: float | None,
-    strict: bool,
-    freq: Freq,
+    as_of: str | None = None,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+    order_col: str = "order_id",
+    product_col: str = "product_id",
+    quantity_col: str = "quantity",
+    channel_col: str = "channel",
+    sep: str = ",",
+    encoding: str = "utf-8",
+    date_format: str | None = None,
+    returns: ReturnsPolicy = ReturnsPolicy.net,
+    duplicates: DuplicatesPolicy = DuplicatesPolicy.auto,
+    exclude_customers: str | None = None,
+    exclude_customer_pattern: str | None = None,
+    max_customer_revenue: float | None = None,
+    strict: bool = False,
+    freq: Freq = Freq.D,
 ) -> ValidatedTransactions:
     columns = ColumnMap(
         customer_id=customer_col,
@@ -335,27 +335,7 @@ def demo(
     csv_path = out_dir / "cdnow.csv"
     with err.status("Writing the bundled CDNOW log"):
         load_cdnow().to_csv(csv_path, index=False, date_format="%Y-%m-%d")
-    tx = _load(
-        csv_path,
-        as_of=None,
-        customer_col="customer_id",
-        date_col="date",
-        amount_col="amount",
-        order_col="order_id",
-        product_col="product_id",
-        quantity_col="quantity",
-        channel_col="channel",
-        sep=",",
-        encoding="utf-8",
-        date_format=None,
-        returns=ReturnsPolicy.net,
-        duplicates=DuplicatesPolicy.auto,
-        exclude_customers=None,
-        exclude_customer_pattern=None,
-        max_customer_revenue=None,
-        strict=False,
-        freq=Freq.D,
-    )
+    tx = _load(csv_path)
     summary = describe_transactions(tx)
     print_summary(summary)
     summary_path = out_dir / "describe.json"

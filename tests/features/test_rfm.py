@@ -12,6 +12,18 @@ from churnml.exceptions import InsufficientDataError
 from churnml.features import btyd_summary
 
 
+def lifetimes_summary(lines: pd.DataFrame, as_of, freq: str = "D") -> pd.DataFrame:
+    """The reference implementation, sorted like churnml's output."""
+    return summary_data_from_transaction_data(
+        lines,
+        "customer_id",
+        "date",
+        monetary_value_col="amount",
+        observation_period_end=as_of,
+        freq=freq,
+    ).sort_index()
+
+
 def test_cdnow_loader_matches_published_counts(cdnow):
     assert len(cdnow) == 69_659
     assert cdnow["customer_id"].nunique() == 23_570
@@ -26,14 +38,7 @@ def test_cdnow_loader_matches_published_counts(cdnow):
 def test_summary_equals_lifetimes_on_cdnow(cdnow_tx, freq, as_of):
     ours = btyd_summary(cdnow_tx, as_of, freq)
     lines = cdnow_tx.lines
-    theirs = summary_data_from_transaction_data(
-        lines[lines["date"] <= as_of],
-        "customer_id",
-        "date",
-        monetary_value_col="amount",
-        observation_period_end=as_of,
-        freq=freq,
-    ).sort_index()
+    theirs = lifetimes_summary(lines[lines["date"] <= as_of], as_of, freq)
     assert ours.index.tolist() == theirs.index.tolist()
     assert list(ours.columns) == list(theirs.columns)
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=0, atol=1e-9)
@@ -42,13 +47,7 @@ def test_summary_equals_lifetimes_on_cdnow(cdnow_tx, freq, as_of):
 def test_summary_on_raw_cdnow_matches_lifetimes_where_purchases_are_positive(cdnow):
     # lifetimes counts a $0 line as a purchase; churnml's unit is a positive-net customer-day.
     positive = cdnow[cdnow["amount"] > 0]
-    theirs = summary_data_from_transaction_data(
-        positive,
-        "customer_id",
-        "date",
-        monetary_value_col="amount",
-        observation_period_end="1998-06-30",
-    ).sort_index()
+    theirs = lifetimes_summary(positive, "1998-06-30")
     ours = btyd_summary(load_transactions(cdnow), "1998-06-30")
     pd.testing.assert_frame_equal(ours, theirs, check_names=False, check_index_type=False)
 
@@ -60,14 +59,7 @@ def test_summary_equals_lifetimes_with_times_of_day(freq):
     log, _ = simulate_transactions(3000, seed=2, observation_days=300)
     as_of = pd.Timestamp("2020-07-15")
     lines = log[log["date"] < as_of + pd.Timedelta(days=1)]  # the whole as-of day
-    theirs = summary_data_from_transaction_data(
-        lines,
-        "customer_id",
-        "date",
-        monetary_value_col="amount",
-        observation_period_end=as_of,
-        freq=freq,
-    ).sort_index()
+    theirs = lifetimes_summary(lines, as_of, freq)
     ours = btyd_summary(load_transactions(log), as_of, freq)
     assert len(ours) > 2000
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), atol=1e-9)

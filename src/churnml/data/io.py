@@ -6,9 +6,11 @@ that validation can count and locate every row it cannot use.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import gzip
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,21 +175,11 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _read_csv(
-    path: Path, columns: ColumnMap, *, sep: str, encoding: str, progress: bool = False
-) -> RawTransactions:
-    source = str(path)
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
-        encoding = "utf-8-sig"  # a byte-order mark would otherwise stick to the first column name
+@contextlib.contextmanager
+def _reading(source: str, encoding: str) -> Iterator[None]:
+    """Turn the many ways a text file fails to parse into one error naming the file."""
     try:
-        header = pd.read_csv(
-            path,
-            sep=sep,
-            nrows=0,
-            encoding=encoding,
-            compression=_compression(path),
-            engine="python" if len(sep) > 1 else "c",
-        )
+        yield
     except pd.errors.EmptyDataError:
         raise DataFileError(
             source, "the file is empty; expected a header line naming customer_id, date, amount"
@@ -198,10 +190,19 @@ def _read_csv(
         ) from None
     except _read_errors() as exc:
         raise DataFileError(source, f"cannot be read as delimited text: {exc}") from None
-    found = [str(c) for c in header.columns]
-    rename = _check_columns(source, found, columns, sep)
+
+
+def _read_csv(
+    path: Path, columns: ColumnMap, *, sep: str, encoding: str, progress: bool = False
+) -> RawTransactions:
+    source = str(path)
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # a byte-order mark would otherwise stick to the first column name
     compression = _compression(path)
-    try:
+    with _reading(source, encoding):
+        header = _read_text(path, sep, encoding, compression, nrows=0)
+    rename = _check_columns(source, [str(c) for c in header.columns], columns, sep)
+    with _reading(source, encoding):
         if progress:
             import rich.progress
             from rich.console import Console
@@ -213,15 +214,9 @@ def _read_csv(
                 console=Console(stderr=True),
                 transient=True,
             ) as handle:
-                frame = _read_body(handle, rename, sep, encoding, compression)
+                frame = _read_text(handle, sep, encoding, compression)[list(rename)]
         else:
-            frame = _read_body(path, rename, sep, encoding, compression)
-    except UnicodeDecodeError as exc:
-        raise DataFileError(
-            source, f"is not {encoding} text ({exc.reason} at byte {exc.start}); pass --encoding"
-        ) from None
-    except _read_errors() as exc:
-        raise DataFileError(source, f"cannot be read: {exc}") from None
+            frame = _read_text(path, sep, encoding, compression)[list(rename)]
     if frame.empty:
         raise DataFileError(source, "has a header but no data rows")
     frame = frame.rename(columns=rename)
@@ -235,12 +230,12 @@ def _compression(path: Path) -> str | None:
     return _COMPRESSION.get(path.suffix.lower())
 
 
-def _read_body(
-    path_or_handle: Any, rename: dict[str, str], sep: str, encoding: str, compression: str | None
+def _read_text(
+    path_or_handle: Any, sep: str, encoding: str, compression: str | None, nrows: int | None = None
 ) -> pd.DataFrame:
     # No usecols: with it, pandas silently ignores surplus fields on a ragged line (an unquoted
     # "1,234.50" amount would be read as 1); reading every column makes such lines an error.
-    frame = pd.read_csv(
+    return pd.read_csv(
         path_or_handle,
         sep=sep,
         dtype=str,
@@ -248,9 +243,9 @@ def _read_body(
         skip_blank_lines=False,
         encoding=encoding,
         compression=compression,
+        nrows=nrows,
         engine="python" if len(sep) > 1 else "c",
     )
-    return frame[list(rename)]
 
 
 def _read_parquet(path: Path, columns: ColumnMap) -> RawTransactions:
