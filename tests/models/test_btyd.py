@@ -1,0 +1,85 @@
+"""BTYD estimators against published parameters (Fader, Hardie & Lee 2005) and lifetimes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
+
+from churnml.exceptions import ConfigError, InsufficientDataError
+from churnml.models import GammaGammaModel, TransactionModel
+
+
+@pytest.fixture(scope="module")
+def weekly():
+    return load_cdnow_summary(index_col=[0])
+
+
+@pytest.mark.parametrize(
+    ("kind", "published"),
+    [
+        ("bgnbd", {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}),
+        ("pareto", {"r": 0.5533, "alpha": 10.5776, "s": 0.6062, "beta": 11.6669}),
+    ],
+)
+def test_published_parameters_on_cdnow(weekly, kind, published):
+    model = TransactionModel(kind=kind).fit(weekly)
+    for name, value in published.items():
+        assert model.params_[name] == pytest.approx(value, rel=2e-3), name
+    assert model.n_customers_ == 2357 and model.n_unique_rows_ < model.n_customers_
+
+
+def test_gamma_gamma_published_parameters():
+    summary = load_cdnow_summary_data_with_monetary_value()
+    model = GammaGammaModel().fit(summary)
+    assert model.params_["p"] == pytest.approx(6.25, rel=5e-3)
+    assert model.params_["q"] == pytest.approx(3.74, rel=5e-3)
+    assert model.params_["v"] == pytest.approx(15.44, rel=5e-3)
+    assert model.n_fitted_ + model.n_excluded_ == len(summary)
+    ref = GammaGammaFitter().fit(
+        summary.loc[summary["frequency"] > 0, "frequency"],
+        summary.loc[summary["frequency"] > 0, "monetary_value"],
+    )
+    repeat = summary[summary["frequency"] > 0]
+    theirs = ref.conditional_expected_average_profit(repeat["frequency"], repeat["monetary_value"])
+    ours = GammaGammaModel.from_json(model.to_json()).expected_spend(repeat)
+    np.testing.assert_allclose(ours.to_numpy(), np.asarray(theirs), rtol=5e-3)
+
+
+def test_weighted_fit_equals_plain_lifetimes_predictions(weekly):
+    ours = TransactionModel(kind="bgnbd").fit(weekly)
+    plain = BetaGeoFitter().fit(weekly["frequency"], weekly["recency"], weekly["T"])
+    np.testing.assert_allclose(
+        ours.p_alive(weekly).to_numpy(),
+        plain.conditional_probability_alive(weekly["frequency"], weekly["recency"], weekly["T"]),
+        rtol=1e-4,
+    )
+    expected = plain.conditional_expected_number_of_purchases_up_to_time(
+        39, weekly["frequency"], weekly["recency"], weekly["T"]
+    )
+    np.testing.assert_allclose(ours.expected_purchases(weekly, 39), expected, rtol=1e-4)
+
+
+def test_json_round_trip_scores_identically(weekly):
+    model = TransactionModel(kind="mbgnbd", penalizer=0.001).fit(weekly)
+    text = model.to_json()
+    assert "pickle" not in text
+    again = TransactionModel.from_json(text)
+    assert again.kind == "mbgnbd" and again.penalizer == 0.001
+    pd.testing.assert_series_equal(model.p_alive(weekly), again.p_alive(weekly))
+
+
+def test_bad_parameters_and_inputs_are_named(weekly):
+    with pytest.raises(ConfigError, match=r"TransactionModel\.kind must be one of"):
+        TransactionModel(kind="bg").fit(weekly)
+    with pytest.raises(ConfigError, match="penalizer must be a number >= 0"):
+        TransactionModel(penalizer=-1).fit(weekly)
+    with pytest.raises(ConfigError, match="missing: T"):
+        TransactionModel().fit(weekly.drop(columns="T"))
+    with pytest.raises(ConfigError, match="not fitted"):
+        TransactionModel().p_alive(weekly)
+    one_timers = pd.DataFrame({"frequency": [0.0] * 20, "monetary_value": [0.0] * 20})
+    with pytest.raises(InsufficientDataError, match="at least 10 repeat customers"):
+        GammaGammaModel().fit(one_timers)
