@@ -28,9 +28,6 @@ DEFAULT_HORIZON_DAYS = 90
 #: Trailing windows (days before as-of) for the machine-learning feature table.
 FEATURE_WINDOWS_DAYS = (30, 90, 180, 365)
 
-#: Project root when running from a source checkout (``src/churnml/config.py`` -> root).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 
 def parse_day(value: object, name: str = "as_of") -> pd.Timestamp:
     """Parse a date given by a user into midnight of that day.

@@ -51,6 +51,15 @@ def _check_summary(summary: pd.DataFrame, needed: tuple[str, ...], owner: str) -
         raise ConfigError(f"{owner}: the summary holds NaN or infinite values")
 
 
+def _distinct_rows(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Distinct rows of ``columns`` with a ``weight`` column counting the customers behind each.
+
+    The likelihood of identical customers is identical, so fitting on distinct rows with
+    weights gives the same optimum for a fraction of the work.
+    """
+    return summary[columns].astype(float).value_counts(sort=False).rename("weight").reset_index()
+
+
 class _Persisted:
     """JSON round trip of the constructor arguments and fitted parameters."""
 
@@ -146,13 +155,7 @@ class TransactionModel(_Persisted):
         """
         self._validate_params()
         _check_summary(summary, ("frequency", "recency", "T"), "TransactionModel.fit")
-        rows = (
-            summary[["frequency", "recency", "T"]]
-            .astype(float)
-            .value_counts(sort=False)
-            .rename("weight")
-            .reset_index()
-        )
+        rows = _distinct_rows(summary, ["frequency", "recency", "T"])
         fitter = _FITTERS[self.kind](penalizer_coef=float(self.penalizer))
         fitter.fit(
             rows["frequency"].to_numpy(),
@@ -270,13 +273,7 @@ class GammaGammaModel(_Persisted):
             raise InsufficientDataError(
                 f"GammaGammaModel needs at least 10 repeat customers to fit; got {len(repeat)}"
             )
-        rows = (
-            repeat[["frequency", "monetary_value"]]
-            .astype(float)
-            .value_counts(sort=False)
-            .rename("weight")
-            .reset_index()
-        )
+        rows = _distinct_rows(repeat, ["frequency", "monetary_value"])
         fitter = GammaGammaFitter(penalizer_coef=float(self.penalizer))
         fitter.fit(
             rows["frequency"].to_numpy(),
