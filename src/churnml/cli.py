@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -30,7 +31,10 @@ from churnml.data import (
     validate_transactions,
 )
 from churnml.describe import DataSummary, describe_transactions
+from churnml.evaluation import DEFAULT_MODELS, Evaluation
+from churnml.evaluation import evaluate as run_evaluation
 from churnml.exceptions import ChurnmlError
+from churnml.models.value import ValueSettings
 
 app = typer.Typer(
     name="churnml",
@@ -176,6 +180,32 @@ def _load(
         return validate_transactions(raw, as_of=as_of, policy=policy)
 
 
+_LOADER_KEYS = (
+    "customer_col",
+    "date_col",
+    "amount_col",
+    "order_col",
+    "product_col",
+    "quantity_col",
+    "channel_col",
+    "sep",
+    "encoding",
+    "date_format",
+    "returns",
+    "duplicates",
+    "exclude_customers",
+    "exclude_customer_pattern",
+    "max_customer_revenue",
+    "strict",
+    "freq",
+)
+
+
+def _loader_args(values: dict[str, Any]) -> dict[str, Any]:
+    """Pick the reading and validation options out of a command's arguments."""
+    return {k: values[k] for k in _LOADER_KEYS}
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -263,27 +293,7 @@ def describe(
     freq: FreqOpt = Freq.D,
 ) -> None:
     """Summarise a transaction log: validation, customers, revenue, repeat rates, segments."""
-    tx = _load(
-        transactions,
-        as_of=as_of,
-        customer_col=customer_col,
-        date_col=date_col,
-        amount_col=amount_col,
-        order_col=order_col,
-        product_col=product_col,
-        quantity_col=quantity_col,
-        channel_col=channel_col,
-        sep=sep,
-        encoding=encoding,
-        date_format=date_format,
-        returns=returns,
-        duplicates=duplicates,
-        exclude_customers=exclude_customers,
-        exclude_customer_pattern=exclude_customer_pattern,
-        max_customer_revenue=max_customer_revenue,
-        strict=strict,
-        freq=freq,
-    )
+    tx = _load(transactions, as_of=as_of, **_loader_args(locals()))
     summary = describe_transactions(tx, as_of)
     print_summary(summary)
     if json_out is not None:
@@ -294,6 +304,101 @@ def describe(
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    transactions: TransactionsOpt,
+    cutoff: Annotated[str, typer.Option(help="Last day of fitting data (YYYY-MM-DD).")],
+    horizon_days: Annotated[int, typer.Option(help="Holdout window length in days.", min=1)],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write metrics.json here.")] = None,
+    plots_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write calibration, gains and frequency plots (PNG) here. "
+            "Default: beside --out, else no plots."
+        ),
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model keys: bgnbd, pareto, mbgnbd, baseline.")
+    ] = ",".join(DEFAULT_MODELS),
+    margin: Annotated[float, typer.Option(help="Margin share of revenue for CLV.")] = 1.0,
+    discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
+    clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
+    customer_col: CustomerCol = "customer_id",
+    date_col: DateCol = "date",
+    amount_col: AmountCol = "amount",
+    order_col: OrderCol = "order_id",
+    product_col: ProductCol = "product_id",
+    quantity_col: QuantityCol = "quantity",
+    channel_col: ChannelCol = "channel",
+    sep: SepOpt = ",",
+    encoding: EncodingOpt = "utf-8",
+    date_format: DateFormatOpt = None,
+    returns: ReturnsOpt = ReturnsPolicy.net,
+    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
+    exclude_customers: ExcludeOpt = None,
+    exclude_customer_pattern: ExcludePatternOpt = None,
+    max_customer_revenue: MaxRevenueOpt = None,
+    strict: StrictOpt = False,
+    freq: FreqOpt = Freq.D,
+) -> None:
+    """Fit every model on data up to --cutoff and score it on (cutoff, cutoff + horizon]."""
+    value = ValueSettings(
+        horizon_days=clv_horizon_days, margin=margin, annual_discount_rate=discount_rate
+    )
+    tx = _load(transactions, as_of=None, **_loader_args(locals()))
+    keys = [m.strip() for m in models.split(",") if m.strip()]
+    with err.status("Evaluating") as status:
+        result = run_evaluation(
+            tx,
+            cutoff,
+            horizon_days,
+            models=keys,
+            value=value,
+            freq=freq.value,
+            on_step=lambda msg: status.update(msg),
+        )
+    print_evaluation(result)
+    if out_path is not None:
+        result.write_json(out_path)
+        out.print(f"Metrics written to {out_path}")
+        plots_dir = plots_dir or out_path.parent / "plots"
+    if plots_dir is not None:
+        from churnml.evaluation.plots import save_plots
+
+        files = save_plots(result, plots_dir)
+        out.print("Plots: " + ", ".join(str(f) for f in files))
+
+
+def print_evaluation(result: Evaluation, console: Console = out) -> None:
+    """Print the metrics table of an evaluation, with failures and warnings."""
+    labels = result.labels
+    table = Table(
+        title=f"Out-of-time evaluation: cutoff {result.cutoff.date()}, "
+        f"horizon {result.horizon_days} d, {len(labels):,} customers, "
+        f"{int(labels['bought'].sum()):,} bought, revenue {labels['revenue'].sum():,.0f}"
+    )
+    frame = result.table()
+    table.add_column("metric")
+    for name in frame.index:
+        table.add_column(name, justify="right")
+    for metric in frame.columns:
+        table.add_row(
+            metric,
+            *(
+                f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}" if pd.notna(v) else "-"
+                for v in frame[metric]
+            ),
+        )
+    console.print(table)
+    for name, metrics in result.metrics.items():
+        if "error" in metrics:
+            console.print(f"[yellow]{name} not evaluated:[/] {metrics['error']}", soft_wrap=True)
+    for name, diag in result.diagnostics.items():
+        for message in diag.get("warnings", []):
+            console.print(f"[yellow]{name}:[/] {message}", soft_wrap=True)
 
 
 class SampleKind(StrEnum):

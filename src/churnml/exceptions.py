@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "ChurnmlError",
+    "ChurnmlWarning",
+    "ModelFitError",
     "ConfigError",
     "DataFileError",
     "DataValidationError",
@@ -64,3 +66,11 @@ class DataValidationError(ChurnmlError):
 
 class InsufficientDataError(ChurnmlError):
     """The data is too thin for the requested computation (for example, nothing before as-of)."""
+
+
+class ModelFitError(ChurnmlError):
+    """A model could not be fitted, even after the documented fallbacks."""
+
+
+class ChurnmlWarning(UserWarning):
+    """Something the user should know about a result that was still produced."""

@@ -1,9 +1,11 @@
 """BTYD models (BG/NBD, Pareto/NBD, MBG/NBD, Gamma-Gamma) as scikit-learn-style estimators.
 
-The likelihoods and conditional expectations are those of the ``lifetimes`` package. What this
-module adds: fitting on the distinct (frequency, recency, T) rows with their counts as weights
-(customers share rows massively, so the likelihood is evaluated far fewer times), a column
-checker with named errors, and JSON persistence of the parameters (no pickle).
+BG/NBD and MBG/NBD are fitted with churnml's own likelihood (:mod:`churnml.models.likelihood`,
+the objective ``lifetimes`` uses, with an exact gradient); Pareto/NBD and Gamma-Gamma with
+``lifetimes``. All fit on the distinct (frequency, recency, T) rows with counts as weights;
+all conditional predictions use ``lifetimes``' formulas (credited below) except
+:meth:`TransactionModel.purchase_cdf`, whose BG/NBD form is derived here. Parameters persist as
+JSON (no pickle).
 
 References
 ----------
@@ -15,29 +17,37 @@ References
    comparison of models for customer base analysis". IJRM 24(3), 201-209 (MBG/NBD).
 .. [4] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "RFM and CLV: using iso-value
    curves for customer base analysis". Journal of Marketing Research 42(4), 415-430.
+.. [5] Fader, P. S. and Hardie, B. G. S. (2014). "Deriving the conditional PMF of the
+   Pareto/NBD model", http://brucehardie.com/notes/028/ (Pareto/NBD P(N=0), via lifetimes).
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from churnml.exceptions import ConfigError, InsufficientDataError
+from churnml.exceptions import ConfigError, InsufficientDataError, ModelFitError
+from churnml.models.likelihood import fit_beta_geometric
 
-__all__ = ["GammaGammaModel", "TransactionModel"]
+__all__ = ["KINDS", "GammaGammaModel", "TransactionModel"]
 
 _FITTERS: dict[str, type] = {
     "bgnbd": BetaGeoFitter,
     "pareto": ParetoNBDFitter,
     "mbgnbd": ModifiedBetaGeoFitter,
 }
+#: Transaction model families.
+KINDS = tuple(_FITTERS)
+_RFM = ["frequency", "recency", "T"]
 
 
-def _check_summary(summary: pd.DataFrame, needed: tuple[str, ...], owner: str) -> None:
+def _check_summary(summary: pd.DataFrame, needed: list[str], owner: str) -> None:
     missing = [c for c in needed if c not in summary.columns]
     if missing:
         raise ConfigError(
@@ -46,7 +56,7 @@ def _check_summary(summary: pd.DataFrame, needed: tuple[str, ...], owner: str) -
         )
     if summary.empty:
         raise InsufficientDataError(f"{owner} got an empty customer summary")
-    values = summary[list(needed)].to_numpy(dtype=float)
+    values = summary[needed].to_numpy(dtype=float)
     if not np.isfinite(values).all():
         raise ConfigError(f"{owner}: the summary holds NaN or infinite values")
 
@@ -60,6 +70,14 @@ def _distinct_rows(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return summary[columns].astype(float).value_counts(sort=False).rename("weight").reset_index()
 
 
+def _on_distinct(summary: pd.DataFrame, func: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
+    """Evaluate ``func`` once per distinct (frequency, recency, T) and spread it to customers."""
+    keys = summary[_RFM].astype(float)
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
+    distinct = uniques.to_frame(index=False, name=_RFM)
+    return np.asarray(func(distinct))[codes]
+
+
 class _Persisted:
     """JSON round trip of the constructor arguments and fitted parameters."""
 
@@ -69,10 +87,13 @@ class _Persisted:
     def _init_args(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def to_json(self) -> str:
-        """Return the model as JSON: its class, settings and fitted parameters."""
+    def _require_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise ConfigError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    def to_json(self) -> str:
+        """Return the model as JSON: its class, settings and fitted parameters."""
+        self._require_fitted()
         return json.dumps(
             {"model": self._kind_name, "settings": self._init_args(), "params": self.params_},
             indent=2,
@@ -82,7 +103,7 @@ class _Persisted:
     def from_json(cls, text: str) -> Any:
         """Rebuild a fitted model from :meth:`to_json` output."""
         payload = json.loads(text)
-        if payload.get("model") not in (cls._kind_name, *_FITTERS):
+        if payload.get("model") != cls._kind_name:
             raise ConfigError(
                 f"{cls.__name__}.from_json: expected model {cls._kind_name!r}; "
                 f"got {payload.get('model')!r}"
@@ -100,7 +121,7 @@ class TransactionModel(_Persisted):
     kind : {"bgnbd", "pareto", "mbgnbd"}
         Model family.
     penalizer : float
-        L2 penalty on the log-parameters (``lifetimes``' ``penalizer_coef``), >= 0.
+        L2 penalty on the parameters (``lifetimes``' ``penalizer_coef``), >= 0.
 
     Attributes
     ----------
@@ -111,6 +132,10 @@ class TransactionModel(_Persisted):
         Customers in the summary.
     n_unique_rows_ : int
         Distinct (frequency, recency, T) rows the likelihood was evaluated on.
+    converged_ : bool
+        Whether the optimiser reported convergence with finite parameters inside their bounds.
+    fit_message_ : str
+        The optimiser's message.
 
     Examples
     --------
@@ -152,25 +177,40 @@ class TransactionModel(_Persisted):
         -------
         TransactionModel
             ``self``, fitted.
+
+        Raises
+        ------
+        ModelFitError
+            The optimiser failed outright (Pareto/NBD); see the message for remedies.
         """
         self._validate_params()
-        _check_summary(summary, ("frequency", "recency", "T"), "TransactionModel.fit")
-        rows = _distinct_rows(summary, ["frequency", "recency", "T"])
-        fitter = _FITTERS[self.kind](penalizer_coef=float(self.penalizer))
-        fitter.fit(
-            rows["frequency"].to_numpy(),
-            rows["recency"].to_numpy(),
-            rows["T"].to_numpy(),
-            weights=rows["weight"].to_numpy(),
-        )
-        self.params_ = {k: float(v) for k, v in fitter.params_.items()}
+        _check_summary(summary, _RFM, "TransactionModel.fit")
+        rows = _distinct_rows(summary, _RFM)
+        x, t_x, T, w = (rows[c].to_numpy() for c in (*_RFM, "weight"))
+        if self.kind in ("bgnbd", "mbgnbd"):
+            result = fit_beta_geometric(
+                x, t_x, T, w, penalizer=float(self.penalizer), modified=self.kind == "mbgnbd"
+            )
+            self.params_ = result.params
+            self.converged_ = result.converged
+            self.fit_message_ = result.message
+        else:
+            fitter = ParetoNBDFitter(penalizer_coef=float(self.penalizer))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fitter.fit(x, t_x, T, weights=w)
+            except Exception as exc:  # lifetimes raises ConvergenceError and numpy errors
+                raise ModelFitError(_fit_failure("Pareto/NBD", exc)) from None
+            self.params_ = {k: float(v) for k, v in fitter.params_.items()}
+            self.converged_ = bool(np.all(np.isfinite(list(self.params_.values()))))
+            self.fit_message_ = "lifetimes ParetoNBDFitter"
         self.n_customers_ = len(summary)
         self.n_unique_rows_ = len(rows)
         return self
 
     def _fitter(self) -> Any:
-        if not hasattr(self, "params_"):
-            raise ConfigError("TransactionModel is not fitted; call fit() first")
+        self._require_fitted()
         fitter = _FITTERS[self.kind](penalizer_coef=float(self.penalizer))
         fitter.params_ = pd.Series(self.params_)
         return fitter
@@ -186,15 +226,30 @@ class TransactionModel(_Persisted):
         Returns
         -------
         pandas.Series
-            Probabilities indexed like ``summary``.
+            Probabilities indexed like ``summary``; non-finite values (numerical overflow) are
+            replaced by 1 for customers seen recently relative to their age, see Notes.
+
+        Notes
+        -----
+        Overflow only occurs for extreme rows; such a customer is scored as the limit the
+        formula tends to (alive when ``recency == T``), never NaN.
         """
-        _check_summary(summary, ("frequency", "recency", "T"), "TransactionModel.p_alive")
-        values = self._fitter().conditional_probability_alive(
-            summary["frequency"].to_numpy(float),
-            summary["recency"].to_numpy(float),
-            summary["T"].to_numpy(float),
-        )
-        return pd.Series(np.asarray(values, dtype=float), index=summary.index, name="p_alive")
+        _check_summary(summary, _RFM, "TransactionModel.p_alive")
+        fitter = self._fitter()
+
+        def compute(d: pd.DataFrame) -> np.ndarray:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = np.asarray(
+                    fitter.conditional_probability_alive(
+                        d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy()
+                    ),
+                    dtype=float,
+                )
+            limit = (d["recency"] == d["T"]).to_numpy(dtype=float)
+            return np.clip(np.where(np.isfinite(values), values, limit), 0.0, 1.0)
+
+        return pd.Series(_on_distinct(summary, compute), index=summary.index, name="p_alive")
 
     def expected_purchases(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """Return the expected number of purchases in the next ``t`` time units.
@@ -209,18 +264,116 @@ class TransactionModel(_Persisted):
         Returns
         -------
         pandas.Series
-            Expected purchases indexed like ``summary``.
+            Expected purchases indexed like ``summary``. Where ``lifetimes``' hypergeometric
+            form overflows, the value falls back to ``P(alive) * E[lambda | alive] * t``
+            (an upper bound that ignores later drop-out).
         """
-        _check_summary(summary, ("frequency", "recency", "T"), "TransactionModel")
-        values = self._fitter().conditional_expected_number_of_purchases_up_to_time(
-            t,
-            summary["frequency"].to_numpy(float),
-            summary["recency"].to_numpy(float),
-            summary["T"].to_numpy(float),
-        )
+        _check_summary(summary, _RFM, "TransactionModel")
+        fitter = self._fitter()
+
+        def compute(d: pd.DataFrame) -> np.ndarray:
+            x, t_x, T = (d[c].to_numpy() for c in _RFM)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = np.asarray(
+                    fitter.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T),
+                    dtype=float,
+                )
+            bad = ~np.isfinite(values) | (values < 0)
+            if bad.any():
+                alive = self.p_alive(d).to_numpy()
+                r, alpha = self.params_["r"], self.params_["alpha"]
+                values[bad] = (alive * (r + x) / (alpha + T) * t)[bad]
+            return values
+
         return pd.Series(
-            np.asarray(values, dtype=float), index=summary.index, name="expected_purchases"
+            _on_distinct(summary, compute), index=summary.index, name="expected_purchases"
         )
+
+    def purchase_cdf(self, summary: pd.DataFrame, t: np.ndarray | float) -> np.ndarray:
+        """Return P(at least one purchase within ``t``) for every customer and every ``t``.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            Customer summary.
+        t : float or array-like of float
+            Times from the end of the summary period, in the summary's time unit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(len(summary), len(t))``, non-decreasing in ``t``, in [0, P(alive)].
+
+        Notes
+        -----
+        BG/NBD and MBG/NBD: a customer alive at T drops out only right after a purchase, so
+        the first purchase after T comes at rate lambda, and lambda given alive and the history
+        is Gamma(r + x, alpha + T). Hence ``P(alive) * (1 - ((alpha+T)/(alpha+T+t))**(r+x))``.
+        Pareto/NBD: ``1 - P(N(t) = 0)`` from the conditional PMF of [5]_ (``lifetimes``).
+        """
+        _check_summary(summary, _RFM, "TransactionModel")
+        times = np.atleast_1d(np.asarray(t, dtype=float))
+        fitter = self._fitter()
+
+        def compute(d: pd.DataFrame) -> np.ndarray:
+            x, _, T = (d[c].to_numpy() for c in _RFM)
+            alive = self.p_alive(d).to_numpy()
+            if self.kind in ("bgnbd", "mbgnbd"):
+                r, alpha = self.params_["r"], self.params_["alpha"]
+                log_ratio = np.log(alpha + T)[:, None] - np.log(alpha + T[:, None] + times)
+                out = alive[:, None] * -np.expm1((r + x)[:, None] * log_ratio)
+            else:
+                out = np.empty((len(d), times.size))
+                for j, tj in enumerate(times):
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        p0 = fitter.conditional_probability_of_n_purchases_up_to_time(
+                            0, tj, x, d["recency"].to_numpy(), T
+                        )
+                    out[:, j] = 1.0 - np.asarray(p0, dtype=float) if tj > 0 else 0.0
+                out = np.where(np.isfinite(out), out, np.nan)
+                # overflowed rows: the BG-style bound with the posterior purchase rate
+                rate = (self.params_["r"] + x) / (self.params_["alpha"] + T)
+                fallback = alive[:, None] * -np.expm1(-rate[:, None] * times)
+                out = np.where(np.isnan(out), fallback, out)
+                # monotone in t, whatever order the times were asked in
+                order = np.argsort(times, kind="stable")
+                out = np.clip(out, 0.0, alive[:, None])
+                out[:, order] = np.maximum.accumulate(out[:, order], axis=1)
+            return out
+
+        return _on_distinct(summary, compute)
+
+    def p_repurchase(self, summary: pd.DataFrame, t: float) -> pd.Series:
+        """Return P(at least one purchase in the next ``t`` time units).
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            Customer summary.
+        t : float
+            Horizon, in the summary's time unit.
+
+        Returns
+        -------
+        pandas.Series
+            Probabilities indexed like ``summary``.
+        """
+        values = self.purchase_cdf(summary, [t])[:, 0]
+        return pd.Series(values, index=summary.index, name="p_repurchase")
+
+
+def _fit_failure(model: str, exc: BaseException) -> str:
+    return (
+        f"{model} did not converge ({type(exc).__name__}: {exc}). Things to check:\n"
+        "  1. Too few repeat buyers, or a history shorter than the purchase cycle: "
+        "use more data or an earlier as-of.\n"
+        "  2. Extreme customers (wholesale accounts with hundreds of purchases): consider "
+        "--max-customer-revenue or excluding them.\n"
+        "  3. A degenerate optimum (nobody ever drops out): add a penalizer, e.g. 0.001.\n"
+        "  4. Otherwise use kind='bgnbd', whose fit is the most robust."
+    )
 
 
 class GammaGammaModel(_Persisted):
@@ -229,7 +382,7 @@ class GammaGammaModel(_Persisted):
     Parameters
     ----------
     penalizer : float
-        L2 penalty on the log-parameters, >= 0.
+        L2 penalty on the parameters, >= 0.
 
     Attributes
     ----------
@@ -239,6 +392,9 @@ class GammaGammaModel(_Persisted):
         Repeat customers (frequency > 0, positive spend) it was fitted on.
     n_excluded_ : int
         Customers left out of the fit (one-time buyers, non-positive spend).
+    spend_frequency_corr_ : float
+        Pearson correlation of frequency and mean spend among repeat customers; the model
+        assumes independence, so a large value deserves a look.
     """
 
     _kind_name = "gamma_gamma"
@@ -266,29 +422,51 @@ class GammaGammaModel(_Persisted):
         ------
         InsufficientDataError
             Fewer than 10 repeat customers.
+        ModelFitError
+            The spend values have no spread, or the optimiser failed.
         """
-        _check_summary(summary, ("frequency", "monetary_value"), "GammaGammaModel.fit")
+        _check_summary(summary, ["frequency", "monetary_value"], "GammaGammaModel.fit")
         repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
         if len(repeat) < 10:
             raise InsufficientDataError(
                 f"GammaGammaModel needs at least 10 repeat customers to fit; got {len(repeat)}"
             )
+        spend = repeat["monetary_value"].to_numpy(float)
+        if np.std(spend) <= 1e-9 * max(1.0, float(np.mean(spend))):
+            raise ModelFitError(
+                "GammaGammaModel: every repeat customer has the same mean spend; the spread "
+                "the model estimates does not exist (use the mean spend instead)"
+            )
         rows = _distinct_rows(repeat, ["frequency", "monetary_value"])
         fitter = GammaGammaFitter(penalizer_coef=float(self.penalizer))
-        fitter.fit(
-            rows["frequency"].to_numpy(),
-            rows["monetary_value"].to_numpy(),
-            weights=rows["weight"].to_numpy(),
-        )
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fitter.fit(
+                    rows["frequency"].to_numpy(),
+                    rows["monetary_value"].to_numpy(),
+                    weights=rows["weight"].to_numpy(),
+                )
+        except Exception as exc:  # lifetimes raises ConvergenceError and numpy errors
+            raise ModelFitError(_fit_failure("Gamma-Gamma", exc)) from None
         self.params_ = {k: float(v) for k, v in fitter.params_.items()}
+        if not np.all(np.isfinite(list(self.params_.values()))) or self.params_["q"] <= 1:
+            raise ModelFitError(
+                f"Gamma-Gamma fitted parameters are unusable ({self.params_}); "
+                "q must exceed 1 for a finite mean spend"
+            )
         self.n_fitted_ = len(repeat)
         self.n_excluded_ = len(summary) - len(repeat)
+        freq = repeat["frequency"].to_numpy(float)
+        self.spend_frequency_corr_ = (
+            float(np.corrcoef(freq, spend)[0, 1]) if np.std(freq) > 0 else 0.0
+        )
         return self
 
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
         """Return the expected mean spend per purchase of each customer.
 
-        One-time buyers get the population mean ``p * v / (q - 1)`` shrunk by the model.
+        One-time buyers get the population mean ``p * v / (q - 1)``.
 
         Parameters
         ----------
@@ -300,9 +478,8 @@ class GammaGammaModel(_Persisted):
         pandas.Series
             Expected spend indexed like ``summary``.
         """
-        _check_summary(summary, ("frequency", "monetary_value"), "GammaGammaModel")
-        if not hasattr(self, "params_"):
-            raise ConfigError("GammaGammaModel is not fitted; call fit() first")
+        _check_summary(summary, ["frequency", "monetary_value"], "GammaGammaModel")
+        self._require_fitted()
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         x = summary["frequency"].to_numpy(float)
         m = np.where(x > 0, summary["monetary_value"].to_numpy(float), 0.0)

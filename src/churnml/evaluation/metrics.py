@@ -1,0 +1,168 @@
+"""Metrics of out-of-time predictions against what customers then did (contract section 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+__all__ = [
+    "METRIC_NAMES",
+    "expected_calibration_error",
+    "model_metrics",
+    "normalized_gini",
+    "top_share",
+]
+
+#: Metrics :func:`model_metrics` returns, in table order.
+METRIC_NAMES = (
+    "auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "ece",
+    "buyers_ratio",
+    "purchases_mae",
+    "purchases_ratio",
+    "revenue_gini",
+    "revenue_spearman",
+    "revenue_ratio",
+    "top_decile_revenue_share",
+    "days_to_next_mae",
+)
+
+_EPS = 1e-6
+
+
+def _lorenz_area(actual: np.ndarray, score: np.ndarray) -> float:
+    """2 * area under the cumulative-actual curve, customers ordered by descending score, - 1.
+
+    Tied scores form one segment of the curve (linear in between), which equals the average
+    over all orders of the tied customers, so ties neither help nor hurt.
+    """
+    frame = (
+        pd.DataFrame({"a": actual, "s": score}).groupby("s", sort=True)["a"].agg(["sum", "size"])
+    )
+    frame = frame.iloc[::-1]
+    total = actual.sum()
+    y = np.concatenate([[0.0], np.cumsum(frame["sum"].to_numpy()) / total])
+    x = np.concatenate([[0.0], np.cumsum(frame["size"].to_numpy()) / actual.size])
+    return float(2.0 * np.trapezoid(y, x) - 1.0)
+
+
+def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Return the normalized Gini of ``predicted`` as a ranking of ``actual``.
+
+    Parameters
+    ----------
+    actual, predicted : numpy.ndarray
+        Actual values (non-negative, not all zero) and predictions.
+
+    Returns
+    -------
+    float
+        Gini of the prediction ordering divided by the Gini of the perfect ordering: 1 is a
+        perfect ranking, 0 a random one. NaN when ``actual`` sums to zero.
+    """
+    actual = np.asarray(actual, dtype=float)
+    if actual.sum() <= 0:
+        return float("nan")
+    return _lorenz_area(actual, np.asarray(predicted, dtype=float)) / _lorenz_area(actual, actual)
+
+
+def top_share(actual: np.ndarray, predicted: np.ndarray, fraction: float = 0.1) -> float:
+    """Share of the actual total held by the top ``fraction`` of customers by prediction."""
+    actual = np.asarray(actual, dtype=float)
+    k = max(1, int(np.ceil(fraction * actual.size)))
+    order = np.argsort(-np.asarray(predicted, dtype=float), kind="stable")
+    total = actual.sum()
+    return float(actual[order[:k]].sum() / total) if total > 0 else float("nan")
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Return the expected calibration error over equal-width probability bins.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcomes (0/1).
+    p : numpy.ndarray
+        Predicted probabilities.
+    n_bins : int
+        Number of bins on [0, 1].
+
+    Returns
+    -------
+    float
+        ``sum_b (n_b / n) * |mean(p in b) - mean(y in b)|``.
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    gap = np.abs(
+        np.bincount(bins, weights=p, minlength=n_bins)
+        - np.bincount(bins, weights=y, minlength=n_bins)
+    )
+    return float(gap.sum() / y.size)
+
+
+def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
+    """Compare one model's predictions with the labels of the same customers.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        ``p_repurchase``, ``expected_purchases``, ``expected_revenue``,
+        ``expected_days_to_next_purchase``, indexed by customer.
+    labels : pandas.DataFrame
+        :func:`churnml.features.build_labels` output for the same customers.
+
+    Returns
+    -------
+    dict
+        The metrics of :data:`METRIC_NAMES`. Probabilities are clipped to [1e-6, 1 - 1e-6]
+        for the log loss. Ranking metrics are NaN when the outcome has one class only.
+    """
+    labels = labels.loc[predictions.index]
+    y = labels["bought"].to_numpy(dtype=int)
+    p = predictions["p_repurchase"].to_numpy(dtype=float)
+    both = 0 < y.sum() < y.size
+    actual_rev = labels["revenue"].to_numpy(dtype=float)
+    pred_rev = predictions["expected_revenue"].to_numpy(dtype=float)
+    actual_n = labels["n_purchases"].to_numpy(dtype=float)
+    pred_n = predictions["expected_purchases"].to_numpy(dtype=float)
+    buyers = y.astype(bool)
+    days_mae = (
+        float(
+            np.mean(
+                np.abs(
+                    predictions["expected_days_to_next_purchase"].to_numpy(float)[buyers]
+                    - labels["days_to_next"].to_numpy(float)[buyers]
+                )
+            )
+        )
+        if buyers.any()
+        else float("nan")
+    )
+    return {
+        "auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])),
+        "ece": expected_calibration_error(y, p),
+        "buyers_ratio": float(p.sum() / y.sum()) if y.sum() else float("nan"),
+        "purchases_mae": float(np.mean(np.abs(pred_n - actual_n))),
+        "purchases_ratio": float(pred_n.sum() / actual_n.sum()) if actual_n.sum() else float("nan"),
+        "revenue_gini": normalized_gini(actual_rev, pred_rev),
+        "revenue_spearman": float(spearmanr(pred_rev, actual_rev).statistic)
+        if np.ptp(pred_rev) > 0 and np.ptp(actual_rev) > 0
+        else float("nan"),
+        "revenue_ratio": float(pred_rev.sum() / actual_rev.sum())
+        if actual_rev.sum()
+        else float("nan"),
+        "top_decile_revenue_share": top_share(actual_rev, pred_rev, 0.1),
+        "days_to_next_mae": days_mae,
+    }

@@ -1,0 +1,400 @@
+"""BTYD scoring from transactions: a transaction model plus Gamma-Gamma spend, end to end.
+
+This is what ``churnml evaluate`` and (later) ``churnml train`` / ``score`` run for the BTYD
+families. It owns the choices users should not have to make: the penalizer (chosen out of time),
+the spend fallback, the eligibility gates, and the guarantee that no score is NaN or infinite.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import log_loss
+
+from churnml.config import parse_day
+from churnml.data.validation import ValidatedTransactions
+from churnml.exceptions import ChurnmlWarning, InsufficientDataError, ModelFitError
+from churnml.features.rfm import btyd_summary
+from churnml.features.windows import build_features, build_labels
+from churnml.models.baseline import rate_baseline
+from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
+from churnml.models.timing import TIMING_COLUMNS, timing_from_cdf
+from churnml.models.value import ValueSettings, lifetime_value
+
+__all__ = [
+    "MIN_CUSTOMERS",
+    "MIN_REPEAT_CUSTOMERS",
+    "PENALIZER_GRID",
+    "SCORE_COLUMNS",
+    "BTYDScorer",
+    "RateBaselineScorer",
+]
+
+#: Columns every scorer's ``predict`` returns, in this order (contract section 3, model part).
+SCORE_COLUMNS = (
+    "p_alive",
+    "p_repurchase",
+    "expected_purchases",
+    "expected_revenue",
+    "clv",
+    *TIMING_COLUMNS,
+    "next_purchase_date",
+)
+#: Penalizers tried out of time when ``penalizer="auto"``.
+PENALIZER_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
+#: Eligibility gates of the BTYD transaction models.
+MIN_CUSTOMERS = 30
+MIN_REPEAT_CUSTOMERS = 10
+_TIMING_CHUNK = 20_000
+_UNIT_DAYS = {"D": 1, "W": 7}
+
+
+def _finish(out: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+    out["next_purchase_date"] = (
+        as_of + pd.to_timedelta(np.round(out["expected_days_to_next_purchase"]), unit="D")
+    ).dt.date
+    return out[list(SCORE_COLUMNS)]
+
+
+@dataclass
+class RateBaselineScorer:
+    """The naive RFM baseline: past purchase rate continues, nobody churns.
+
+    Parameters
+    ----------
+    value : ValueSettings
+        CLV settings.
+    """
+
+    value: ValueSettings = field(default_factory=ValueSettings)
+    name: str = "baseline"
+
+    def fit(self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any) -> RateBaselineScorer:
+        """Nothing to learn; kept for a uniform interface. Returns ``self``."""
+        self.as_of_ = parse_day(as_of)
+        self.diagnostics_: dict[str, Any] = {"model": "rate baseline"}
+        return self
+
+    def predict(
+        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score every customer with a purchase on or before as-of (see :data:`SCORE_COLUMNS`)."""
+        as_of = parse_day(as_of)
+        feats = build_features(tx, as_of)
+        return self.predict_features(feats, as_of, horizon_days)
+
+    def predict_features(
+        self, feats: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score from a feature table already built at as-of."""
+        rate, spend = rate_baseline(feats)
+        h = float(horizon_days)
+        out = pd.DataFrame(index=feats.index)
+        out["p_alive"] = 1.0
+        out["expected_purchases"] = rate * h
+        out["p_repurchase"] = -np.expm1(-rate * h)
+        out["expected_revenue"] = out["expected_purchases"] * spend
+        out = out.join(
+            lifetime_value(lambda days: rate * days, spend, feats.index, self.value)[["clv"]]
+        )
+        timing = timing_from_cdf(
+            lambda days: -np.expm1(-rate[:, None] * days[None, :]), horizon_days, feats.index
+        )
+        return _finish(out.join(timing), as_of, horizon_days)
+
+
+class BTYDScorer:
+    """A BTYD transaction model with Gamma-Gamma spend, fitted from transactions at as-of.
+
+    Parameters
+    ----------
+    kind : {"bgnbd", "pareto", "mbgnbd"}
+        Transaction model family.
+    penalizer : float or "auto"
+        L2 penalty of the transaction model; ``"auto"`` picks from :data:`PENALIZER_GRID` the
+        one with the lowest log loss of P(repurchase) on the last part of the history (see
+        Notes).
+    spend_penalizer : float
+        L2 penalty of Gamma-Gamma.
+    value : ValueSettings, optional
+        CLV settings.
+    freq : {"D", "W"}
+        Purchase period and time unit of the model.
+
+    Attributes
+    ----------
+    transaction_ : TransactionModel
+        The fitted transaction model.
+    spend_ : GammaGammaModel or None
+        The fitted spend model; None when the fallback was used.
+    penalizer_ : float
+        The penalizer used.
+    diagnostics_ : dict
+        Penalizer search scores, convergence, spend model used and why, customer counts,
+        warnings raised.
+
+    Notes
+    -----
+    Penalizer choice: the model is fitted on data up to ``as_of - V`` (V = a quarter of the
+    history, between 30 and 180 days) for every grid value and scored on what customers did in
+    ``(as_of - V, as_of]``; only data up to as-of is used. With too little history for that,
+    the penalizer is 0.001 and the diagnostics say so.
+
+    Fallbacks, all recorded in ``diagnostics_``: a transaction fit that does not converge is
+    refitted with the next larger penalizer; a Gamma-Gamma fit that is impossible (under 10
+    repeat buyers, no spread in spend, failed optimisation) is replaced by each customer's
+    mean spend shrunk towards the population mean with one pseudo-purchase; any score that is
+    still not finite is replaced by the rate baseline's.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str = "bgnbd",
+        penalizer: float | Literal["auto"] = "auto",
+        spend_penalizer: float = 0.0,
+        value: ValueSettings | None = None,
+        freq: Literal["D", "W"] = "D",
+    ) -> None:
+        self.kind = kind
+        self.penalizer = penalizer
+        self.spend_penalizer = spend_penalizer
+        self.value = value
+        self.freq = freq
+
+    @property
+    def name(self) -> str:
+        """Model key in evaluation tables."""
+        return self.kind
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any) -> BTYDScorer:
+        """Fit on purchases dated on or before as-of.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Validated transactions (rows after as-of are ignored).
+        as_of : str or pandas.Timestamp
+            End of the fitting window.
+
+        Returns
+        -------
+        BTYDScorer
+            ``self``, fitted.
+
+        Raises
+        ------
+        InsufficientDataError
+            Fewer than 30 customers or 10 repeat customers on or before as-of.
+        ModelFitError
+            No penalizer made the transaction model converge.
+        """
+        if self.kind not in KINDS:
+            raise ModelFitError(f"BTYDScorer.kind must be one of {KINDS}; got {self.kind!r}")
+        as_of = parse_day(as_of)
+        summary = btyd_summary(tx, as_of, self.freq)
+        self._gate(summary, as_of)
+        diag: dict[str, Any] = {
+            "model": self.kind,
+            "as_of": str(as_of.date()),
+            "n_customers": len(summary),
+            "n_repeat_customers": int((summary["frequency"] > 0).sum()),
+            "warnings": [],
+        }
+        if self.penalizer == "auto":
+            chosen, search = self._select_penalizer(tx, as_of)
+            diag["penalizer_search"] = search
+        else:
+            chosen = float(self.penalizer)
+        self.transaction_ = self._fit_transaction(summary, chosen, diag)
+        self.penalizer_ = float(self.transaction_.penalizer)
+        diag["penalizer"] = self.penalizer_
+        diag["params"] = dict(self.transaction_.params_)
+        self.spend_, self.population_spend_ = self._fit_spend(summary, diag)
+        self.as_of_ = as_of
+        self.diagnostics_ = diag
+        return self
+
+    def _gate(self, summary: pd.DataFrame, as_of: pd.Timestamp) -> None:
+        n, repeat = len(summary), int((summary["frequency"] > 0).sum())
+        if n < MIN_CUSTOMERS or repeat < MIN_REPEAT_CUSTOMERS:
+            raise InsufficientDataError(
+                f"{self.kind}: too little data up to {as_of.date()} to fit a BTYD model: "
+                f"{n} customers ({MIN_CUSTOMERS} needed) of whom {repeat} bought again "
+                f"({MIN_REPEAT_CUSTOMERS} needed). Use a longer history or a later as-of."
+            )
+
+    def _fit_transaction(
+        self, summary: pd.DataFrame, first: float, diag: dict[str, Any]
+    ) -> TransactionModel:
+        tried = []
+        candidates = [first] + [p for p in PENALIZER_GRID if p > first] + [0.1]
+        for pen in dict.fromkeys(candidates):
+            try:
+                model = TransactionModel(kind=self.kind, penalizer=pen).fit(summary)
+            except ModelFitError as exc:
+                tried.append(f"penalizer {pen}: {exc}".splitlines()[0])
+                continue
+            if model.converged_:
+                if tried:
+                    self._warn(diag, f"{self.kind} did not converge with " + "; ".join(tried))
+                return model
+            tried.append(f"penalizer {pen}: {model.fit_message_}")
+        raise ModelFitError(f"{self.kind} did not converge with any penalizer: " + "; ".join(tried))
+
+    def _select_penalizer(
+        self, tx: ValidatedTransactions | pd.DataFrame, as_of: pd.Timestamp
+    ) -> tuple[float, dict[str, Any]]:
+        summary_now = btyd_summary(tx, as_of, "D")
+        history_days = int(summary_now["T"].max())
+        val_days = int(np.clip(history_days // 4, 30, 180))
+        fit_as_of = as_of - pd.Timedelta(days=val_days)
+        unit = _UNIT_DAYS[self.freq]
+        try:
+            summary = btyd_summary(tx, fit_as_of, self.freq)
+            self._gate(summary, fit_as_of)
+        except InsufficientDataError as exc:
+            return 1e-3, {"skipped": f"not enough history before {fit_as_of.date()}: {exc}"}
+        labels = build_labels(tx, fit_as_of, val_days, customers=summary.index, data_end=as_of)
+        bought = labels["bought"].to_numpy()
+        scores: dict[str, float] = {}
+        for pen in PENALIZER_GRID:
+            try:
+                model = TransactionModel(kind=self.kind, penalizer=pen).fit(summary)
+            except ModelFitError:
+                continue
+            if not model.converged_:
+                continue
+            p = model.p_repurchase(summary, val_days / unit).to_numpy()
+            if not np.isfinite(p).all():
+                continue
+            scores[str(pen)] = float(log_loss(bought, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1]))
+        if not scores:
+            return 1e-3, {"skipped": "no penalizer converged on the validation window"}
+        best = min(scores, key=scores.__getitem__)
+        return float(best), {
+            "validation_as_of": str(fit_as_of.date()),
+            "validation_days": val_days,
+            "log_loss": scores,
+            "chosen": float(best),
+        }
+
+    def _fit_spend(
+        self, summary: pd.DataFrame, diag: dict[str, Any]
+    ) -> tuple[GammaGammaModel | None, float]:
+        repeat = summary[summary["frequency"] > 0]
+        population = float(repeat["monetary_value"].mean()) if len(repeat) else float("nan")
+        try:
+            model = GammaGammaModel(penalizer=self.spend_penalizer).fit(summary)
+        except (InsufficientDataError, ModelFitError) as exc:
+            diag["spend_model"] = "shrunk mean spend (fallback)"
+            diag["spend_fallback_reason"] = str(exc).splitlines()[0]
+            self._warn(diag, f"Gamma-Gamma not used: {diag['spend_fallback_reason']}")
+            return None, population
+        diag["spend_model"] = "gamma_gamma"
+        diag["spend_params"] = dict(model.params_)
+        diag["spend_frequency_corr"] = model.spend_frequency_corr_
+        if abs(model.spend_frequency_corr_) > 0.3:
+            self._warn(
+                diag,
+                f"frequency and spend are correlated (r = {model.spend_frequency_corr_:.2f}); "
+                "Gamma-Gamma assumes they are independent, so spend predictions may be biased",
+            )
+        return model, population
+
+    @staticmethod
+    def _warn(diag: dict[str, Any], message: str) -> None:
+        diag["warnings"].append(message)
+        warnings.warn(message, ChurnmlWarning, stacklevel=3)
+
+    # -- prediction ------------------------------------------------------------------------
+    def expected_spend(self, summary: pd.DataFrame) -> np.ndarray:
+        """Return expected revenue per purchase (Gamma-Gamma, or the shrunk-mean fallback)."""
+        if self.spend_ is not None:
+            return self.spend_.expected_spend(summary).to_numpy()
+        x = summary["frequency"].to_numpy(float)
+        m = summary["monetary_value"].to_numpy(float)
+        pop = self.population_spend_
+        return (x * m + pop) / (x + 1.0)
+
+    def predict(
+        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score every customer with a purchase on or before as-of.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Validated transactions (rows after as-of are ignored).
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of ``p_repurchase``, ``expected_purchases``, ``expected_revenue`` and the
+            timing columns.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``customer_id``, columns :data:`SCORE_COLUMNS`, no NaN or infinity.
+        """
+        if not hasattr(self, "transaction_"):
+            raise ModelFitError("BTYDScorer is not fitted; call fit() first")
+        as_of = parse_day(as_of)
+        summary = btyd_summary(tx, as_of, self.freq)
+        unit = _UNIT_DAYS[self.freq]
+        tm = self.transaction_
+        spend = self.expected_spend(summary)
+        out = pd.DataFrame(index=summary.index)
+        out["p_alive"] = tm.p_alive(summary).to_numpy()
+        out["expected_purchases"] = tm.expected_purchases(summary, horizon_days / unit).to_numpy()
+        out["p_repurchase"] = tm.p_repurchase(summary, horizon_days / unit).to_numpy()
+        out["expected_revenue"] = out["expected_purchases"] * spend
+        out = out.join(
+            lifetime_value(
+                lambda days: tm.expected_purchases(summary, days / unit).to_numpy(),
+                spend,
+                summary.index,
+                self.value,
+            )[["clv"]]
+        )
+        out = out.join(self._timing(summary, horizon_days, unit))
+        out = _finish(out, as_of, horizon_days)
+        return self._replace_nonfinite(out, tx, as_of, horizon_days)
+
+    def _timing(self, summary: pd.DataFrame, horizon_days: int, unit: int) -> pd.DataFrame:
+        rfm = summary[["frequency", "recency", "T"]].astype(float)
+        codes, uniques = pd.MultiIndex.from_frame(rfm).factorize()
+        distinct = uniques.to_frame(index=False, name=list(rfm.columns))
+        parts = []
+        for start in range(0, len(distinct), _TIMING_CHUNK):
+            chunk = distinct.iloc[start : start + _TIMING_CHUNK]
+            parts.append(
+                timing_from_cdf(
+                    lambda days, c=chunk: self.transaction_.purchase_cdf(c, days / unit),
+                    horizon_days,
+                    chunk.index,
+                )
+            )
+        timing = pd.concat(parts).to_numpy()[codes]
+        return pd.DataFrame(timing, index=summary.index, columns=list(TIMING_COLUMNS))
+
+    def _replace_nonfinite(
+        self, out: pd.DataFrame, tx: Any, as_of: pd.Timestamp, horizon_days: int
+    ) -> pd.DataFrame:
+        numeric = out.drop(columns="next_purchase_date")
+        bad = ~np.isfinite(numeric.to_numpy(dtype=float)).all(axis=1)
+        if hasattr(self, "diagnostics_"):
+            self.diagnostics_["n_nonfinite_replaced"] = int(bad.sum())
+        if not bad.any():
+            return out
+        fallback = RateBaselineScorer(value=self.value or ValueSettings()).predict(
+            tx, as_of, horizon_days
+        )
+        out = out.copy()
+        out.loc[bad] = fallback.loc[out.index[bad]]
+        return out
