@@ -129,3 +129,43 @@ def test_bad_as_of_is_named(tmp_path):
     assert "as_of must be a date" in result.output and "'2020-13-45'" in result.output
     early = runner.invoke(app, ["describe", "-t", str(path), "--as-of", "2019-01-01"])
     assert early.exit_code == 2 and "all 1 rows were excluded" in early.output
+
+
+def test_evaluate_writes_metrics_and_plots(tmp_path):
+    from churnml.data import simulate_transactions
+
+    log, _ = simulate_transactions(1500, seed=2)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    out = tmp_path / "run" / "metrics.json"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "-t",
+            str(path),
+            "--cutoff",
+            "2021-01-31",
+            "--horizon-days",
+            "90",
+            "--out",
+            str(out),
+            "--models",
+            "bgnbd,baseline",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "revenue_ratio" in result.output and "bgnbd" in result.output
+    payload = json.loads(out.read_text())
+    assert set(payload["models"]) == {"bgnbd", "baseline"}
+    assert payload["models"]["bgnbd"]["auc"] > 0.6
+    for name in ("calibration.png", "gains.png", "frequency.png"):
+        assert (tmp_path / "run" / "plots" / name).stat().st_size > 1000
+
+
+def test_evaluate_past_the_data_is_a_clean_error(tmp_path):
+    path = write_csv(tmp_path / "t.csv", "customer_id,date,amount\n1,2020-01-01,5\n")
+    result = runner.invoke(
+        app, ["evaluate", "-t", str(path), "--cutoff", "2020-01-01", "--horizon-days", "30"]
+    )
+    assert result.exit_code == 2 and "runs past the end of the data" in result.output

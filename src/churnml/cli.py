@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -33,7 +34,7 @@ from churnml.data import (
 from churnml.describe import DataSummary, describe_transactions
 from churnml.evaluation import DEFAULT_MODELS, Evaluation
 from churnml.evaluation import evaluate as run_evaluation
-from churnml.exceptions import ChurnmlError
+from churnml.exceptions import ChurnmlError, ChurnmlWarning
 from churnml.models.value import ValueSettings
 
 app = typer.Typer(
@@ -350,6 +351,8 @@ def evaluate(
     )
     tx = _load(transactions, as_of=None, **_loader_args(locals()))
     keys = [m.strip() for m in models.split(",") if m.strip()]
+    # Model warnings are collected in the diagnostics and printed under the table.
+    warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Evaluating") as status:
         result = run_evaluation(
             tx,
@@ -399,6 +402,8 @@ def print_evaluation(result: Evaluation, console: Console = out) -> None:
     for name, diag in result.diagnostics.items():
         for message in diag.get("warnings", []):
             console.print(f"[yellow]{name}:[/] {message}", soft_wrap=True)
+        for message in diag.get("notes", []):
+            console.print(f"{name}: {message}", soft_wrap=True)
 
 
 class SampleKind(StrEnum):

@@ -32,6 +32,7 @@ METRIC_NAMES = (
     "revenue_ratio",
     "top_decile_revenue_share",
     "days_to_next_mae",
+    "timing_calibration_error",
 )
 
 _EPS = 1e-6
@@ -109,6 +110,19 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
     return float(gap.sum() / y.size)
 
 
+def _timing_metric(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:
+    """Mean |predicted - observed| share buying within 7, 30 and 90 days (those <= horizon)."""
+    days = labels["days_to_next"].to_numpy(float)
+    horizon = np.nanmax(days) if np.isfinite(days).any() else 0.0
+    gaps = []
+    for t in (7, 30, 90):
+        column = f"p_buy_{t}d"
+        if column in predictions and t <= horizon:
+            observed = float(np.mean(np.nan_to_num(days, nan=np.inf) <= t))
+            gaps.append(abs(float(predictions[column].mean()) - observed))
+    return {"timing_calibration_error": float(np.mean(gaps)) if gaps else float("nan")}
+
+
 def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
     """Compare one model's predictions with the labels of the same customers.
 
@@ -125,6 +139,8 @@ def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, 
     dict
         The metrics of :data:`METRIC_NAMES`. Probabilities are clipped to [1e-6, 1 - 1e-6]
         for the log loss. Ranking metrics are NaN when the outcome has one class only.
+        ``timing_calibration_error`` compares the mean predicted P(buy within 7, 30, 90 days)
+        with the observed shares, for the windows inside the horizon.
     """
     labels = labels.loc[predictions.index]
     y = labels["bought"].to_numpy(dtype=int)
@@ -149,6 +165,7 @@ def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, 
     )
     return {
         "auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        **_timing_metric(predictions, labels),
         "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
         "brier": float(brier_score_loss(y, p)),
         "log_loss": float(log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])),

@@ -133,9 +133,12 @@ class TransactionModel(_Persisted):
     n_unique_rows_ : int
         Distinct (frequency, recency, T) rows the likelihood was evaluated on.
     converged_ : bool
-        Whether the optimiser reported convergence with finite parameters inside their bounds.
+        Whether the optimum is finite.
     fit_message_ : str
         The optimiser's message.
+    at_bound_ : list of str
+        Parameters at their limit: a degenerate but valid optimum (for example ``a`` near 0
+        or ``s`` near 0: no drop-out is seen, and the model reduces to the NBD).
 
     Examples
     --------
@@ -194,6 +197,7 @@ class TransactionModel(_Persisted):
             self.params_ = result.params
             self.converged_ = result.converged
             self.fit_message_ = result.message
+            self.at_bound_ = result.at_bound
         else:
             fitter = ParetoNBDFitter(penalizer_coef=float(self.penalizer))
             try:
@@ -205,6 +209,7 @@ class TransactionModel(_Persisted):
             self.params_ = {k: float(v) for k, v in fitter.params_.items()}
             self.converged_ = bool(np.all(np.isfinite(list(self.params_.values()))))
             self.fit_message_ = "lifetimes ParetoNBDFitter"
+            self.at_bound_ = [k for k, v in self.params_.items() if v < 1e-6 or v > 1e6]
         self.n_customers_ = len(summary)
         self.n_unique_rows_ = len(rows)
         return self

@@ -15,6 +15,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -34,6 +35,7 @@ class FitResult:
     converged: bool
     message: str
     n_iterations: int
+    at_bound: list[str]
 
 
 def negative_log_likelihood(
@@ -138,7 +140,10 @@ def fit_beta_geometric(
     Returns
     -------
     FitResult
-        Parameters ``r, alpha, a, b``, objective value and convergence details.
+        Parameters ``r, alpha, a, b``, objective value and convergence details. ``converged``
+        means a finite optimum; ``at_bound`` names parameters that ran to their limit, which
+        is a legitimate degenerate optimum (``a -> 0``: nobody drops out, the model reduces to
+        the NBD), reported rather than treated as failure.
     """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -147,22 +152,33 @@ def fit_beta_geometric(
     if initial is None:
         scale = max(float(np.average(T, weights=w)) / (float(np.average(x, weights=w)) + 1), 1e-3)
         initial = np.log([1.0, scale, 1.0, 1.0])
-    out = minimize(
-        negative_log_likelihood,
-        initial,
-        args=(x, t_x, T, w, penalizer, modified),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[_LOG_BOUNDS] * 4,
-        options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
-    )
+
+    def run(start: np.ndarray) -> Any:
+        return minimize(
+            negative_log_likelihood,
+            start,
+            args=(x, t_x, T, w, penalizer, modified),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[_LOG_BOUNDS] * 4,
+            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
+        )
+
+    out = run(initial)
+    if not out.success and np.all(np.isfinite(out.x)):
+        out = run(out.x)  # an abnormal line-search stop usually resolves from a warm start
     params = dict(zip(("r", "alpha", "a", "b"), np.exp(out.x).tolist(), strict=True))
     finite = bool(np.isfinite(out.fun) and np.all(np.isfinite(out.x)))
-    at_bound = bool(np.any(np.abs(out.x) >= _LOG_BOUNDS[1] - 1e-6))
+    at_bound = [
+        name
+        for name, value in zip(("r", "alpha", "a", "b"), out.x, strict=True)
+        if abs(value) >= _LOG_BOUNDS[1] - 1e-3
+    ]
     return FitResult(
         params=params,
         objective=float(out.fun),
-        converged=bool(out.success) and finite and not at_bound,
-        message=str(out.message) + (" (a parameter reached its bound)" if at_bound else ""),
+        converged=finite,
+        message=str(out.message),
         n_iterations=int(out.nit),
+        at_bound=at_bound,
     )

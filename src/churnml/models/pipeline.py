@@ -213,6 +213,12 @@ class BTYDScorer:
             chosen = float(self.penalizer)
         self.transaction_ = self._fit_transaction(summary, chosen, diag)
         self.penalizer_ = float(self.transaction_.penalizer)
+        if self.transaction_.at_bound_:
+            diag["notes"] = [
+                f"parameters {', '.join(self.transaction_.at_bound_)} at their limit: no "
+                "drop-out is visible in this history, so the model behaves as the NBD "
+                "(every customer stays active, buying at their own rate)"
+            ]
         diag["penalizer"] = self.penalizer_
         diag["params"] = dict(self.transaction_.params_)
         self.spend_, self.population_spend_ = self._fit_spend(summary, diag)

@@ -1,0 +1,133 @@
+"""BTYD scoring from transactions: gates, fallbacks, no NaN, penalizer choice."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.data import load_transactions, simulate_transactions
+from churnml.exceptions import ChurnmlWarning, InsufficientDataError
+from churnml.models.pipeline import PENALIZER_GRID, SCORE_COLUMNS, BTYDScorer, RateBaselineScorer
+from churnml.models.value import ValueSettings
+
+
+@pytest.fixture(scope="module")
+def small_log():
+    log, _ = simulate_transactions(3000, seed=3)
+    return log
+
+
+def _assert_clean(scores: pd.DataFrame) -> None:
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    numeric = scores.drop(columns="next_purchase_date").to_numpy(float)
+    assert np.isfinite(numeric).all()
+    assert scores["p_repurchase"].between(0, 1).all() and scores["p_alive"].between(0, 1).all()
+    assert (scores["p_repurchase"] <= scores["p_alive"] + 1e-12).all()
+    assert (scores["p_buy_7d"] <= scores["p_buy_30d"] + 1e-12).all()
+    assert (scores["days_to_next_purchase_p10"] <= scores["median_days_to_next_purchase"]).all()
+    assert (scores["median_days_to_next_purchase"] <= scores["days_to_next_purchase_p90"]).all()
+
+
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd", "pareto"])
+def test_every_family_scores_cleanly(small_log, kind):
+    scorer = BTYDScorer(kind=kind).fit(small_log, "2021-03-31")
+    scores = scorer.predict(small_log, "2021-03-31", 90)
+    _assert_clean(scores)
+    assert scorer.diagnostics_["penalizer"] in (*PENALIZER_GRID, 0.1)
+    assert "log_loss" in scorer.diagnostics_["penalizer_search"]
+    assert scores.index.is_unique and len(scores) == scorer.diagnostics_["n_customers"]
+
+
+def test_predictions_are_deterministic(small_log):
+    a = BTYDScorer().fit(small_log, "2021-03-31").predict(small_log, "2021-03-31", 60)
+    b = BTYDScorer().fit(small_log, "2021-03-31").predict(small_log, "2021-03-31", 60)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_eligibility_gates_name_what_is_missing():
+    one_timers = pd.DataFrame(
+        {
+            "customer_id": [str(i) for i in range(100)],
+            "date": pd.Timestamp("2021-01-01"),
+            "amount": 5.0,
+        }
+    )
+    with pytest.raises(InsufficientDataError, match=r"0 bought again \(10 needed\)"):
+        BTYDScorer().fit(load_transactions(one_timers), "2021-06-01")
+    single = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 3,
+            "amount": 5.0,
+            "date": pd.to_datetime(["2021-01-01", "2021-02-01", "2021-03-01"]),
+        }
+    )
+    with pytest.raises(InsufficientDataError, match=r"1 customers \(30 needed\)"):
+        BTYDScorer().fit(load_transactions(single), "2021-06-01")
+
+
+def test_equal_spend_falls_back_to_mean_spend(small_log):
+    # one line per customer-day, so every purchase is exactly 25
+    day = small_log["date"].dt.normalize()
+    flat = small_log[~pd.DataFrame({"c": small_log["customer_id"], "d": day}).duplicated()]
+    flat = flat.assign(amount=25.0)
+    with pytest.warns(ChurnmlWarning, match="Gamma-Gamma not used"):
+        scorer = BTYDScorer(penalizer=0.0).fit(flat, "2021-03-31")
+    assert scorer.spend_ is None and "fallback" in scorer.diagnostics_["spend_model"]
+    scores = scorer.predict(flat, "2021-03-31", 90)
+    _assert_clean(scores)
+    ratio = scores["expected_revenue"] / scores["expected_purchases"]
+    np.testing.assert_allclose(ratio, 25.0)
+
+
+def test_extremely_frequent_buyers_stay_finite(small_log):
+    days = pd.date_range("2020-01-01", "2021-03-31", freq="D")
+    heavy = pd.DataFrame({"customer_id": "wholesale", "date": days, "amount": 1000.0})
+    log = pd.concat([small_log, heavy], ignore_index=True)
+    # one giant buyer makes spend and frequency correlate: the Gamma-Gamma assumption is flagged
+    with pytest.warns(ChurnmlWarning, match="frequency and spend are correlated"):
+        scorer = BTYDScorer(penalizer=0.0).fit(log, "2021-03-31")
+    scores = scorer.predict(log, "2021-03-31", 90)
+    _assert_clean(scores)
+    assert scores.loc["wholesale", "p_alive"] > 0.99
+    assert scores.loc["wholesale", "expected_purchases"] > 50
+
+
+def test_short_history_skips_penalizer_search():
+    log, _ = simulate_transactions(2000, seed=5, acquisition_days=10, observation_days=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChurnmlWarning)
+        # 24 days of history: the 30-day validation window would start before the first sale
+        scorer = BTYDScorer().fit(log, "2020-01-25")
+    assert "skipped" in scorer.diagnostics_["penalizer_search"]
+    assert scorer.penalizer_ == 1e-3
+
+
+def test_clv_discounting_and_payback(small_log):
+    no_discount = ValueSettings(annual_discount_rate=0.0)
+    fitted = BTYDScorer(value=no_discount, penalizer=0.0).fit(small_log, "2021-03-31")
+    undiscounted = fitted.predict(small_log, "2021-03-31", 365)
+    # without discounting, a one-year CLV is the one-year expected revenue
+    np.testing.assert_allclose(undiscounted["clv"], undiscounted["expected_revenue"], rtol=1e-9)
+    discounted = (
+        BTYDScorer(penalizer=0.0).fit(small_log, "2021-03-31").predict(small_log, "2021-03-31", 365)
+    )
+    assert (discounted["clv"] <= undiscounted["clv"] + 1e-9).all()
+    assert (discounted["clv"] >= undiscounted["clv"] / 1.1 - 1e-9).all()
+
+
+def test_baseline_is_the_past_rate():
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 4,
+            "amount": [10.0, 20, 30, 40],
+            "date": pd.to_datetime(["2021-01-01", "2021-01-31", "2021-03-02", "2021-04-01"]),
+        }
+    )
+    scores = RateBaselineScorer().predict(load_transactions(lines), "2021-04-10", 30)
+    rate = 4 / 100  # 4 purchases over 99 days of tenure + 1
+    assert scores.loc["a", "expected_purchases"] == pytest.approx(rate * 30)
+    assert scores.loc["a", "p_repurchase"] == pytest.approx(1 - np.exp(-rate * 30))
+    assert scores.loc["a", "expected_revenue"] == pytest.approx(rate * 30 * 25)
