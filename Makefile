@@ -15,7 +15,7 @@ test:
 	$(PY) -m pytest -q
 
 bench:
-	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_features.py && $(PY) benchmarks/bench_fit.py
 
 demo:
 	.venv/bin/churnml demo

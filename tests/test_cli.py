@@ -112,6 +112,9 @@ def test_sample_data_and_demo(tmp_path):
     assert summary["validation"]["n_input"] == 69_659
     assert summary["validation"]["excluded"]["zero_amount"] == 80
     assert summary["stats"]["customers"] == 23_502
+    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert 0.77 < metrics["models"]["bgnbd"]["auc"] < 0.81
+    assert (tmp_path / "demo" / "plots" / "frequency.png").exists()
 
 
 @pytest.mark.slow

@@ -439,7 +439,10 @@ def demo(
         Path | None, typer.Option(help="Output folder. Default: <models dir>/demo.")
     ] = None,
 ) -> None:
-    """Run churnml end to end on the bundled CDNOW log and say where the outputs went."""
+    """Run churnml end to end on the bundled CDNOW log and say where the outputs went.
+
+    Describes the log, then fits every model on 1997 and scores it on the first half of 1998.
+    """
     out_dir = out_dir or models_dir() / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / "cdnow.csv"
@@ -450,8 +453,22 @@ def demo(
     print_summary(summary)
     summary_path = out_dir / "describe.json"
     _write_json(summary_path, summary.to_dict())
-    out.print(f"\nTransactions (CSV): {csv_path}\nData summary (JSON): {summary_path}")
-    out.print(f"Next: churnml describe --transactions {csv_path} --as-of 1997-12-31")
+    warnings.simplefilter("ignore", ChurnmlWarning)
+    with err.status("Evaluating out of time: fit to 1997-12-31, score 180 days") as status:
+        result = run_evaluation(tx, "1997-12-31", 180, on_step=lambda msg: status.update(msg))
+    print_evaluation(result)
+    metrics_path = result.write_json(out_dir / "metrics.json")
+    from churnml.evaluation.plots import save_plots
+
+    plots = save_plots(result, out_dir / "plots")
+    out.print(
+        f"\nTransactions (CSV): {csv_path}\nData summary (JSON): {summary_path}\n"
+        f"Out-of-time metrics (JSON): {metrics_path}\nPlots: {plots[0].parent}"
+    )
+    out.print(
+        f"Next: churnml evaluate --transactions {csv_path} --cutoff 1997-09-30 "
+        "--horizon-days 180 --out my-run/metrics.json"
+    )
 
 
 def _version(value: bool) -> None:

@@ -83,3 +83,15 @@ def test_bad_parameters_and_inputs_are_named(weekly):
     one_timers = pd.DataFrame({"frequency": [0.0] * 20, "monetary_value": [0.0] * 20})
     with pytest.raises(InsufficientDataError, match="at least 10 repeat customers"):
         GammaGammaModel().fit(one_timers)
+
+
+def test_singular_parameters_never_give_nan(weekly):
+    """lifetimes' BG/NBD expectation divides by (a - 1); a = 1 must still score."""
+    model = TransactionModel(kind="bgnbd")
+    model.params_ = {"r": 0.25, "alpha": 4.4, "a": 1.0, "b": 2.4}
+    expected = model.expected_purchases(weekly, 39)
+    assert np.isfinite(expected).all() and (expected >= 0).all()
+    alive = model.p_alive(weekly)
+    assert (
+        expected <= alive * (0.25 + weekly["frequency"]) / (4.4 + weekly["T"]) * 39 + 1e-9
+    ).all()

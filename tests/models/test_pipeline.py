@@ -131,3 +131,17 @@ def test_baseline_is_the_past_rate():
     assert scores.loc["a", "expected_purchases"] == pytest.approx(rate * 30)
     assert scores.loc["a", "p_repurchase"] == pytest.approx(1 - np.exp(-rate * 30))
     assert scores.loc["a", "expected_revenue"] == pytest.approx(rate * 30 * 25)
+
+
+def test_acquisition_cost_gives_net_clv_and_payback(small_log):
+    value = ValueSettings(acquisition_cost=20.0)
+    scores = (
+        BTYDScorer(value=value, penalizer=0.0)
+        .fit(small_log, "2021-03-31")
+        .predict(small_log, "2021-03-31", 90)
+    )
+    np.testing.assert_allclose(scores["net_clv"], scores["clv"] - 20.0)
+    recovered = scores["clv"] >= 20.0
+    assert scores.loc[recovered, "payback_days"].between(1, 365).all()
+    assert scores.loc[~recovered, "payback_days"].isna().all()
+    assert recovered.any() and (~recovered).any()

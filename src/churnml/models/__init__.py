@@ -1,5 +1,15 @@
-"""Estimator-style customer-base models."""
+"""Estimator-style customer-base models and the BTYD scoring pipeline."""
 
-from churnml.models.btyd import GammaGammaModel, TransactionModel
+from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
+from churnml.models.pipeline import SCORE_COLUMNS, BTYDScorer, RateBaselineScorer
+from churnml.models.value import ValueSettings
 
-__all__ = ["GammaGammaModel", "TransactionModel"]
+__all__ = [
+    "KINDS",
+    "SCORE_COLUMNS",
+    "BTYDScorer",
+    "GammaGammaModel",
+    "RateBaselineScorer",
+    "TransactionModel",
+    "ValueSettings",
+]

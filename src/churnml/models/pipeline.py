@@ -57,7 +57,8 @@ def _finish(out: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Dat
     out["next_purchase_date"] = (
         as_of + pd.to_timedelta(np.round(out["expected_days_to_next_purchase"]), unit="D")
     ).dt.date
-    return out[list(SCORE_COLUMNS)]
+    extra = [c for c in ("net_clv", "payback_days") if c in out.columns]
+    return out[[*SCORE_COLUMNS, *extra]]
 
 
 @dataclass
@@ -98,9 +99,7 @@ class RateBaselineScorer:
         out["expected_purchases"] = rate * h
         out["p_repurchase"] = -np.expm1(-rate * h)
         out["expected_revenue"] = out["expected_purchases"] * spend
-        out = out.join(
-            lifetime_value(lambda days: rate * days, spend, feats.index, self.value)[["clv"]]
-        )
+        out = out.join(lifetime_value(lambda days: rate * days, spend, feats.index, self.value))
         timing = timing_from_cdf(
             lambda days: -np.expm1(-rate[:, None] * days[None, :]), horizon_days, feats.index
         )
@@ -346,7 +345,9 @@ class BTYDScorer:
         Returns
         -------
         pandas.DataFrame
-            Indexed by ``customer_id``, columns :data:`SCORE_COLUMNS`, no NaN or infinity.
+            Indexed by ``customer_id``, columns :data:`SCORE_COLUMNS` (plus ``net_clv`` and
+            ``payback_days`` when an acquisition cost is set), no NaN or infinity except
+            ``payback_days`` where the cost is not recovered within the CLV horizon.
         """
         if not hasattr(self, "transaction_"):
             raise ModelFitError("BTYDScorer is not fitted; call fit() first")
@@ -366,7 +367,7 @@ class BTYDScorer:
                 spend,
                 summary.index,
                 self.value,
-            )[["clv"]]
+            )
         )
         out = out.join(self._timing(summary, horizon_days, unit))
         out = _finish(out, as_of, horizon_days)
@@ -392,7 +393,8 @@ class BTYDScorer:
     def _replace_nonfinite(
         self, out: pd.DataFrame, tx: Any, as_of: pd.Timestamp, horizon_days: int
     ) -> pd.DataFrame:
-        numeric = out.drop(columns="next_purchase_date")
+        # payback_days is NaN by design when the cost is not recovered within the horizon
+        numeric = out.drop(columns=["next_purchase_date", "payback_days"], errors="ignore")
         bad = ~np.isfinite(numeric.to_numpy(dtype=float)).all(axis=1)
         if hasattr(self, "diagnostics_"):
             self.diagnostics_["n_nonfinite_replaced"] = int(bad.sum())
