@@ -99,3 +99,18 @@ def test_shared_logs_out_of_time(name, cutoff):
         numeric = pred.drop(columns="next_purchase_date").to_numpy(float)
         assert np.isfinite(numeric).all(), model
     assert set(result.predictions) == {"bgnbd", "pareto", "mbgnbd", "baseline"}
+
+
+def test_weekly_unit_counts_labels_in_weeks():
+    log, _ = simulate_transactions(2000, seed=4)
+    tx = validate_transactions(log)
+    daily = evaluate(tx, "2021-01-31", 84, models=("bgnbd",), freq="D")
+    weekly = evaluate(tx, "2021-01-31", 84, models=("bgnbd",), freq="W")
+    assert weekly.labels["n_purchases"].sum() <= daily.labels["n_purchases"].sum()
+    assert (weekly.labels["bought"] == daily.labels["bought"]).all()
+    # weekly counts: a customer buying twice in one week counts once, as the weekly model
+    # predicts; the two units then agree on the aggregates (2,000 customers: sampling noise)
+    assert (weekly.labels["n_purchases"] <= daily.labels["n_purchases"]).all()
+    w, d = weekly.metrics["bgnbd"], daily.metrics["bgnbd"]
+    assert abs(w["purchases_ratio"] - d["purchases_ratio"]) < 0.1
+    assert abs(w["auc"] - d["auc"]) < 0.01

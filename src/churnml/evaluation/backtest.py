@@ -152,7 +152,8 @@ def evaluate(
     cutoff = parse_day(cutoff, "cutoff")
     scorers = [make_scorer(name, value, freq) for name in models]
     summary = btyd_summary(tx, cutoff, freq)  # type: ignore[arg-type]
-    labels = build_labels(tx, cutoff, horizon_days, customers=summary.index)
+    # purchases are counted in the same unit the models predict (customer-days or -weeks)
+    labels = build_labels(tx, cutoff, horizon_days, customers=summary.index, freq=freq)
     result = Evaluation(
         cutoff=cutoff, horizon_days=int(horizon_days), labels=labels, summary=summary
     )
