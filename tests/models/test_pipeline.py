@@ -99,8 +99,8 @@ def test_short_history_skips_penalizer_search():
     log, _ = simulate_transactions(2000, seed=5, acquisition_days=10, observation_days=60)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChurnmlWarning)
-        # 24 days of history: the 30-day validation window would start before the first sale
-        scorer = BTYDScorer().fit(log, "2020-01-25")
+        # 32 days of history: enough to fit, but a 30-day validation window leaves 2 days
+        scorer = BTYDScorer().fit(log, "2020-02-02")
     assert "skipped" in scorer.diagnostics_["penalizer_search"]
     assert scorer.penalizer_ == 1e-3
 
@@ -145,3 +145,21 @@ def test_acquisition_cost_gives_net_clv_and_payback(small_log):
     assert scores.loc[recovered, "payback_days"].between(1, 365).all()
     assert scores.loc[~recovered, "payback_days"].isna().all()
     assert recovered.any() and (~recovered).any()
+
+
+def test_scorer_json_round_trip_scores_identically(small_log):
+    scorer = BTYDScorer(value=ValueSettings(margin=0.4, acquisition_cost=5.0)).fit(
+        small_log, "2021-03-31"
+    )
+    text = scorer.to_json()
+    assert "pickle" not in text and '"spend_excluded_customers"' in text
+    again = BTYDScorer.from_json(text)
+    pd.testing.assert_frame_equal(
+        scorer.predict(small_log, "2021-03-31", 90), again.predict(small_log, "2021-03-31", 90)
+    )
+
+
+def test_too_short_a_history_is_named():
+    log, _ = simulate_transactions(3000, seed=1, acquisition_days=5, observation_days=30)
+    with pytest.raises(InsufficientDataError, match=r"spans 14 days; BTYD models need at least 28"):
+        BTYDScorer().fit(log, "2020-01-15")

@@ -7,8 +7,9 @@ the spend fallback, the eligibility gates, and the guarantee that no score is Na
 
 from __future__ import annotations
 
+import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +28,7 @@ from churnml.models.value import ValueSettings, lifetime_value
 
 __all__ = [
     "MIN_CUSTOMERS",
+    "MIN_HISTORY_DAYS",
     "MIN_REPEAT_CUSTOMERS",
     "PENALIZER_GRID",
     "SCORE_COLUMNS",
@@ -49,6 +51,7 @@ PENALIZER_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 #: Eligibility gates of the BTYD transaction models.
 MIN_CUSTOMERS = 30
 MIN_REPEAT_CUSTOMERS = 10
+MIN_HISTORY_DAYS = 28
 _TIMING_CHUNK = 20_000
 _UNIT_DAYS = {"D": 1, "W": 7}
 
@@ -226,6 +229,12 @@ class BTYDScorer:
         return self
 
     def _gate(self, summary: pd.DataFrame, as_of: pd.Timestamp) -> None:
+        history = float(summary["T"].max()) * _UNIT_DAYS[self.freq]
+        if history < MIN_HISTORY_DAYS:
+            raise InsufficientDataError(
+                f"{self.kind}: the history before {as_of.date()} spans {history:.0f} days; "
+                f"BTYD models need at least {MIN_HISTORY_DAYS} to see anyone come back"
+            )
         n, repeat = len(summary), int((summary["frequency"] > 0).sum())
         if n < MIN_CUSTOMERS or repeat < MIN_REPEAT_CUSTOMERS:
             raise InsufficientDataError(
@@ -303,6 +312,8 @@ class BTYDScorer:
             return None, population
         diag["spend_model"] = "gamma_gamma"
         diag["spend_params"] = dict(model.params_)
+        diag["spend_fitted_customers"] = model.n_fitted_
+        diag["spend_excluded_customers"] = model.n_excluded_  # one-time buyers
         diag["spend_frequency_corr"] = model.spend_frequency_corr_
         if abs(model.spend_frequency_corr_) > 0.3:
             self._warn(
@@ -311,6 +322,54 @@ class BTYDScorer:
                 "Gamma-Gamma assumes they are independent, so spend predictions may be biased",
             )
         return model, population
+
+    def to_json(self) -> str:
+        """Return the fitted scorer as JSON: settings, both models' parameters, diagnostics."""
+        if not hasattr(self, "transaction_"):
+            raise ModelFitError("BTYDScorer is not fitted; call fit() first")
+        value = self.value or ValueSettings()
+        return json.dumps(
+            {
+                "model": "btyd_scorer",
+                "settings": {
+                    "kind": self.kind,
+                    "penalizer": self.penalizer,
+                    "spend_penalizer": self.spend_penalizer,
+                    "freq": self.freq,
+                    "value": asdict(value),
+                },
+                "as_of": str(self.as_of_.date()),
+                "transaction": json.loads(self.transaction_.to_json()),
+                "spend": None if self.spend_ is None else json.loads(self.spend_.to_json()),
+                "population_spend": self.population_spend_,
+                "diagnostics": self.diagnostics_,
+            },
+            indent=2,
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BTYDScorer:
+        """Rebuild a fitted scorer from :meth:`to_json` output (no code is executed)."""
+        payload = json.loads(text)
+        if payload.get("model") != "btyd_scorer":
+            raise ModelFitError(
+                f"BTYDScorer.from_json: expected model 'btyd_scorer'; got {payload.get('model')!r}"
+            )
+        settings = dict(payload["settings"])
+        settings["value"] = ValueSettings(**settings["value"])
+        scorer = cls(**settings)
+        scorer.transaction_ = TransactionModel.from_json(json.dumps(payload["transaction"]))
+        scorer.penalizer_ = float(scorer.transaction_.penalizer)
+        scorer.spend_ = (
+            None
+            if payload["spend"] is None
+            else GammaGammaModel.from_json(json.dumps(payload["spend"]))
+        )
+        scorer.population_spend_ = float(payload["population_spend"])
+        scorer.as_of_ = parse_day(payload["as_of"])
+        scorer.diagnostics_ = payload["diagnostics"]
+        return scorer
 
     @staticmethod
     def _warn(diag: dict[str, Any], message: str) -> None:
