@@ -18,19 +18,26 @@ from churnml.exceptions import ChurnmlError, ConfigError
 from churnml.features.rfm import btyd_summary
 from churnml.features.windows import build_labels
 from churnml.models.btyd import KINDS
+from churnml.models.gbm import GBMScorer
 from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
 from churnml.models.value import ValueSettings
 
 __all__ = ["DEFAULT_MODELS", "Evaluation", "evaluate", "make_scorer"]
 
 #: Models ``evaluate`` compares by default; ``bgnbd`` is BG/NBD with Gamma-Gamma spend.
-DEFAULT_MODELS = ("bgnbd", "pareto", "mbgnbd", "baseline")
+DEFAULT_MODELS = ("bgnbd", "pareto", "mbgnbd", "gbm", "hybrid", "baseline")
 
 
 def make_scorer(name: str, value: ValueSettings | None = None, freq: str = "D") -> Any:
-    """Return an unfitted scorer by model key (``bgnbd``, ``pareto``, ``mbgnbd``, ``baseline``)."""
+    """Return an unfitted scorer by model key.
+
+    Keys: ``bgnbd``, ``pareto``, ``mbgnbd`` (each with Gamma-Gamma), ``gbm``, ``hybrid``,
+    ``baseline``.
+    """
     if name == "baseline":
         return RateBaselineScorer(value=value or ValueSettings())
+    if name in ("gbm", "hybrid"):
+        return GBMScorer(hybrid=name == "hybrid", value=value)
     if name in KINDS:
         return BTYDScorer(kind=name, value=value, freq=freq)  # type: ignore[arg-type]
     raise ConfigError(f"unknown model {name!r}; choose from {', '.join((*KINDS, 'baseline'))}")
@@ -162,7 +169,7 @@ def evaluate(
             on_step(f"Fitting and scoring {scorer.name}")
         started = pd.Timestamp.now()
         try:
-            scorer.fit(tx, cutoff)
+            scorer.fit(tx, cutoff, horizon_days=horizon_days)
             pred = scorer.predict(tx, cutoff, horizon_days)
         except ChurnmlError as exc:
             result.metrics[scorer.name] = {"error": str(exc)}

@@ -77,7 +77,9 @@ class RateBaselineScorer:
     value: ValueSettings = field(default_factory=ValueSettings)
     name: str = "baseline"
 
-    def fit(self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any) -> RateBaselineScorer:
+    def fit(
+        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int = 90
+    ) -> RateBaselineScorer:
         """Nothing to learn; kept for a uniform interface. Returns ``self``."""
         self.as_of_ = parse_day(as_of)
         self.diagnostics_: dict[str, Any] = {"model": "rate baseline"}
@@ -174,7 +176,9 @@ class BTYDScorer:
         return self.kind
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any) -> BTYDScorer:
+    def fit(
+        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int = 90
+    ) -> BTYDScorer:
         """Fit on purchases dated on or before as-of.
 
         Parameters
@@ -183,6 +187,8 @@ class BTYDScorer:
             Validated transactions (rows after as-of are ignored).
         as_of : str or pandas.Timestamp
             End of the fitting window.
+        horizon_days : int
+            Unused (BTYD models predict any horizon); accepted for a uniform interface.
 
         Returns
         -------
