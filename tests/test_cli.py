@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -172,3 +173,80 @@ def test_evaluate_past_the_data_is_a_clean_error(tmp_path):
         app, ["evaluate", "-t", str(path), "--cutoff", "2020-01-01", "--horizon-days", "30"]
     )
     assert result.exit_code == 2 and "runs past the end of the data" in result.output
+
+
+def test_train_then_score(tmp_path):
+    from churnml.data import simulate_transactions
+    from churnml.scoring import CONTRACT_COLUMNS
+
+    log, _ = simulate_transactions(2500, seed=8, observation_days=500)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    models = tmp_path / "models"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "-t",
+            str(path),
+            "--as-of",
+            "2021-02-28",
+            "--horizon-days",
+            "60",
+            "--out-dir",
+            str(models),
+            "--models",
+            "bgnbd,gbm",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Champion:" in result.output and (models / "v1" / "bundle.json").exists()
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "-t",
+            str(path),
+            "--as-of",
+            "2021-02-28",
+            "--models-dir",
+            str(models),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out, dtype={"customer_id": str})
+    assert list(scores.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
+    assert scores["customer_id"].str.len().eq(4).all()  # leading zeros kept
+    numeric = scores[
+        [
+            "p_alive",
+            "p_repurchase",
+            "expected_purchases",
+            "expected_revenue",
+            "clv",
+            "expected_days_to_next_purchase",
+        ]
+    ]
+    assert numeric.notna().all().all() and (scores["model_version"] == "v1").all()
+    expected = log[log["date"] < "2021-03-01"]["customer_id"].nunique()
+    assert len(scores) == expected
+    missing = runner.invoke(
+        app,
+        [
+            "score",
+            "-t",
+            str(path),
+            "--as-of",
+            "2021-02-28",
+            "--models-dir",
+            str(models),
+            "--model",
+            "v9",
+            "--out",
+            str(out),
+        ],
+    )
+    assert missing.exit_code == 2 and "versions: v1" in missing.output

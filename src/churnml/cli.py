@@ -36,6 +36,9 @@ from churnml.evaluation import DEFAULT_MODELS, Evaluation
 from churnml.evaluation import evaluate as run_evaluation
 from churnml.exceptions import ChurnmlError, ChurnmlWarning
 from churnml.models.value import ValueSettings
+from churnml.scoring import score as run_scoring
+from churnml.training import CHAMPION_RULE, FAMILIES
+from churnml.training import train as run_training
 
 app = typer.Typer(
     name="churnml",
@@ -322,11 +325,17 @@ def evaluate(
         ),
     ] = None,
     models: Annotated[
-        str, typer.Option(help="Comma-separated model keys: bgnbd, pareto, mbgnbd, baseline.")
+        str,
+        typer.Option(
+            help="Comma-separated model keys: bgnbd, pareto, mbgnbd, gbm, hybrid, baseline."
+        ),
     ] = ",".join(DEFAULT_MODELS),
     margin: Annotated[float, typer.Option(help="Margin share of revenue for CLV.")] = 1.0,
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
     clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
+    champion: Annotated[
+        bool, typer.Option(help="Also report the champion train would pick (inner backtest).")
+    ] = True,
     customer_col: CustomerCol = "customer_id",
     date_col: DateCol = "date",
     amount_col: AmountCol = "amount",
@@ -404,6 +413,126 @@ def print_evaluation(result: Evaluation, console: Console = out) -> None:
             console.print(f"[yellow]{name}:[/] {message}", soft_wrap=True)
         for message in diag.get("notes", []):
             console.print(f"{name}: {message}", soft_wrap=True)
+
+
+@app.command()
+@friendly_errors
+def train(
+    transactions: TransactionsOpt,
+    as_of: AsOfOpt = None,
+    horizon_days: Annotated[int, typer.Option(help="Prediction horizon in days.", min=1)] = 90,
+    models: Annotated[str, typer.Option(help="Comma-separated candidate families.")] = ",".join(
+        FAMILIES
+    ),
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Models folder. Default: $CHURNML_MODELS_DIR or ./models.")
+    ] = None,
+    margin: Annotated[float, typer.Option(help="Margin share of revenue for CLV.")] = 1.0,
+    discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
+    clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
+    acquisition_cost: Annotated[
+        float | None, typer.Option(help="Acquisition cost: adds net_clv and payback_days.")
+    ] = None,
+    customer_col: CustomerCol = "customer_id",
+    date_col: DateCol = "date",
+    amount_col: AmountCol = "amount",
+    order_col: OrderCol = "order_id",
+    product_col: ProductCol = "product_id",
+    quantity_col: QuantityCol = "quantity",
+    channel_col: ChannelCol = "channel",
+    sep: SepOpt = ",",
+    encoding: EncodingOpt = "utf-8",
+    date_format: DateFormatOpt = None,
+    returns: ReturnsOpt = ReturnsPolicy.net,
+    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
+    exclude_customers: ExcludeOpt = None,
+    exclude_customer_pattern: ExcludePatternOpt = None,
+    max_customer_revenue: MaxRevenueOpt = None,
+    strict: StrictOpt = False,
+    freq: FreqOpt = Freq.D,
+) -> None:
+    """Backtest every model family on the last horizon of the data, save the champion."""
+    value = ValueSettings(
+        horizon_days=clv_horizon_days,
+        margin=margin,
+        annual_discount_rate=discount_rate,
+        acquisition_cost=acquisition_cost,
+    )
+    tx = _load(transactions, as_of=as_of, **_loader_args(locals()))
+    families = [m.strip() for m in models.split(",") if m.strip()]
+    warnings.simplefilter("ignore", ChurnmlWarning)
+    with err.status("Training") as status:
+        result = run_training(
+            tx,
+            as_of=as_of,
+            horizon_days=horizon_days,
+            families=families,
+            value=value,
+            out_dir=out_dir,
+            on_step=lambda msg: status.update(msg),
+        )
+    if result.backtest is not None:
+        print_evaluation(result.backtest)
+    for note in result.notes:
+        out.print(f"note: {note}", soft_wrap=True)
+    out.print(f"Champion: [bold]{result.champion}[/] ({result.reason})\nRule: {CHAMPION_RULE}")
+    out.print(f"Saved as {result.version}: {result.path}")
+
+
+@app.command()
+@friendly_errors
+def score(
+    transactions: TransactionsOpt,
+    as_of: Annotated[str, typer.Option(help="Scoring date (YYYY-MM-DD).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Write the scores CSV here.")],
+    horizon_days: Annotated[
+        int | None, typer.Option(help="Horizon in days. Default: the model's.", min=1)
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="champion, a version such as v3, or a bundle folder.")
+    ] = "champion",
+    models_folder: Annotated[
+        Path | None, typer.Option("--models-dir", help="Models folder (default ./models).")
+    ] = None,
+    customer_col: CustomerCol = "customer_id",
+    date_col: DateCol = "date",
+    amount_col: AmountCol = "amount",
+    order_col: OrderCol = "order_id",
+    product_col: ProductCol = "product_id",
+    quantity_col: QuantityCol = "quantity",
+    channel_col: ChannelCol = "channel",
+    sep: SepOpt = ",",
+    encoding: EncodingOpt = "utf-8",
+    date_format: DateFormatOpt = None,
+    returns: ReturnsOpt = ReturnsPolicy.net,
+    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
+    exclude_customers: ExcludeOpt = None,
+    exclude_customer_pattern: ExcludePatternOpt = None,
+    max_customer_revenue: MaxRevenueOpt = None,
+    strict: StrictOpt = False,
+    freq: FreqOpt = Freq.D,
+) -> None:
+    """Score every customer seen up to --as-of with a saved model; write the scores CSV."""
+    tx = _load(transactions, as_of=as_of, **_loader_args(locals()))
+    warnings.simplefilter("ignore", ChurnmlWarning)
+    with err.status("Scoring"):
+        scores, meta = run_scoring(
+            tx, as_of, horizon_days=horizon_days, model=model, models_folder=models_folder
+        )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out_path, index=False)
+    skipped = tx.report.n_customers - len(scores)
+    out.print(
+        f"Scored {len(scores):,} customers with {meta['version']} ({meta['family']}, "
+        f"trained to {meta['as_of']}) into {out_path}"
+    )
+    if skipped:
+        out.print(
+            f"note: {skipped:,} customers have no purchase with a positive net amount "
+            "up to as-of and get no score"
+        )
+    counts = scores["segment"].value_counts()
+    out.print("Segments: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
 
 
 class SampleKind(StrEnum):

@@ -110,7 +110,9 @@ class Evaluation:
     def table(self) -> pd.DataFrame:
         """Metrics as a table: one row per model, one column per metric."""
         rows = {
-            name: {k: m.get(k, float("nan")) for k in METRIC_NAMES}
+            (f"champion ({m['family']})" if name == "champion" else name): {
+                k: m.get(k, float("nan")) for k in METRIC_NAMES
+            }
             for name, m in self.metrics.items()
             if "error" not in m
         }
@@ -126,6 +128,7 @@ def evaluate(
     value: ValueSettings | None = None,
     freq: str = "D",
     on_step: Callable[[str], None] | None = None,
+    champion: bool = False,
 ) -> Evaluation:
     """Fit every model on data up to the cutoff and score it on (cutoff, cutoff + horizon].
 
@@ -145,6 +148,10 @@ def evaluate(
         Purchase period.
     on_step : callable, optional
         Called with a short message before each model (for progress display).
+    champion : bool
+        Also report ``champion``: the family ``churnml train`` would pick at the cutoff, by
+        its rule applied to an inner backtest on data up to the cutoff only (so the choice
+        never sees the holdout). Costs a second round of fits.
 
     Returns
     -------
@@ -178,4 +185,39 @@ def evaluate(
         result.predictions[scorer.name] = pred
         result.metrics[scorer.name] = model_metrics(pred, labels)
         result.diagnostics[scorer.name] = {**scorer.diagnostics_, "seconds": round(seconds, 2)}
+    if champion:
+        _add_champion(result, tx, cutoff, horizon_days, models, value, freq, on_step)
     return result
+
+
+def _add_champion(
+    result: Evaluation,
+    tx: Any,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    models: Sequence[str],
+    value: ValueSettings | None,
+    freq: str,
+    on_step: Callable[[str], None] | None,
+) -> None:
+    from churnml.training import FAMILIES, select_champion
+
+    families = [m for m in models if m in FAMILIES]
+    if on_step is not None:
+        on_step("Choosing the champion on an inner backtest")
+    inner_cutoff = cutoff - pd.Timedelta(days=int(horizon_days))
+    lines = tx.lines if isinstance(tx, ValidatedTransactions) else tx
+    known = lines[lines["date"] < cutoff + pd.Timedelta(days=1)]
+    try:
+        inner = evaluate(known, inner_cutoff, horizon_days, models=families, value=value, freq=freq)
+        name, reason = select_champion(inner, families)
+    except ChurnmlError as exc:
+        name, reason = "bgnbd", f"no inner backtest possible ({exc}); BG/NBD by default"
+    if name in result.metrics and "error" not in result.metrics[name]:
+        result.metrics["champion"] = {**result.metrics[name], "family": name}
+        result.predictions["champion"] = result.predictions[name]
+    result.diagnostics["champion"] = {
+        "family": name,
+        "reason": reason,
+        "inner_cutoff": str(inner_cutoff.date()),
+    }

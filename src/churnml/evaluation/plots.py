@@ -48,7 +48,8 @@ def save_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfect")
-    for name, pred in evaluation.predictions.items():
+    shown = {k: v for k, v in evaluation.predictions.items() if k != "champion"}
+    for name, pred in shown.items():
         y = labels.loc[pred.index, "bought"].to_numpy(int)
         frac, mean = calibration_curve(y, pred["p_repurchase"], n_bins=10, strategy="quantile")
         ax.plot(mean, frac, marker="o", ms=3, label=name)
@@ -62,7 +63,7 @@ def save_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="random")
-    for name, pred in evaluation.predictions.items():
+    for name, pred in shown.items():
         actual = labels.loc[pred.index, "revenue"].to_numpy(float)
         x, y = _gains(actual, pred["expected_revenue"].to_numpy(float))
         ax.plot(x, y, label=name)
@@ -82,9 +83,9 @@ def save_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
         .groupby(bucket)
         .mean()
     )
-    width = 0.8 / (len(evaluation.predictions) + 1)
+    width = 0.8 / (len(shown) + 1)
     ax.bar(actual.index - 0.4 + width / 2, actual.to_numpy(), width, label="actual", color="k")
-    for i, (name, pred) in enumerate(evaluation.predictions.items(), start=1):
+    for i, (name, pred) in enumerate(shown.items(), start=1):
         mean = (
             pd.Series(pred.loc[evaluation.summary.index, "expected_purchases"].to_numpy())
             .groupby(bucket)

@@ -38,6 +38,10 @@ _PHRASES = {
 def describe_feature(name: str, value: float) -> str:
     """Return a feature value in words (missing values as 'no <name> yet')."""
     if value is None or not np.isfinite(value):
+        if name.startswith("ipi_") or name == "cycle_ratio":
+            return "no repeat purchase yet"
+        if name.startswith("last_year_"):
+            return "no history a year ago"
         return f"no {name.replace('_', ' ')} yet"
     template = _PHRASES.get(name)
     return template.format(v=value) if template else f"{name.replace('_', ' ')} {value:.3g}"

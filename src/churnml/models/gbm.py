@@ -46,6 +46,8 @@ __all__ = ["GBMScorer"]
 _ABSOLUTE_AGE = ("T", "tenure_days", "recency")
 _BTYD_FEATURES = ("btyd_p_alive", "btyd_p_repurchase", "btyd_expected_purchases", "btyd_spend")
 _EPS = 1e-6
+#: History a year-ago BG/NBD fit needs before its miss is read as seasonality.
+_MIN_SEASON_HISTORY_DAYS = 180
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -363,6 +365,16 @@ class GBMScorer:
         """How far BG/NBD missed in the same window one year earlier (1.0 when unknown)."""
         self.season_ = {"buyers": 1.0, "purchases": 1.0, "revenue": 1.0}
         year_ago = as_of - pd.Timedelta(days=365)
+        history = (year_ago - lines["date"].min().normalize()).days
+        if history < _MIN_SEASON_HISTORY_DAYS:
+            # A model fitted on a few months misses for reasons of its own (young customers),
+            # which would be mistaken for seasonality.
+            diag["notes"].append(
+                f"seasonality: a BG/NBD fit at {year_ago.date()} would see {max(history, 0)} "
+                f"days of history ({_MIN_SEASON_HISTORY_DAYS} needed), so the level assumes "
+                "no seasonal change"
+            )
+            return
         try:
             past = BTYDScorer(kind="bgnbd", penalizer=self.btyd_.penalizer_, value=self.value).fit(
                 lines, year_ago

@@ -1,0 +1,122 @@
+"""GBM and hybrid scorers: leakage, fallbacks, calibration, determinism, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.data import simulate_transactions
+from churnml.features import build_labels
+from churnml.models.gbm import GBMScorer
+from churnml.models.pipeline import SCORE_COLUMNS
+
+AS_OF = pd.Timestamp("2021-03-31")
+
+
+@pytest.fixture(scope="module")
+def log():
+    frame, _ = simulate_transactions(4000, seed=11, observation_days=600)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def fitted(log):
+    return GBMScorer(hybrid=True, n_estimators=80).fit(log, AS_OF, 60)
+
+
+def _clean(scores: pd.DataFrame) -> None:
+    numeric = scores[[c for c in SCORE_COLUMNS if c != "next_purchase_date"]].to_numpy(float)
+    assert np.isfinite(numeric).all()
+    assert scores["p_repurchase"].between(0, 1).all()
+    assert (scores["reasons"].str.len() > 0).all()
+
+
+def test_scores_and_explanations(fitted, log):
+    scores = fitted.predict(log, AS_OF, 60)
+    _clean(scores)
+    assert fitted.diagnostics_["snapshots"][0] == str((AS_OF - pd.Timedelta(days=60)).date())
+    assert "(raises)" in " ".join(scores["reasons"]) and "(lowers)" in " ".join(scores["reasons"])
+
+
+def test_rows_after_as_of_never_reach_training(log, fitted):
+    changed = log.copy()
+    after = changed["date"] >= AS_OF + pd.Timedelta(days=1)
+    changed.loc[after, "amount"] = 1e6
+    changed = changed.drop(index=changed.index[after.to_numpy()][::2])
+    again = GBMScorer(hybrid=True, n_estimators=80).fit(changed, AS_OF, 60)
+    pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), again.predict(changed, AS_OF, 60))
+
+
+def test_same_seed_same_model(log, fitted):
+    again = GBMScorer(hybrid=True, n_estimators=80).fit(log, AS_OF, 60)
+    pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), again.predict(log, AS_OF, 60))
+
+
+def test_save_and_load_scores_identically(fitted, log, tmp_path):
+    fitted.save(tmp_path / "m")
+    assert not list(tmp_path.glob("m/*.pkl")) and (tmp_path / "m" / "repurchase.lgb.txt").exists()
+    loaded = GBMScorer.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), loaded.predict(log, AS_OF, 60))
+
+
+def test_calibration_is_fitted_on_the_newest_snapshot(log):
+    scorer = GBMScorer(hybrid=False, anchor_level=False, n_estimators=80).fit(log, AS_OF, 60)
+    cal = scorer.diagnostics_["calibration"]
+    assert scorer.diagnostics_["calibration_snapshot"] == scorer.diagnostics_["snapshots"][0]
+    assert cal["brier_after_in_window"] <= cal["brier_before"]
+
+
+@pytest.mark.slow
+def test_calibration_improves_brier_out_of_time(cdnow_tx):
+    """CDNOW drifts (younger snapshots buy more): Platt scaling on the newest snapshot lowers
+    Brier on the 180 days after the cutoff, which no part of training saw."""
+    cutoff = "1997-12-31"
+    scorer = GBMScorer(hybrid=False, anchor_level=False).fit(cdnow_tx, cutoff, 180)
+    labels = build_labels(cdnow_tx, cutoff, 180)
+    calibrated = scorer.predict(cdnow_tx, cutoff, 180)
+    platt, scorer.platt_ = scorer.platt_, None
+    raw = scorer.predict(cdnow_tx, cutoff, 180)
+    y = labels.loc[calibrated.index, "bought"].to_numpy(float)
+    brier_cal = np.mean((calibrated["p_repurchase"].to_numpy() - y) ** 2)
+    brier_raw = np.mean((raw["p_repurchase"].to_numpy() - y) ** 2)
+    assert platt is not None and brier_cal < brier_raw
+
+
+def test_short_history_shortens_labels_then_falls_back(log):
+    early = log[log["date"] < pd.Timestamp("2020-07-01")]
+    # 182 days of history, 150-day horizon: labels shortened to 122 days and rescaled
+    scorer = GBMScorer(n_estimators=40).fit(early, "2020-06-30", 150)
+    assert any("rescaled to 150 days" in n for n in scorer.diagnostics_["notes"])
+    _clean(scorer.predict(early, "2020-06-30", 150))
+    # 89 days: no snapshot fits; BG/NBD answers, and says so
+    tiny = GBMScorer(n_estimators=40).fit(early, "2020-03-30", 90)
+    assert tiny.fallback_ is not None
+    assert "history too short" in tiny.diagnostics_["notes"][0]
+    scores = tiny.predict(early, "2020-03-30", 90)
+    assert scores["reasons"].str.contains("BG/NBD fallback").all()
+
+
+def test_level_anchoring_matches_bgnbd_totals(fitted, log):
+    scores = fitted.predict(log, AS_OF, 60)
+    base = fitted.btyd_.predict(log, AS_OF, 60)
+    # a year before as-of the history was 90 days: too short to read seasonality from
+    assert any("no seasonal change" in n for n in fitted.diagnostics_["notes"])
+    assert fitted.season_ == {"buyers": 1.0, "purchases": 1.0, "revenue": 1.0}
+    assert scores["p_repurchase"].sum() == pytest.approx(base["p_repurchase"].sum(), rel=1e-6)
+    assert scores["expected_revenue"].sum() == pytest.approx(
+        base["expected_revenue"].sum(), rel=1e-6
+    )
+
+
+@pytest.mark.slow
+def test_cdnow_gbm_beats_bgnbd_with_honest_totals(cdnow_tx):
+    """CDNOW, cutoff 1997-12-31, 180 days (the issue's target: +0.015 AUC, +0.03 Gini; this
+    asserts a margin that survives library versions: +0.01 and +0.02)."""
+    from churnml.evaluation import evaluate
+
+    result = evaluate(cdnow_tx, "1997-12-31", 180, models=("bgnbd", "gbm"))
+    g, b = result.metrics["gbm"], result.metrics["bgnbd"]
+    assert g["auc"] >= b["auc"] + 0.01 and g["revenue_gini"] >= b["revenue_gini"] + 0.02
+    assert g["brier"] <= b["brier"]
+    assert abs(g["buyers_ratio"] - 1) <= 0.05 and abs(g["revenue_ratio"] - 1) <= 0.05
