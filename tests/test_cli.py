@@ -107,7 +107,9 @@ def test_sample_data_and_demo(tmp_path):
         app, ["sample-data", "synthetic", "--customers", "300", "--out", str(synth)]
     )
     assert result.exit_code == 0 and synth.exists()
-    result = runner.invoke(app, ["demo", "--out-dir", str(tmp_path / "demo")])
+    result = runner.invoke(
+        app, ["demo", "--out-dir", str(tmp_path / "demo"), "--models", "bgnbd,baseline"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "demo" / "describe.json").read_text())
     assert summary["validation"]["n_input"] == 69_659
@@ -116,6 +118,9 @@ def test_sample_data_and_demo(tmp_path):
     metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert 0.77 < metrics["models"]["bgnbd"]["auc"] < 0.81
     assert (tmp_path / "demo" / "plots" / "frequency.png").exists()
+    scores = pd.read_csv(tmp_path / "demo" / "scores.csv", dtype={"customer_id": str})
+    assert len(scores) == 23_502 and scores["customer_id"].iloc[0] == "00001"
+    assert (tmp_path / "demo" / "models" / "v1" / "btyd.json").exists()
 
 
 @pytest.mark.slow

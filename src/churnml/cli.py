@@ -567,10 +567,14 @@ def demo(
     out_dir: Annotated[
         Path | None, typer.Option(help="Output folder. Default: <models dir>/demo.")
     ] = None,
+    models: Annotated[
+        str, typer.Option(help="Model families to compare (fewer is faster).")
+    ] = ",".join(DEFAULT_MODELS),
 ) -> None:
     """Run churnml end to end on the bundled CDNOW log and say where the outputs went.
 
-    Describes the log, then fits every model on 1997 and scores it on the first half of 1998.
+    Describes the log; evaluates every model out of time (fit on 1997, score the first half of
+    1998); trains on the whole log (backtest, champion, saved bundle); scores every customer.
     """
     out_dir = out_dir or models_dir() / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -582,21 +586,41 @@ def demo(
     print_summary(summary)
     summary_path = out_dir / "describe.json"
     _write_json(summary_path, summary.to_dict())
+    keys = [m.strip() for m in models.split(",") if m.strip()]
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Evaluating out of time: fit to 1997-12-31, score 180 days") as status:
-        result = run_evaluation(tx, "1997-12-31", 180, on_step=lambda msg: status.update(msg))
+        result = run_evaluation(
+            tx, "1997-12-31", 180, models=keys, on_step=lambda msg: status.update(msg)
+        )
     print_evaluation(result)
     metrics_path = result.write_json(out_dir / "metrics.json")
     from churnml.evaluation.plots import save_plots
 
     plots = save_plots(result, out_dir / "plots")
+    families = [k for k in keys if k in FAMILIES] or ["bgnbd"]
+    with err.status("Training on the whole log") as status:
+        trained = run_training(
+            tx,
+            horizon_days=90,
+            families=families,
+            out_dir=out_dir / "models",
+            on_step=lambda m: status.update(m),
+        )
+    out.print(
+        f"Champion: [bold]{trained.champion}[/] ({trained.reason}), saved as {trained.version}"
+    )
+    with err.status("Scoring every customer"):
+        scores, _ = run_scoring(tx, "1998-06-30", model=str(trained.path))
+    scores_path = out_dir / "scores.csv"
+    scores.to_csv(scores_path, index=False)
     out.print(
         f"\nTransactions (CSV): {csv_path}\nData summary (JSON): {summary_path}\n"
-        f"Out-of-time metrics (JSON): {metrics_path}\nPlots: {plots[0].parent}"
+        f"Out-of-time metrics (JSON): {metrics_path}\nPlots: {plots[0].parent}\n"
+        f"Model bundle: {trained.path}\nScores (CSV, {len(scores):,} customers): {scores_path}"
     )
     out.print(
-        f"Next: churnml evaluate --transactions {csv_path} --cutoff 1997-09-30 "
-        "--horizon-days 180 --out my-run/metrics.json"
+        f"Next: churnml score --transactions {csv_path} --as-of 1998-06-30 "
+        f"--models-dir {out_dir / 'models'} --out my-scores.csv"
     )
 
 
