@@ -166,7 +166,10 @@ def test_evaluate_writes_metrics_and_plots(tmp_path):
     assert result.exit_code == 0, result.output
     assert "revenue_ratio" in result.output and "bgnbd" in result.output
     payload = json.loads(out.read_text())
-    assert set(payload["models"]) == {"bgnbd", "baseline"}
+    # the contract's champion key: the family train's rule picks from an inner backtest
+    assert set(payload["models"]) == {"bgnbd", "baseline", "champion"}
+    assert payload["models"]["champion"]["family"] == "bgnbd"
+    assert payload["diagnostics"]["champion"]["inner_cutoff"] == "2020-11-02"
     assert payload["models"]["bgnbd"]["auc"] > 0.6
     for name in ("calibration.png", "gains.png", "frequency.png"):
         assert (tmp_path / "run" / "plots" / name).stat().st_size > 1000

@@ -371,6 +371,7 @@ def evaluate(
             value=value,
             freq=freq.value,
             on_step=lambda msg: status.update(msg),
+            champion=champion,
         )
     print_evaluation(result)
     if out_path is not None:
