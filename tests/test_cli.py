@@ -225,6 +225,9 @@ def test_train_then_score(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
+    # rows after as-of are excluded at load and the count is shown
+    after = int((log["date"] >= "2021-03-01").sum())
+    assert f"dated after as-of {after:,}" in result.output
     scores = pd.read_csv(out, dtype={"customer_id": str})
     assert list(scores.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
     assert scores["customer_id"].str.len().eq(4).all()  # leading zeros kept

@@ -154,6 +154,7 @@ def _load(
     max_customer_revenue: float | None = None,
     strict: bool = False,
     freq: Freq = Freq.D,
+    report: bool = True,
 ) -> ValidatedTransactions:
     columns = ColumnMap(
         customer_id=customer_col,
@@ -181,7 +182,22 @@ def _load(
         transactions, columns, sep=sep, encoding=encoding, progress=err.is_terminal
     )
     with err.status(f"Validating {len(raw.frame):,} rows"):
-        return validate_transactions(raw, as_of=as_of, policy=policy)
+        tx = validate_transactions(raw, as_of=as_of, policy=policy)
+    if report:
+        _print_report_line(tx)
+    return tx
+
+
+def _print_report_line(tx: ValidatedTransactions) -> None:
+    """One line of validation counts on standard error (full table: churnml describe)."""
+    rep = tx.report
+    parts = [f"{REASONS[k]} {v:,}" for k, v in rep.excluded.items() if v]
+    excluded = "; excluded: " + ", ".join(parts) if parts else ""
+    err.print(
+        f"{rep.source}: {rep.n_input:,} rows read, {rep.n_kept:,} kept{excluded}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 _LOADER_KEYS = (
@@ -297,7 +313,7 @@ def describe(
     freq: FreqOpt = Freq.D,
 ) -> None:
     """Summarise a transaction log: validation, customers, revenue, repeat rates, segments."""
-    tx = _load(transactions, as_of=as_of, **_loader_args(locals()))
+    tx = _load(transactions, as_of=as_of, report=False, **_loader_args(locals()))
     summary = describe_transactions(tx, as_of)
     print_summary(summary)
     if json_out is not None:
@@ -582,7 +598,7 @@ def demo(
     csv_path = out_dir / "cdnow.csv"
     with err.status("Writing the bundled CDNOW log"):
         load_cdnow().to_csv(csv_path, index=False, date_format="%Y-%m-%d")
-    tx = _load(csv_path)
+    tx = _load(csv_path, report=False)
     summary = describe_transactions(tx)
     print_summary(summary)
     summary_path = out_dir / "describe.json"
