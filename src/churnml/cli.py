@@ -27,7 +27,7 @@ from churnml.data import (
     REASONS,
     ValidatedTransactions,
     load_cdnow,
-    read_transactions,
+    read_many,
     simulate_transactions,
     validate_transactions,
 )
@@ -90,9 +90,13 @@ class DuplicatesPolicy(StrEnum):
 
 
 TransactionsOpt = Annotated[
-    Path,
+    list[Path],
     typer.Option(
-        "--transactions", "-t", help="Transaction log: CSV, CSV.gz or Parquet.", show_default=False
+        "--transactions",
+        "-t",
+        help="Transaction log: CSV, CSV.gz or Parquet. Repeat to read several files as one "
+        "history (e.g. one per year); rows in both count as exact duplicates.",
+        show_default=False,
     ),
 ]
 AsOfOpt = Annotated[
@@ -134,7 +138,7 @@ FreqOpt = Annotated[Freq, typer.Option(help="Purchase period: D (customer-day) o
 
 
 def _load(
-    transactions: Path,
+    transactions: Path | list[Path],
     *,
     as_of: str | None = None,
     customer_col: str = "customer_id",
@@ -178,9 +182,8 @@ def _load(
         date_format=date_format,
     )
     sep = "\t" if sep in ("\\t", "tab") else sep
-    raw = read_transactions(
-        transactions, columns, sep=sep, encoding=encoding, progress=err.is_terminal
-    )
+    paths = transactions if isinstance(transactions, list) else [transactions]
+    raw = read_many(paths, columns, sep=sep, encoding=encoding, progress=err.is_terminal)
     with err.status(f"Validating {len(raw.frame):,} rows"):
         tx = validate_transactions(raw, as_of=as_of, policy=policy)
     if report:

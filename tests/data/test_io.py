@@ -130,3 +130,37 @@ def test_progress_bar_read_gives_the_same_rows(tmp_path, name):
     quiet = read_transactions(path).frame
     shown = read_transactions(path, progress=True).frame
     pd.testing.assert_frame_equal(quiet, shown)
+
+
+def test_several_files_read_as_one_history(tmp_path):
+    a = write_csv(tmp_path / "a.csv", "customer_id,date,amount,order_id\n1,2020-01-01,5,o1\n"
+                  "2,2020-01-02,7,o2\n")
+    b = write_csv(tmp_path / "b.csv", "customer_id,date,amount,order_id\n2,2020-01-02,7,o2\n"
+                  "1,bad-date,5,o3\n3,2020-02-01,4,o4\n")
+    from churnml.data import read_many, validate_transactions
+
+    raw = read_many([a, b])
+    assert raw.source == f"{a} + {b}" and len(raw.frame) == 5
+    rep = validate_transactions(raw).report
+    assert rep.excluded["exact_duplicate"] == 1 and rep.examples["exact_duplicate"] == ["b.csv:2"]
+    assert rep.examples["unparseable_date"] == ["b.csv:3"]
+    assert rep.n_kept == 3
+
+
+@pytest.mark.slow
+def test_two_shared_years_equal_the_data_card_recipe():
+    """Reading both UCI files together keeps exactly what the card's merge recipe keeps."""
+    from churnml.data import read_many, validate_transactions
+    from tests.conftest import shared_file
+
+    older = shared_file("uci_online_retail_ii_2009_2010.csv.gz")
+    newer = shared_file("uci_online_retail.csv.gz")
+    both = validate_transactions(read_many([older, newer]))
+    a = pd.read_csv(older, dtype=str, keep_default_na=False)
+    b = pd.read_csv(newer, dtype=str, keep_default_na=False)
+    recipe = validate_transactions(pd.concat([a[a["date"] < "2010-12-01"], b],
+                                             ignore_index=True))
+    assert both.report.n_customers_input == recipe.report.n_customers_input == 5_942
+    assert both.report.n_kept == recipe.report.n_kept
+    overlap = both.report.excluded["exact_duplicate"] - recipe.report.excluded["exact_duplicate"]
+    assert overlap == int((a["date"] >= "2010-12-01").sum())  # 14,803 rows in both files

@@ -1,7 +1,7 @@
 """Reading, validating and simulating transaction logs."""
 
 from churnml.data.bundled import cdnow_path, load_cdnow
-from churnml.data.io import RawTransactions, from_frame, read_transactions
+from churnml.data.io import RawTransactions, from_frame, read_many, read_transactions
 from churnml.data.purchases import to_purchases
 from churnml.data.synthetic import BGNBDParams, GammaGammaParams, simulate_transactions
 from churnml.data.validation import (
@@ -25,6 +25,7 @@ __all__ = [
     "from_frame",
     "load_cdnow",
     "load_transactions",
+    "read_many",
     "read_transactions",
     "simulate_transactions",
     "to_purchases",

@@ -21,7 +21,7 @@ import pandas as pd
 from churnml.config import ColumnMap
 from churnml.exceptions import DataFileError
 
-__all__ = ["RawTransactions", "from_frame", "read_transactions"]
+__all__ = ["RawTransactions", "from_frame", "read_many", "read_transactions"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _OTHER_DELIMITERS = (";", "\t", "|", ",")
@@ -49,10 +49,22 @@ class RawTransactions:
     source: str
     first_line: int = 1
     row_word: str = "row"
+    parts: list[tuple[str, int, int]] | None = None
 
-    def locate(self, positions: np.ndarray) -> list[int]:
-        """Return user-facing line or row numbers of 0-based row positions."""
-        return [int(p) + self.first_line for p in positions]
+    def locate(self, positions: np.ndarray) -> list[int | str]:
+        """Return user-facing line or row numbers of 0-based row positions.
+
+        With several files (``parts``), each number is written ``file:line``.
+        """
+        if not self.parts:
+            return [int(p) + self.first_line for p in positions]
+        starts = np.cumsum([0] + [n for _, _, n in self.parts[:-1]])
+        located: list[int | str] = []
+        for p in positions:
+            i = int(np.searchsorted(starts, p, side="right") - 1)
+            name, first, _ = self.parts[i]
+            located.append(f"{name}:{int(p - starts[i]) + first}")
+        return located
 
 
 def _missing_column_error(
@@ -265,6 +277,53 @@ def _read_parquet(path: Path, columns: ColumnMap) -> RawTransactions:
         raise DataFileError(source, "has no data rows")
     frame = frame.rename(columns=rename).reset_index(drop=True)
     return RawTransactions(frame=frame, source=source, first_line=1, row_word="row")
+
+
+def read_many(
+    paths: list[str | Path],
+    columns: ColumnMap | None = None,
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+    progress: bool = False,
+) -> RawTransactions:
+    """Read several transaction files as one history (for example a log split by year).
+
+    Rows are kept in file order; rows present in two files (an overlap between exports) are
+    exact duplicates that validation counts and, with an order id, removes.
+
+    Parameters
+    ----------
+    paths : list of str or pathlib.Path
+        The files, each CSV, CSV.gz or Parquet, with the same column names.
+    columns : ColumnMap, optional
+        Input column names.
+    sep, encoding : str
+        As for :func:`read_transactions`.
+    progress : bool
+        Show a progress bar per text file.
+
+    Returns
+    -------
+    RawTransactions
+        One frame; messages name ``file:line``.
+    """
+    if len(paths) == 1:
+        return read_transactions(paths[0], columns, sep=sep, encoding=encoding, progress=progress)
+    raws = [
+        read_transactions(p, columns, sep=sep, encoding=encoding, progress=progress) for p in paths
+    ]
+    frame = pd.concat([r.frame for r in raws], ignore_index=True)
+    for col in frame.columns:
+        if frame[col].isna().any() and any(col not in r.frame.columns for r in raws):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "")
+    return RawTransactions(
+        frame=frame,
+        source=" + ".join(r.source for r in raws),
+        first_line=raws[0].first_line,
+        row_word="line" if all(r.row_word == "line" for r in raws) else "row",
+        parts=[(Path(r.source).name, r.first_line, len(r.frame)) for r in raws],
+    )
 
 
 def from_frame(

@@ -66,8 +66,9 @@ class ValidationReport:
         Rows that passed every check (``n_input - sum(excluded.values())``).
     excluded : dict of str to int
         Rows excluded per reason (keys of :data:`REASONS`), zero counts included.
-    examples : dict of str to list of int
-        Up to ten line (text files) or row numbers per reason, for the user to look at.
+    examples : dict of str to list of int or str
+        Up to ten line (text files) or row numbers per reason, for the user to look at
+        (``file:line`` when several files were read together).
     flags : dict of str to int
         Rows kept but altered or worth knowing about (keys of :data:`FLAGS`).
     row_word : str
@@ -92,7 +93,7 @@ class ValidationReport:
     n_input: int
     n_kept: int
     excluded: dict[str, int]
-    examples: dict[str, list[int]]
+    examples: dict[str, list[int | str]]
     flags: dict[str, int]
     row_word: str = "row"
     date_format: str | None = None
