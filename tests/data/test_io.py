@@ -133,10 +133,14 @@ def test_progress_bar_read_gives_the_same_rows(tmp_path, name):
 
 
 def test_several_files_read_as_one_history(tmp_path):
-    a = write_csv(tmp_path / "a.csv", "customer_id,date,amount,order_id\n1,2020-01-01,5,o1\n"
-                  "2,2020-01-02,7,o2\n")
-    b = write_csv(tmp_path / "b.csv", "customer_id,date,amount,order_id\n2,2020-01-02,7,o2\n"
-                  "1,bad-date,5,o3\n3,2020-02-01,4,o4\n")
+    a = write_csv(
+        tmp_path / "a.csv",
+        "customer_id,date,amount,order_id\n1,2020-01-01,5,o1\n2,2020-01-02,7,o2\n",
+    )
+    b = write_csv(
+        tmp_path / "b.csv",
+        "customer_id,date,amount,order_id\n2,2020-01-02,7,o2\n1,bad-date,5,o3\n3,2020-02-01,4,o4\n",
+    )
     from churnml.data import read_many, validate_transactions
 
     raw = read_many([a, b])
@@ -158,8 +162,7 @@ def test_two_shared_years_equal_the_data_card_recipe():
     both = validate_transactions(read_many([older, newer]))
     a = pd.read_csv(older, dtype=str, keep_default_na=False)
     b = pd.read_csv(newer, dtype=str, keep_default_na=False)
-    recipe = validate_transactions(pd.concat([a[a["date"] < "2010-12-01"], b],
-                                             ignore_index=True))
+    recipe = validate_transactions(pd.concat([a[a["date"] < "2010-12-01"], b], ignore_index=True))
     assert both.report.n_customers_input == recipe.report.n_customers_input == 5_942
     assert both.report.n_kept == recipe.report.n_kept
     overlap = both.report.excluded["exact_duplicate"] - recipe.report.excluded["exact_duplicate"]
