@@ -8,7 +8,9 @@ traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
+import typing
 import warnings
 from collections.abc import Callable
 from enum import StrEnum
@@ -203,30 +205,57 @@ def _print_report_line(tx: ValidatedTransactions) -> None:
     )
 
 
-_LOADER_KEYS = (
-    "customer_col",
-    "date_col",
-    "amount_col",
-    "order_col",
-    "product_col",
-    "quantity_col",
-    "channel_col",
-    "sep",
-    "encoding",
-    "date_format",
-    "returns",
-    "duplicates",
-    "exclude_customers",
-    "exclude_customer_pattern",
-    "max_customer_revenue",
-    "strict",
-    "freq",
-)
+_LOADER_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("customer_col", CustomerCol, "customer_id"),
+    ("date_col", DateCol, "date"),
+    ("amount_col", AmountCol, "amount"),
+    ("order_col", OrderCol, "order_id"),
+    ("product_col", ProductCol, "product_id"),
+    ("quantity_col", QuantityCol, "quantity"),
+    ("channel_col", ChannelCol, "channel"),
+    ("sep", SepOpt, ","),
+    ("encoding", EncodingOpt, "utf-8"),
+    ("date_format", DateFormatOpt, None),
+    ("returns", ReturnsOpt, ReturnsPolicy.net),
+    ("duplicates", DuplicatesOpt, DuplicatesPolicy.auto),
+    ("exclude_customers", ExcludeOpt, None),
+    ("exclude_customer_pattern", ExcludePatternOpt, None),
+    ("max_customer_revenue", MaxRevenueOpt, None),
+    ("strict", StrictOpt, False),
+    ("freq", FreqOpt, Freq.D),
+]
 
 
-def _loader_args(values: dict[str, Any]) -> dict[str, Any]:
-    """Pick the reading and validation options out of a command's arguments."""
-    return {k: values[k] for k in _LOADER_KEYS}
+def with_loader_options(func: F) -> F:
+    """Give a command the reading and validation options, passed to it as ``loader``.
+
+    Typer reads options from the function signature, so the shared options are appended to
+    it here once instead of being written out in every command.
+    """
+    signature = inspect.signature(func)
+    # Annotations are strings here (postponed evaluation); typer needs the Annotated objects.
+    hints = typing.get_type_hints(func, include_extras=True)
+    params = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "loader"
+    ]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+        for name, ann, default in _LOADER_OPTIONS
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        loader = {name: kwargs.pop(name) for name, _, _ in _LOADER_OPTIONS}
+        return func(*args, loader=loader, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{k: v for k, v in hints.items() if k != "loader"},
+        **{name: ann for name, ann, _ in _LOADER_OPTIONS},
+    }
+    return wrapper  # type: ignore[return-value]
 
 
 def _fmt(value: Any) -> str:
@@ -290,6 +319,7 @@ def print_summary(summary: DataSummary, console: Console = out) -> None:
 
 
 @app.command()
+@with_loader_options
 @friendly_errors
 def describe(
     transactions: TransactionsOpt,
@@ -297,26 +327,10 @@ def describe(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the summary as JSON to this file.")
     ] = None,
-    customer_col: CustomerCol = "customer_id",
-    date_col: DateCol = "date",
-    amount_col: AmountCol = "amount",
-    order_col: OrderCol = "order_id",
-    product_col: ProductCol = "product_id",
-    quantity_col: QuantityCol = "quantity",
-    channel_col: ChannelCol = "channel",
-    sep: SepOpt = ",",
-    encoding: EncodingOpt = "utf-8",
-    date_format: DateFormatOpt = None,
-    returns: ReturnsOpt = ReturnsPolicy.net,
-    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
-    exclude_customers: ExcludeOpt = None,
-    exclude_customer_pattern: ExcludePatternOpt = None,
-    max_customer_revenue: MaxRevenueOpt = None,
-    strict: StrictOpt = False,
-    freq: FreqOpt = Freq.D,
+    loader: dict[str, Any] | None = None,
 ) -> None:
     """Summarise a transaction log: validation, customers, revenue, repeat rates, segments."""
-    tx = _load(transactions, as_of=as_of, report=False, **_loader_args(locals()))
+    tx = _load(transactions, as_of=as_of, report=False, **(loader or {}))
     summary = describe_transactions(tx, as_of)
     print_summary(summary)
     if json_out is not None:
@@ -330,6 +344,7 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 @app.command()
+@with_loader_options
 @friendly_errors
 def evaluate(
     transactions: TransactionsOpt,
@@ -355,29 +370,13 @@ def evaluate(
     champion: Annotated[
         bool, typer.Option(help="Also report the champion train would pick (inner backtest).")
     ] = True,
-    customer_col: CustomerCol = "customer_id",
-    date_col: DateCol = "date",
-    amount_col: AmountCol = "amount",
-    order_col: OrderCol = "order_id",
-    product_col: ProductCol = "product_id",
-    quantity_col: QuantityCol = "quantity",
-    channel_col: ChannelCol = "channel",
-    sep: SepOpt = ",",
-    encoding: EncodingOpt = "utf-8",
-    date_format: DateFormatOpt = None,
-    returns: ReturnsOpt = ReturnsPolicy.net,
-    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
-    exclude_customers: ExcludeOpt = None,
-    exclude_customer_pattern: ExcludePatternOpt = None,
-    max_customer_revenue: MaxRevenueOpt = None,
-    strict: StrictOpt = False,
-    freq: FreqOpt = Freq.D,
+    loader: dict[str, Any] | None = None,
 ) -> None:
     """Fit every model on data up to --cutoff and score it on (cutoff, cutoff + horizon]."""
     value = ValueSettings(
         horizon_days=clv_horizon_days, margin=margin, annual_discount_rate=discount_rate
     )
-    tx = _load(transactions, as_of=None, **_loader_args(locals()))
+    tx = _load(transactions, as_of=None, **(loader or {}))
     keys = [m.strip() for m in models.split(",") if m.strip()]
     # Model warnings are collected in the diagnostics and printed under the table.
     warnings.simplefilter("ignore", ChurnmlWarning)
@@ -388,7 +387,7 @@ def evaluate(
             horizon_days,
             models=keys,
             value=value,
-            freq=freq.value,
+            freq=(loader or {}).get("freq", Freq.D).value,
             on_step=lambda msg: status.update(msg),
             champion=champion,
         )
@@ -436,6 +435,7 @@ def print_evaluation(result: Evaluation, console: Console = out) -> None:
 
 
 @app.command()
+@with_loader_options
 @friendly_errors
 def train(
     transactions: TransactionsOpt,
@@ -453,23 +453,7 @@ def train(
     acquisition_cost: Annotated[
         float | None, typer.Option(help="Acquisition cost: adds net_clv and payback_days.")
     ] = None,
-    customer_col: CustomerCol = "customer_id",
-    date_col: DateCol = "date",
-    amount_col: AmountCol = "amount",
-    order_col: OrderCol = "order_id",
-    product_col: ProductCol = "product_id",
-    quantity_col: QuantityCol = "quantity",
-    channel_col: ChannelCol = "channel",
-    sep: SepOpt = ",",
-    encoding: EncodingOpt = "utf-8",
-    date_format: DateFormatOpt = None,
-    returns: ReturnsOpt = ReturnsPolicy.net,
-    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
-    exclude_customers: ExcludeOpt = None,
-    exclude_customer_pattern: ExcludePatternOpt = None,
-    max_customer_revenue: MaxRevenueOpt = None,
-    strict: StrictOpt = False,
-    freq: FreqOpt = Freq.D,
+    loader: dict[str, Any] | None = None,
 ) -> None:
     """Backtest every model family on the last horizon of the data, save the champion."""
     value = ValueSettings(
@@ -478,7 +462,7 @@ def train(
         annual_discount_rate=discount_rate,
         acquisition_cost=acquisition_cost,
     )
-    tx = _load(transactions, as_of=as_of, **_loader_args(locals()))
+    tx = _load(transactions, as_of=as_of, **(loader or {}))
     families = [m.strip() for m in models.split(",") if m.strip()]
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Training") as status:
@@ -500,6 +484,7 @@ def train(
 
 
 @app.command()
+@with_loader_options
 @friendly_errors
 def score(
     transactions: TransactionsOpt,
@@ -514,26 +499,10 @@ def score(
     models_folder: Annotated[
         Path | None, typer.Option("--models-dir", help="Models folder (default ./models).")
     ] = None,
-    customer_col: CustomerCol = "customer_id",
-    date_col: DateCol = "date",
-    amount_col: AmountCol = "amount",
-    order_col: OrderCol = "order_id",
-    product_col: ProductCol = "product_id",
-    quantity_col: QuantityCol = "quantity",
-    channel_col: ChannelCol = "channel",
-    sep: SepOpt = ",",
-    encoding: EncodingOpt = "utf-8",
-    date_format: DateFormatOpt = None,
-    returns: ReturnsOpt = ReturnsPolicy.net,
-    duplicates: DuplicatesOpt = DuplicatesPolicy.auto,
-    exclude_customers: ExcludeOpt = None,
-    exclude_customer_pattern: ExcludePatternOpt = None,
-    max_customer_revenue: MaxRevenueOpt = None,
-    strict: StrictOpt = False,
-    freq: FreqOpt = Freq.D,
+    loader: dict[str, Any] | None = None,
 ) -> None:
     """Score every customer seen up to --as-of with a saved model; write the scores CSV."""
-    tx = _load(transactions, as_of=as_of, **_loader_args(locals()))
+    tx = _load(transactions, as_of=as_of, **(loader or {}))
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Scoring"):
         scores, meta = run_scoring(
