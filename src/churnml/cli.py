@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from churnml import __version__
-from churnml.config import ColumnMap, ValidationPolicy, models_dir
+from churnml.config import EXPERIMENT, REGISTERED_MODEL, ColumnMap, ValidationPolicy, models_dir
 from churnml.data import (
     FLAGS,
     REASONS,
@@ -35,11 +35,10 @@ from churnml.data import (
 )
 from churnml.describe import DataSummary, describe_transactions
 from churnml.evaluation import DEFAULT_MODELS, Evaluation
-from churnml.evaluation import evaluate as run_evaluation
 from churnml.exceptions import ChurnmlError, ChurnmlWarning
 from churnml.models.value import ValueSettings
 from churnml.scoring import score as run_scoring
-from churnml.training import CHAMPION_RULE, FAMILIES
+from churnml.training import CHAMPION_RULE, FAMILIES, PROMOTION_RULE, TrainResult, run_evaluation
 from churnml.training import train as run_training
 
 app = typer.Typer(
@@ -137,6 +136,12 @@ MaxRevenueOpt = Annotated[
 ]
 StrictOpt = Annotated[bool, typer.Option(help="Fail instead of excluding any row.")]
 FreqOpt = Annotated[Freq, typer.Option(help="Purchase period: D (customer-day) or W (week).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (LightGBM); same data + seed = same run.")]
+ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment to log the run in.")]
+ModelNameOpt = Annotated[str, typer.Option(help="Registered model name in the MLflow registry.")]
+TrackOpt = Annotated[
+    bool, typer.Option(help="Log an MLflow run ($MLFLOW_TRACKING_URI, default ./mlruns.db).")
+]
 
 
 def _load(
@@ -370,6 +375,9 @@ def evaluate(
     champion: Annotated[
         bool, typer.Option(help="Also report the champion train would pick (inner backtest).")
     ] = True,
+    seed: SeedOpt = 0,
+    experiment: ExperimentOpt = EXPERIMENT,
+    track: TrackOpt = True,
     loader: dict[str, Any] | None = None,
 ) -> None:
     """Fit every model on data up to --cutoff and score it on (cutoff, cutoff + horizon]."""
@@ -388,8 +396,11 @@ def evaluate(
             models=keys,
             value=value,
             freq=(loader or {}).get("freq", Freq.D).value,
-            on_step=lambda msg: status.update(msg),
+            seed=seed,
             champion=champion,
+            experiment=experiment,
+            track=track,
+            on_step=lambda msg: status.update(msg),
         )
     print_evaluation(result)
     if out_path is not None:
@@ -401,6 +412,14 @@ def evaluate(
 
         files = save_plots(result, plots_dir)
         out.print("Plots: " + ", ".join(str(f) for f in files))
+    if result.run_id is not None:
+        _print_run(result.run_id)
+
+
+def _print_run(run_id: str) -> None:
+    from churnml.tracking import configure
+
+    out.print(f"MLflow run {run_id} in {configure()}", soft_wrap=True)
 
 
 def print_evaluation(result: Evaluation, console: Console = out) -> None:
@@ -444,18 +463,29 @@ def train(
     models: Annotated[str, typer.Option(help="Comma-separated candidate families.")] = ",".join(
         FAMILIES
     ),
-    out_dir: Annotated[
-        Path | None, typer.Option(help="Models folder. Default: $CHURNML_MODELS_DIR or ./models.")
-    ] = None,
     margin: Annotated[float, typer.Option(help="Margin share of revenue for CLV.")] = 1.0,
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
     clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
     acquisition_cost: Annotated[
         float | None, typer.Option(help="Acquisition cost: adds net_clv and payback_days.")
     ] = None,
+    seed: SeedOpt = 0,
+    force: Annotated[
+        bool, typer.Option(help="Make the new version champion without the comparison.")
+    ] = False,
+    model_name: ModelNameOpt = REGISTERED_MODEL,
+    experiment: ExperimentOpt = EXPERIMENT,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Also write the model bundle folder here (for --model <folder>)."),
+    ] = None,
     loader: dict[str, Any] | None = None,
 ) -> None:
-    """Backtest every model family on the last horizon of the data, save the champion."""
+    """Backtest every family, register the winner as challenger, promote it if it beats champion.
+
+    The run (parameters, data fingerprint, metrics, plots, model) is logged to MLflow at
+    $MLFLOW_TRACKING_URI (default: ./mlruns.db with artifacts in ./mlruns).
+    """
     value = ValueSettings(
         horizon_days=clv_horizon_days,
         margin=margin,
@@ -472,15 +502,33 @@ def train(
             horizon_days=horizon_days,
             families=families,
             value=value,
-            out_dir=out_dir,
+            freq=(loader or {}).get("freq", Freq.D).value,
+            seed=seed,
+            force=force,
+            model_name=model_name,
+            experiment=experiment,
+            export_dir=out_dir,
             on_step=lambda msg: status.update(msg),
         )
     if result.backtest is not None:
         print_evaluation(result.backtest)
     for note in result.notes:
         out.print(f"note: {note}", soft_wrap=True)
-    out.print(f"Champion: [bold]{result.champion}[/] ({result.reason})\nRule: {CHAMPION_RULE}")
-    out.print(f"Saved as {result.version}: {result.path}")
+    _print_training(result)
+
+
+def _print_training(result: TrainResult) -> None:
+    out.print(f"Best family: [bold]{result.champion}[/] ({result.reason})\nRule: {CHAMPION_RULE}")
+    out.print(
+        f"Registered {result.model_name} version {result.version} as challenger "
+        f"(MLflow run {result.run_id} in {result.tracking_uri})",
+        soft_wrap=True,
+    )
+    state = "[green]promoted to champion[/]" if result.promoted else "[yellow]not promoted[/]"
+    out.print(f"Version {result.version} {state}: {result.promotion}", soft_wrap=True)
+    out.print(f"[dim]Promotion rule: {PROMOTION_RULE}[/]", soft_wrap=True)
+    if result.bundle_dir is not None:
+        out.print(f"Bundle folder: {result.bundle_dir}")
 
 
 @app.command()
@@ -494,25 +542,27 @@ def score(
         int | None, typer.Option(help="Horizon in days. Default: the model's.", min=1)
     ] = None,
     model: Annotated[
-        str, typer.Option(help="champion, a version such as v3, or a bundle folder.")
+        str,
+        typer.Option(
+            help="champion, challenger, a version number, an MLflow URI (models:/..., "
+            "runs:/...), or a bundle / MLflow model folder."
+        ),
     ] = "champion",
-    models_folder: Annotated[
-        Path | None, typer.Option("--models-dir", help="Models folder (default ./models).")
-    ] = None,
+    model_name: ModelNameOpt = REGISTERED_MODEL,
     loader: dict[str, Any] | None = None,
 ) -> None:
-    """Score every customer seen up to --as-of with a saved model; write the scores CSV."""
+    """Score every customer seen up to --as-of with a registered model; write the scores CSV."""
     tx = _load(transactions, as_of=as_of, **(loader or {}))
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Scoring"):
         scores, meta = run_scoring(
-            tx, as_of, horizon_days=horizon_days, model=model, models_folder=models_folder
+            tx, as_of, horizon_days=horizon_days, model=model, model_name=model_name
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out_path, index=False)
     skipped = tx.report.n_customers - len(scores)
     out.print(
-        f"Scored {len(scores):,} customers with {meta['version']} ({meta['family']}, "
+        f"Scored {len(scores):,} customers with {meta['model_version']} ({meta['family']}, "
         f"trained to {meta['as_of']}) into {out_path}"
     )
     if skipped:
@@ -522,6 +572,81 @@ def score(
         )
     counts = scores["segment"].value_counts()
     out.print("Segments: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
+
+
+models_app = typer.Typer(
+    help="List registered model versions, promote one to champion, roll back.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@friendly_errors
+def models_list(
+    model_name: ModelNameOpt = REGISTERED_MODEL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List every version of the registered model with aliases, data and backtest metrics."""
+    from churnml.tracking import configure, list_versions
+
+    frame = list_versions(model_name)
+    if as_json:
+        out.print_json(frame.to_json(orient="records", date_format="iso"))
+        return
+    if frame.empty:
+        out.print(f"No versions of {model_name!r} in {configure()}; run churnml train first.")
+        return
+    table = Table(title=f"{model_name} in {configure()}", title_justify="left")
+    shown = {
+        "version": "ver",
+        "aliases": "aliases",
+        "family": "family",
+        "as_of": "as of",
+        "horizon_days": "h (d)",
+        "auc": "AUC",
+        "revenue_gini": "Gini",
+        "buyers_ratio": "buyers",
+        "revenue_ratio": "revenue",
+        "created": "created (UTC)",
+        "run_id": "run",
+    }
+    for header in shown.values():
+        table.add_column(header, no_wrap=True)
+    for row in frame.to_dict("records"):
+        cells = {k: "" if row[k] is None else str(row[k]) for k in shown}
+        cells["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
+        cells["run_id"] = cells["run_id"][:8]
+        for metric in ("auc", "revenue_gini", "buyers_ratio", "revenue_ratio"):
+            cells[metric] = cells[metric][:5]
+        table.add_row(*cells.values())
+    # Wider than a default 80-column pipe: a squeezed registry table hides the versions.
+    Console(width=max(out.width, 130)).print(table)
+
+
+@models_app.command("promote")
+@friendly_errors
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version to make champion (3 or v3).")],
+    reason: Annotated[str, typer.Option(help="Why, recorded on the version.")] = "by hand",
+    model_name: ModelNameOpt = REGISTERED_MODEL,
+) -> None:
+    """Make a version champion by hand (no comparison; the reason is recorded)."""
+    from churnml.tracking import promote
+
+    previous = promote(version, f"promoted by hand: {reason}", model_name)
+    was = f" (was {previous})" if previous else ""
+    out.print(f"{model_name} version {version.removeprefix('v')} is champion{was}")
+
+
+@models_app.command("rollback")
+@friendly_errors
+def models_rollback(model_name: ModelNameOpt = REGISTERED_MODEL) -> None:
+    """Give champion back to the version that held it before the current one."""
+    from churnml.tracking import rollback
+
+    demoted, restored = rollback(model_name)
+    out.print(f"{model_name}: champion rolled back from version {demoted} to {restored}")
 
 
 class SampleKind(StrEnum):
@@ -550,6 +675,9 @@ def sample_data(
     err.print(f"Wrote {len(frame):,} lines to {out_path}")
 
 
+DEMO_MODEL = "churnml-demo"
+
+
 @app.command()
 @friendly_errors
 def demo(
@@ -563,7 +691,8 @@ def demo(
     """Run churnml end to end on the bundled CDNOW log and say where the outputs went.
 
     Describes the log; evaluates every model out of time (fit on 1997, score the first half of
-    1998); trains on the whole log (backtest, champion, saved bundle); scores every customer.
+    1998); trains on the whole log (backtest, champion, registered as model 'churnml-demo' in
+    MLflow, so your own 'churnml' champion is never touched); scores every customer.
     """
     out_dir = out_dir or models_dir() / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -579,7 +708,13 @@ def demo(
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Evaluating out of time: fit to 1997-12-31, score 180 days") as status:
         result = run_evaluation(
-            tx, "1997-12-31", 180, models=keys, on_step=lambda msg: status.update(msg)
+            tx,
+            "1997-12-31",
+            180,
+            models=keys,
+            champion=False,
+            experiment=DEMO_MODEL,
+            on_step=lambda msg: status.update(msg),
         )
     print_evaluation(result)
     metrics_path = result.write_json(out_dir / "metrics.json")
@@ -592,24 +727,32 @@ def demo(
             tx,
             horizon_days=90,
             families=families,
-            out_dir=out_dir / "models",
+            model_name=DEMO_MODEL,
+            experiment=DEMO_MODEL,
             on_step=lambda m: status.update(m),
         )
-    out.print(
-        f"Champion: [bold]{trained.champion}[/] ({trained.reason}), saved as {trained.version}"
-    )
+    _print_training(trained)
     with err.status("Scoring every customer"):
-        scores, _ = run_scoring(tx, "1998-06-30", model=str(trained.path))
+        scores, _ = run_scoring(tx, "1998-06-30", model=str(trained.version), model_name=DEMO_MODEL)
     scores_path = out_dir / "scores.csv"
     scores.to_csv(scores_path, index=False)
+    from churnml.tracking import configure
+
+    uri = configure()
     out.print(
         f"\nTransactions (CSV): {csv_path}\nData summary (JSON): {summary_path}\n"
         f"Out-of-time metrics (JSON): {metrics_path}\nPlots: {plots[0].parent}\n"
-        f"Model bundle: {trained.path}\nScores (CSV, {len(scores):,} customers): {scores_path}"
+        f"MLflow runs: evaluate {result.run_id}, train {trained.run_id} "
+        f"(experiment {DEMO_MODEL!r} in {uri})\n"
+        f"Registered model: {DEMO_MODEL} version {trained.version}\n"
+        f"Scores (CSV, {len(scores):,} customers): {scores_path}",
+        soft_wrap=True,
     )
     out.print(
-        f"Next: churnml score --transactions {csv_path} --as-of 1998-06-30 "
-        f"--models-dir {out_dir / 'models'} --out my-scores.csv"
+        f"Next: mlflow ui --backend-store-uri {uri}   (then open http://127.0.0.1:5000)\n"
+        f"      churnml score --transactions {csv_path} --as-of 1998-06-30 "
+        f"--model-name {DEMO_MODEL} --out my-scores.csv",
+        soft_wrap=True,
     )
 
 

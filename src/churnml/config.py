@@ -20,8 +20,16 @@ __all__ = [
     "FEATURE_WINDOWS_DAYS",
     "ColumnMap",
     "ValidationPolicy",
+    "REGISTERED_MODEL",
+    "EXPERIMENT",
     "models_dir",
+    "tracking_uri",
 ]
+
+#: Name of the registered model in the MLflow registry.
+REGISTERED_MODEL = "churnml"
+#: MLflow experiment that train and evaluate runs go to.
+EXPERIMENT = "churnml"
 
 #: Default prediction horizon in days.
 DEFAULT_HORIZON_DAYS = 90
@@ -161,3 +169,21 @@ class ValidationPolicy:
             )
         if not isinstance(self.exclude_customers, frozenset):
             object.__setattr__(self, "exclude_customers", frozenset(self.exclude_customers))
+
+
+def tracking_uri() -> str:
+    """Return the MLflow tracking URI churnml logs to.
+
+    ``MLFLOW_TRACKING_URI`` overrides it; otherwise a SQLite store ``mlruns.db`` in the working
+    directory, with run artifacts in ``./mlruns`` beside it. These are MLflow's own defaults,
+    so ``mlflow ui`` started in the same folder shows every run without options.
+
+    Returns
+    -------
+    str
+        A tracking URI (``sqlite:///...``, ``http://...``, ``file:...``).
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri:
+        return uri
+    return f"sqlite:///{(Path.cwd() / 'mlruns.db').as_posix()}"

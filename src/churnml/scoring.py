@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from churnml.config import parse_day
+from churnml.config import REGISTERED_MODEL, parse_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import history_until
+from churnml.models.bundle import load_bundle
 from churnml.segments.lifecycle import SegmentRules, lifecycle_segment, value_tier
-from churnml.training import load_bundle, resolve_bundle
 
 __all__ = ["CONTRACT_COLUMNS", "score", "score_with"]
 
@@ -83,18 +82,37 @@ def score(
     *,
     horizon_days: int | None = None,
     model: str = "champion",
-    models_folder: str | Path | None = None,
+    model_name: str = REGISTERED_MODEL,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Load a saved model (``champion``, a version or a bundle path) and score.
+    """Load a model from the MLflow registry (or a folder) and score.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions
+        Validated transactions up to as-of.
+    as_of : str or pandas.Timestamp
+        Scoring date.
+    horizon_days : int, optional
+        Horizon (default: the model's).
+    model : str
+        ``champion`` (default), ``challenger``, a version (``3``), an MLflow URI
+        (``models:/churnml@champion``, ``runs:/<id>/model``), a bundle folder or a downloaded
+        MLflow model folder.
+    model_name : str
+        Registered model name.
 
     Returns
     -------
     scores : pandas.DataFrame
-        The score table.
+        The score table; ``model_version`` is ``<name>/<version>`` for registry models.
     meta : dict
-        The bundle's metadata (version, family, training as-of, backtest).
+        The bundle's metadata (family, training as-of, backtest) plus ``model_version``,
+        ``registry_version`` and ``model_uri``.
     """
-    path = resolve_bundle(model, models_folder)
-    scorer, meta = load_bundle(path)
+    from churnml.tracking.registry import resolved_model
+
+    with resolved_model(model, model_name) as found:
+        scorer, meta = load_bundle(found.bundle_dir)
+    meta.update(model_version=found.label, registry_version=found.version, model_uri=found.uri)
     horizon = int(horizon_days or meta["horizon_days"])
-    return score_with(scorer, tx, as_of, horizon, meta["version"]), meta
+    return score_with(scorer, tx, as_of, horizon, found.label), meta

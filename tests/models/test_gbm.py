@@ -120,3 +120,16 @@ def test_cdnow_gbm_beats_bgnbd_with_honest_totals(cdnow_tx):
     assert g["auc"] >= b["auc"] + 0.01 and g["revenue_gini"] >= b["revenue_gini"] + 0.02
     assert g["brier"] <= b["brier"]
     assert abs(g["buyers_ratio"] - 1) <= 0.05 and abs(g["revenue_ratio"] - 1) <= 0.05
+
+
+def test_scoring_data_without_an_optional_column_still_scores(log):
+    # A model trained where quantity was known must score API requests that only carry
+    # date and amount: the quantity features become missing values, not a KeyError.
+    with_quantity = log.assign(quantity=np.arange(len(log)) % 3 + 1)
+    model = GBMScorer(n_estimators=40).fit(with_quantity, AS_OF, 60)
+    assert "units_per_purchase" in model.features_
+    full = model.predict(with_quantity, AS_OF, 60)
+    bare = model.predict(log, AS_OF, 60)
+    _clean(bare)
+    assert bare.index.equals(full.index)
+    assert not np.allclose(bare["p_repurchase"], full["p_repurchase"])

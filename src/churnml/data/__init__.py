@@ -1,6 +1,7 @@
 """Reading, validating and simulating transaction logs."""
 
 from churnml.data.bundled import cdnow_path, load_cdnow
+from churnml.data.fingerprint import fingerprint
 from churnml.data.io import RawTransactions, from_frame, read_many, read_transactions
 from churnml.data.purchases import to_purchases
 from churnml.data.synthetic import BGNBDParams, GammaGammaParams, simulate_transactions
@@ -22,6 +23,7 @@ __all__ = [
     "ValidatedTransactions",
     "ValidationReport",
     "cdnow_path",
+    "fingerprint",
     "from_frame",
     "load_cdnow",
     "load_transactions",

@@ -28,16 +28,19 @@ __all__ = ["DEFAULT_MODELS", "Evaluation", "evaluate", "make_scorer"]
 DEFAULT_MODELS = ("bgnbd", "pareto", "mbgnbd", "gbm", "hybrid", "baseline")
 
 
-def make_scorer(name: str, value: ValueSettings | None = None, freq: str = "D") -> Any:
+def make_scorer(
+    name: str, value: ValueSettings | None = None, freq: str = "D", seed: int = 0
+) -> Any:
     """Return an unfitted scorer by model key.
 
     Keys: ``bgnbd``, ``pareto``, ``mbgnbd`` (each with Gamma-Gamma), ``gbm``, ``hybrid``,
-    ``baseline``.
+    ``baseline``. ``seed`` reaches the models that use randomness (LightGBM); the BTYD fits
+    are deterministic.
     """
     if name == "baseline":
         return RateBaselineScorer(value=value or ValueSettings())
     if name in ("gbm", "hybrid"):
-        return GBMScorer(hybrid=name == "hybrid", value=value)
+        return GBMScorer(hybrid=name == "hybrid", value=value, seed=seed)
     if name in KINDS:
         return BTYDScorer(kind=name, value=value, freq=freq)  # type: ignore[arg-type]
     raise ConfigError(f"unknown model {name!r}; choose from {', '.join((*KINDS, 'baseline'))}")
@@ -63,6 +66,8 @@ class Evaluation:
         Metrics per model; a model that could not be fitted has ``{"error": message}``.
     diagnostics : dict of str to dict
         Fit diagnostics per model (penalizer search, fallbacks, warnings, fit seconds).
+    run_id : str or None
+        MLflow run that recorded it, if any.
     """
 
     cutoff: pd.Timestamp
@@ -72,6 +77,7 @@ class Evaluation:
     predictions: dict[str, pd.DataFrame] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``metrics.json`` payload of the contract (NaN written as null)."""
@@ -129,6 +135,7 @@ def evaluate(
     freq: str = "D",
     on_step: Callable[[str], None] | None = None,
     champion: bool = False,
+    seed: int = 0,
 ) -> Evaluation:
     """Fit every model on data up to the cutoff and score it on (cutoff, cutoff + horizon].
 
@@ -152,6 +159,8 @@ def evaluate(
         Also report ``champion``: the family ``churnml train`` would pick at the cutoff, by
         its rule applied to an inner backtest on data up to the cutoff only (so the choice
         never sees the holdout). Costs a second round of fits.
+    seed : int
+        Random seed of the models that use one; same data and seed give the same metrics.
 
     Returns
     -------
@@ -164,7 +173,7 @@ def evaluate(
         The holdout window runs past the end of the data, or nothing precedes the cutoff.
     """
     cutoff = parse_day(cutoff, "cutoff")
-    scorers = [make_scorer(name, value, freq) for name in models]
+    scorers = [make_scorer(name, value, freq, seed) for name in models]
     summary = btyd_summary(tx, cutoff, freq)  # type: ignore[arg-type]
     # purchases are counted in the same unit the models predict (customer-days or -weeks)
     labels = build_labels(tx, cutoff, horizon_days, customers=summary.index, freq=freq)
@@ -186,7 +195,7 @@ def evaluate(
         result.metrics[scorer.name] = model_metrics(pred, labels)
         result.diagnostics[scorer.name] = {**scorer.diagnostics_, "seconds": round(seconds, 2)}
     if champion:
-        _add_champion(result, tx, cutoff, horizon_days, models, value, freq, on_step)
+        _add_champion(result, tx, cutoff, horizon_days, models, value, freq, on_step, seed)
     return result
 
 
@@ -199,6 +208,7 @@ def _add_champion(
     value: ValueSettings | None,
     freq: str,
     on_step: Callable[[str], None] | None,
+    seed: int,
 ) -> None:
     from churnml.training import FAMILIES, select_champion
 
@@ -209,7 +219,9 @@ def _add_champion(
     lines = tx.lines if isinstance(tx, ValidatedTransactions) else tx
     known = lines[lines["date"] < cutoff + pd.Timedelta(days=1)]
     try:
-        inner = evaluate(known, inner_cutoff, horizon_days, models=families, value=value, freq=freq)
+        inner = evaluate(
+            known, inner_cutoff, horizon_days, models=families, value=value, freq=freq, seed=seed
+        )
         name, reason = select_champion(inner, families)
     except ChurnmlError as exc:
         name, reason = "bgnbd", f"no inner backtest possible ({exc}); BG/NBD by default"

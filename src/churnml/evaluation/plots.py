@@ -38,7 +38,8 @@ def save_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        The files written: ``calibration.png``, ``gains.png``, ``frequency.png``.
+        The files written: ``calibration.png``, ``gains.png``, ``frequency.png`` and, when a
+        gradient-boosted model was evaluated, ``feature_importance.png``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,22 @@ def save_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
     )
     ax.legend()
     written.append(_save(fig, folder / "frequency.png"))
+
+    importance = {
+        name: diag["feature_importance"]
+        for name, diag in evaluation.diagnostics.items()
+        if diag.get("feature_importance")
+    }
+    if importance:
+        fig, axes = plt.subplots(
+            1, len(importance), figsize=(5.5 * len(importance), 4.5), squeeze=False
+        )
+        for ax, (name, gains) in zip(axes[0], importance.items(), strict=True):
+            names = list(gains)[::-1]
+            total = sum(gains.values()) or 1.0
+            ax.barh(names, [gains[n] / total for n in names])
+            ax.set(xlabel="share of the top features' gain", title=f"{name}: P(repurchase) model")
+        written.append(_save(fig, folder / "feature_importance.png"))
     return written
 
 

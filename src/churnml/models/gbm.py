@@ -315,7 +315,9 @@ class GBMScorer:
         return boosters
 
     def _raw(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
-        X = table[self.features_]
+        # Features of optional columns (quantity, product, channel) the scoring data lacks are
+        # missing values, which LightGBM routes like any unseen missing value.
+        X = table.reindex(columns=self.features_)
         out = {k: b.predict(X, raw_score=True) for k, b in self.boosters_.items()}
         for target in ("repurchase", "purchases", "revenue"):
             init = self._init(table, target)
@@ -453,7 +455,9 @@ class GBMScorer:
             out["net_clv"] = out["clv"] - (self.value or ValueSettings()).acquisition_cost
         out = out.join(self._timing(raw, base, p, horizon_days, scale))
         out = _finish(out, as_of, horizon_days)
-        out["reasons"] = top_reasons(self.boosters_["repurchase"], table[self.features_])
+        out["reasons"] = top_reasons(
+            self.boosters_["repurchase"], table.reindex(columns=self.features_)
+        )
         numeric = out[[c for c in SCORE_COLUMNS if c != "next_purchase_date"]].to_numpy(float)
         bad = ~np.isfinite(numeric).all(axis=1)
         if bad.any():

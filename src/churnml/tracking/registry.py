@@ -1,0 +1,416 @@
+"""The MLflow model registry: log bundles as safe pyfunc models, challenger and champion aliases.
+
+Each ``train`` registers a version of the registered model (``churnml`` by default) and gives it
+the alias ``challenger``; ``champion`` moves only when the caller decides the new version wins
+(see :func:`churnml.training.train`) or is told to. Every promotion is appended to a history
+kept as a registered-model tag, which is what ``rollback`` walks back.
+
+The logged model is a *model from code*: ``pyfunc_model.py`` (plain source, stored as text)
+plus the bundle folder (JSON and LightGBM text files) as artifacts. Nothing is pickled, so
+loading a model never unpickles code.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+from mlflow.types.schema import AnyType
+
+from churnml import __version__
+from churnml.config import REGISTERED_MODEL
+from churnml.exceptions import ConfigError
+from churnml.models.bundle import is_bundle
+from churnml.tracking.runs import PACKAGES, configure
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "MODEL_CODE",
+    "ResolvedModel",
+    "champion_version",
+    "input_signature",
+    "list_versions",
+    "log_bundle_model",
+    "promote",
+    "resolved_model",
+    "rollback",
+    "set_challenger",
+]
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+#: The models-from-code file MLflow stores and runs when the model is loaded.
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+_HISTORY_TAG = "churnml.champion_history"
+_KEEP_HISTORY = 200
+#: Model-version tags copied from a training run, shown by ``churnml models list``.
+VERSION_TAGS = (
+    "family",
+    "as_of",
+    "horizon_days",
+    "freq",
+    "seed",
+    "value",
+    "data_sha256",
+    "backtest_cutoff",
+    "auc",
+    "revenue_gini",
+    "buyers_ratio",
+    "revenue_ratio",
+)
+
+
+def input_signature(
+    output_example: pd.DataFrame, horizon_days: int, as_of: str = ""
+) -> ModelSignature:
+    """Build the pyfunc's signature: a transactions frame in, the score table out.
+
+    ``customer_id`` must be text (ids are never numbers: leading zeros matter). ``date`` and
+    ``amount`` accept any type, because churnml's validation parses them with errors that name
+    the row, which MLflow's strict casting cannot (it refuses integer amounts, for one).
+    Parameters: ``as_of`` (default: the last date in the input) and ``horizon_days``.
+    """
+    inputs = Schema(
+        [
+            ColSpec("string", "customer_id"),
+            ColSpec(AnyType(), "date"),
+            ColSpec(AnyType(), "amount"),
+            *(
+                ColSpec(AnyType(), name, required=False)
+                for name in ("order_id", "product_id", "quantity", "channel")
+            ),
+        ]
+    )
+    outputs = infer_signature(model_output=output_example).outputs
+    params = ParamSchema(
+        [
+            ParamSpec("as_of", "string", as_of),
+            ParamSpec("horizon_days", "long", int(horizon_days)),
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def _requirements() -> list[str]:
+    import importlib.metadata
+
+    pins = [f"churnml=={__version__}"]
+    for package in PACKAGES[1:]:
+        try:
+            pins.append(f"{package}=={importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def log_bundle_model(
+    bundle_dir: str | Path,
+    *,
+    input_example: pd.DataFrame,
+    output_example: pd.DataFrame,
+    horizon_days: int,
+    as_of: str,
+    name: str = REGISTERED_MODEL,
+    tags: Mapping[str, Any] | None = None,
+) -> str:
+    """Log a bundle as a pyfunc model in the active run and register it as a new version.
+
+    Parameters
+    ----------
+    bundle_dir : str or pathlib.Path
+        A bundle folder (see :mod:`churnml.models.bundle`).
+    input_example, output_example : pandas.DataFrame
+        A synthetic transactions frame and its scores (never customer data).
+    horizon_days : int
+        Default horizon parameter.
+    as_of : str
+        The model's training as-of (the input example's as-of).
+    name : str
+        Registered model name.
+    tags : mapping, optional
+        Model-version tags (see :data:`VERSION_TAGS`).
+
+    Returns
+    -------
+    str
+        The new version number.
+    """
+    if not is_bundle(bundle_dir):
+        raise ConfigError(f"{bundle_dir} is not a churnml model bundle")
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(MODEL_CODE),
+        artifacts={"bundle": str(bundle_dir)},
+        signature=input_signature(output_example, horizon_days),
+        input_example=(input_example, {"as_of": as_of, "horizon_days": int(horizon_days)}),
+        pip_requirements=_requirements(),
+        registered_model_name=name,
+        metadata={"churnml_version": __version__},
+    )
+    version = str(info.registered_model_version)
+    client = MlflowClient()
+    for key, value in (tags or {}).items():
+        if value is not None:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            client.set_model_version_tag(name, version, key, text)
+    return version
+
+
+def _alias_version(name: str, alias: str) -> str | None:
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def champion_version(name: str = REGISTERED_MODEL) -> dict[str, Any] | None:
+    """Return the current champion (version, run id, tags), or None if there is none."""
+    configure()
+    version = _alias_version(name, CHAMPION)
+    if version is None:
+        return None
+    mv = MlflowClient().get_model_version(name, version)
+    return {"version": version, "run_id": mv.run_id, "tags": dict(mv.tags)}
+
+
+def set_challenger(version: str, name: str = REGISTERED_MODEL) -> None:
+    """Give ``version`` the ``challenger`` alias."""
+    configure()
+    MlflowClient().set_registered_model_alias(name, CHALLENGER, str(version))
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    return json.loads(tags.get(_HISTORY_TAG, "[]"))
+
+
+def _known_version(client: MlflowClient, name: str, version: str) -> str:
+    version = str(version).removeprefix("v")
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        versions = sorted(
+            (int(v.version) for v in client.search_model_versions(f"name = '{name}'")),
+        )
+        raise ConfigError(
+            f"registered model {name!r} has no version {version!r} "
+            f"(versions: {', '.join(map(str, versions)) or 'none'})"
+        ) from None
+    return version
+
+
+def promote(version: str, reason: str, name: str = REGISTERED_MODEL) -> str:
+    """Make ``version`` the champion and record why.
+
+    Returns
+    -------
+    str
+        The previous champion version, or ``""`` if there was none.
+    """
+    configure()
+    client = MlflowClient()
+    version = _known_version(client, name, version)
+    previous = _alias_version(name, CHAMPION) or ""
+    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_model_version_tag(name, version, "promoted_at", pd.Timestamp.now("UTC").isoformat())
+    client.set_model_version_tag(name, version, "promotion_reason", reason[:5000])
+    history = [*_history(client, name), version][-_KEEP_HISTORY:]
+    client.set_registered_model_tag(name, _HISTORY_TAG, json.dumps(history))
+    return previous
+
+
+def rollback(name: str = REGISTERED_MODEL) -> tuple[str, str]:
+    """Give ``champion`` back to the version that held it before the current one.
+
+    Returns
+    -------
+    (str, str)
+        The version demoted and the version restored.
+
+    Raises
+    ------
+    ConfigError
+        There is no earlier champion to return to.
+    """
+    configure()
+    client = MlflowClient()
+    current = _alias_version(name, CHAMPION)
+    history = _history(client, name) if current else []
+    # Drop the current champion's latest entry and any adjacent repeats of it.
+    while history and history[-1] == current:
+        history.pop()
+    if current is None or not history:
+        raise ConfigError(
+            f"nothing to roll back to: registered model {name!r} has "
+            + ("no champion" if current is None else f"had no champion before version {current}")
+        )
+    restored = history[-1]
+    client.set_registered_model_alias(name, CHAMPION, restored)
+    client.set_model_version_tag(
+        name, current, "rolled_back_at", pd.Timestamp.now("UTC").isoformat()
+    )
+    client.set_registered_model_tag(name, _HISTORY_TAG, json.dumps(history))
+    return current, restored
+
+
+def list_versions(name: str = REGISTERED_MODEL) -> pd.DataFrame:
+    """Every registered version with its aliases, family, data and backtest headline metrics.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per version, newest first; empty if the model is not registered yet.
+    """
+    configure()
+    client = MlflowClient()
+    try:
+        aliases = client.get_registered_model(name).aliases
+    except MlflowException:
+        return pd.DataFrame(columns=["version", "aliases", "created", "run_id", *VERSION_TAGS])
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    rows = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        rows.append(
+            {
+                "version": int(mv.version),
+                "aliases": ",".join(sorted(by_version.get(str(mv.version), []))),
+                "created": pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC"),
+                "run_id": mv.run_id,
+                **{key: mv.tags.get(key) for key in VERSION_TAGS},
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("version", ascending=False, ignore_index=True)
+
+
+@dataclass
+class ResolvedModel:
+    """A model found by name, alias, version, URI or path, downloaded to a local folder.
+
+    Attributes
+    ----------
+    bundle_dir : pathlib.Path
+        Local bundle folder (valid inside :func:`resolved_model` only, for registry models).
+    label : str
+        What scores record as ``model_version``: ``churnml/3``, ``run:<id>`` or the folder.
+    name, version, run_id : str or None
+        Registry coordinates, when known.
+    uri : str
+        The MLflow URI or path it came from.
+    """
+
+    bundle_dir: Path
+    label: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+    uri: str
+
+
+def _model_uri(model: str, name: str) -> str:
+    if "://" in model or model.startswith(("models:/", "runs:/")):
+        return model
+    text = model.removeprefix("v")
+    if text.isdigit():
+        return f"models:/{name}/{text}"
+    if model in (CHAMPION, CHALLENGER):
+        return f"models:/{name}@{model}"
+    raise ConfigError(
+        f"--model {model!r} is neither champion, challenger, a version number, an MLflow URI "
+        "(models:/..., runs:/...) nor an existing folder"
+    )
+
+
+def _label_from_uri(
+    uri: str, name: str, client: MlflowClient
+) -> tuple[str, str | None, str | None]:
+    """Registry version and run of a ``models:/`` URI (label, version, run id)."""
+    if not uri.startswith("models:/"):
+        return uri, None, None
+    path = uri.removeprefix("models:/")
+    model_name = path.split("@")[0].split("/")[0]
+    if "@" in path:
+        mv = client.get_model_version_by_alias(model_name, path.split("@", 1)[1])
+    else:
+        mv = client.get_model_version(model_name, path.split("/", 1)[1])
+    return f"{model_name}/{mv.version}", str(mv.version), mv.run_id
+
+
+@contextmanager
+def resolved_model(model: str = CHAMPION, name: str = REGISTERED_MODEL) -> Iterator[ResolvedModel]:
+    """Find a model and make its bundle available as a local folder.
+
+    Parameters
+    ----------
+    model : str
+        ``champion`` (default), ``challenger``, a version (``3`` or ``v3``), an MLflow URI
+        (``models:/churnml@champion``, ``runs:/<id>/model``), a local bundle folder or a local
+        MLflow model folder.
+    name : str
+        Registered model name for aliases and versions.
+
+    Yields
+    ------
+    ResolvedModel
+        The bundle folder and the label scores should record.
+
+    Raises
+    ------
+    ConfigError
+        Nothing matches; the message says what exists.
+    """
+    path = Path(model)
+    if path.is_dir():
+        bundle = path if is_bundle(path) else path / "artifacts" / "bundle"
+        if not is_bundle(bundle):
+            raise ConfigError(f"{path} is neither a churnml bundle nor a churnml MLflow model")
+        meta = json.loads((bundle / "bundle.json").read_text())
+        run_id = meta.get("run_id")
+        label = f"run:{run_id}" if run_id else path.name
+        yield ResolvedModel(bundle, label, None, None, run_id, str(path))
+        return
+    configure()
+    uri = _model_uri(model, name)
+    client = MlflowClient()
+    try:
+        label, version, run_id = _label_from_uri(uri, name, client)
+    except MlflowException:
+        known = list_versions(name)
+        raise ConfigError(
+            f"no model {model!r} in the registry at {mlflow.get_tracking_uri()} "
+            f"(registered model {name!r}: "
+            + (
+                ", ".join(
+                    f"{r.version}" + (f" [{r.aliases}]" if r.aliases else "")
+                    for r in known.itertuples()
+                )
+                or "no versions"
+            )
+            + "; run churnml train first, or pass --model <folder>)"
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="churnml-model-") as folder:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
+        except MlflowException as exc:
+            raise ConfigError(f"could not download model {uri}: {exc.message}") from None
+        bundle = local / "artifacts" / "bundle"
+        if not is_bundle(bundle):
+            raise ConfigError(f"{uri} is not a churnml model (no artifacts/bundle/bundle.json)")
+        if run_id is None:
+            run_id = json.loads((bundle / "bundle.json").read_text()).get("run_id")
+            label = f"run:{run_id}" if run_id else uri
+        yield ResolvedModel(bundle, label, name if version else None, version, run_id, uri)

@@ -1,0 +1,271 @@
+"""MLflow runs: what every ``train`` and ``evaluate`` records.
+
+A run holds the settings (parameters), a fingerprint of the data with the validation counts,
+every backtest metric, the plots, timings, the git commit and package versions. It never holds
+a customer id or a per-customer score: artifacts are aggregates only.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import math
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from churnml import __version__
+from churnml.config import EXPERIMENT, tracking_uri
+from churnml.data.fingerprint import fingerprint
+from churnml.data.validation import ValidatedTransactions
+from churnml.evaluation.backtest import Evaluation
+from churnml.exceptions import ConfigError
+
+__all__ = [
+    "PACKAGES",
+    "TrackedRun",
+    "configure",
+    "environment_tags",
+    "get_run",
+    "tracked_run",
+]
+
+#: Packages whose versions every run records.
+PACKAGES = (
+    "churnml",
+    "pandas",
+    "numpy",
+    "scipy",
+    "lifetimes",
+    "lightgbm",
+    "scikit-learn",
+    "mlflow",
+)
+
+
+def configure() -> str:
+    """Point MLflow at churnml's tracking URI and quieten its start-up logging.
+
+    Returns
+    -------
+    str
+        The tracking URI in use.
+    """
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    # Store creation and migrations log at INFO on every new SQLite file; users need none of it.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return uri
+
+
+def _experiment_id(name: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            raise ConfigError(
+                f"MLflow experiment {name!r} is deleted; restore it or pass another --experiment"
+            )
+        return experiment.experiment_id
+    uri = mlflow.get_tracking_uri()
+    location = None
+    if uri.startswith("sqlite:///"):
+        # Artifacts beside the database file, wherever the working directory is.
+        db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
+        location = (db.parent / "mlruns" / name).as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _git_commit() -> str | None:
+    source = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None  # an installed wheel: the package version identifies the code
+    return done.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def environment_tags() -> dict[str, str]:
+    """Tags that pin down the code: churnml version, git commit and package versions."""
+    tags = {"churnml.version": __version__}
+    commit = _git_commit()
+    if commit is not None:
+        tags["mlflow.source.git.commit"] = commit
+    for package in PACKAGES:
+        try:
+            tags[f"versions.{package}"] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            tags[f"versions.{package}"] = "not installed"
+    return tags
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), item, out)
+    elif isinstance(value, list | tuple):
+        out[prefix] = ",".join(str(v) for v in value)
+    else:
+        out[prefix] = value
+
+
+@dataclass
+class TrackedRun:
+    """The active MLflow run of a churnml command, with helpers that log churnml objects.
+
+    Attributes
+    ----------
+    run_id : str
+        MLflow run id.
+    experiment_id : str
+        Experiment the run belongs to.
+    tracking_uri : str
+        Where it was logged.
+    timings : dict of str to float
+        Seconds per step, logged as ``time.<step>_s`` metrics when the run ends.
+    """
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def url_hint(self) -> str:
+        """Where to look at the run: the UI address for servers, a command for local stores."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            base = self.tracking_uri.rstrip("/")
+            return f"{base}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Time a step of the command."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = round(time.perf_counter() - started, 3)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log (nested) parameters; nested keys are joined with dots."""
+        flat: dict[str, Any] = {}
+        _flatten("", params, flat)
+        mlflow.log_params({k: "" if v is None else str(v)[:6000] for k, v in flat.items()})
+
+    def log_data(self, tx: ValidatedTransactions, role: str = "data") -> dict[str, Any]:
+        """Log the data fingerprint (parameters and ``<role>_fingerprint.json``).
+
+        Returns
+        -------
+        dict
+            The fingerprint.
+        """
+        info = fingerprint(tx)
+        scalars = {k: v for k, v in info.items() if not isinstance(v, dict)}
+        self.log_params({role: scalars})
+        mlflow.log_metrics(
+            {f"{role}.excluded.{k}": float(v) for k, v in info.get("excluded", {}).items()}
+        )
+        mlflow.log_dict(info, f"{role}_fingerprint.json")
+        return info
+
+    def log_evaluation(self, evaluation: Evaluation, headline: str | None = None) -> None:
+        """Log every model's backtest metrics, ``metrics.json`` and the plots.
+
+        Parameters
+        ----------
+        evaluation : Evaluation
+            A backtest.
+        headline : str, optional
+            Model whose metrics are also logged without a prefix (the champion), so that runs
+            compare side by side in the MLflow UI.
+        """
+        metrics: dict[str, float] = {}
+        for name, values in evaluation.metrics.items():
+            for key, number in values.items():
+                if isinstance(number, int | float) and math.isfinite(number):
+                    metrics[f"{name}.{key}"] = float(number)
+                    if name == headline:
+                        metrics[key] = float(number)
+        labels = evaluation.labels
+        metrics["backtest.customers"] = float(len(labels))
+        metrics["backtest.buyers"] = float(labels["bought"].sum())
+        metrics["backtest.revenue"] = float(labels["revenue"].sum())
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(evaluation.to_dict(), "metrics.json")
+        from churnml.evaluation.plots import save_plots
+
+        with tempfile.TemporaryDirectory() as folder:
+            save_plots(evaluation, folder)
+            mlflow.log_artifacts(folder, "plots")
+
+    def log_dict(self, payload: dict[str, Any], name: str) -> None:
+        """Log a JSON artifact."""
+        mlflow.log_dict(json.loads(json.dumps(payload, default=str)), name)
+
+
+@contextmanager
+def tracked_run(
+    command: str,
+    *,
+    experiment: str = EXPERIMENT,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[TrackedRun]:
+    """Open an MLflow run for a churnml command; timings are logged when it closes.
+
+    Parameters
+    ----------
+    command : str
+        ``train`` or ``evaluate`` (tag ``churnml.command``).
+    experiment : str
+        Experiment name (created if missing).
+    run_name : str, optional
+        Run name shown in the UI.
+    tags : mapping, optional
+        Extra tags.
+
+    Yields
+    ------
+    TrackedRun
+        The open run. A failure inside marks the run FAILED and propagates.
+    """
+    uri = configure()
+    experiment_id = _experiment_id(experiment)
+    started = time.perf_counter()
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags({"churnml.command": command, **environment_tags(), **(tags or {})})
+        tracked = TrackedRun(run.info.run_id, experiment_id, uri)
+        yield tracked
+        tracked.timings["total"] = round(time.perf_counter() - started, 3)
+        mlflow.log_metrics({f"time.{k}_s": v for k, v in tracked.timings.items()})
+
+
+def get_run(run_id: str) -> Any:
+    """Fetch a logged run (its ``data.metrics``, ``data.params`` and ``data.tags``)."""
+    configure()
+    return mlflow.get_run(run_id)
