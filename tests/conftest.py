@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,24 @@ def shared_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data set {name} is not available: {SHARED_DATA} is absent")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory):
+    """One real SQLite MLflow store for the whole session, never the user's ./mlruns.db.
+
+    Creating a store runs MLflow's migrations (seconds), so tests share it and keep apart by
+    registered model name instead.
+    """
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{(folder / 'mlruns.db').as_posix()}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri  # subprocesses inherit it too
+    yield uri
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
 
 
 @pytest.fixture(scope="session")

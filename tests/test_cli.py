@@ -120,7 +120,12 @@ def test_sample_data_and_demo(tmp_path):
     assert (tmp_path / "demo" / "plots" / "frequency.png").exists()
     scores = pd.read_csv(tmp_path / "demo" / "scores.csv", dtype={"customer_id": str})
     assert len(scores) == 23_502 and scores["customer_id"].iloc[0] == "00001"
-    assert (tmp_path / "demo" / "models" / "v1" / "btyd.json").exists()
+    # the demo registers under its own name, so a user's churnml champion is never touched
+    version = scores["model_version"].iloc[0]
+    assert version.startswith("churnml-demo/") and (scores["model_version"] == version).all()
+    assert "MLflow runs: evaluate" in result.output and "Registered model: churnml-demo" in (
+        result.output
+    )
 
 
 @pytest.mark.slow
@@ -190,7 +195,6 @@ def test_train_then_score(tmp_path):
     log, _ = simulate_transactions(2500, seed=8, observation_days=500)
     path = tmp_path / "log.csv"
     log.to_csv(path, index=False)
-    models = tmp_path / "models"
     result = runner.invoke(
         app,
         [
@@ -201,14 +205,18 @@ def test_train_then_score(tmp_path):
             "2021-02-28",
             "--horizon-days",
             "60",
+            "--model-name",
+            "cli-train-score",
             "--out-dir",
-            str(models),
+            str(tmp_path / "bundle"),
             "--models",
             "bgnbd,gbm",
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Champion:" in result.output and (models / "v1" / "bundle.json").exists()
+    assert "Registered cli-train-score version 1" in result.output
+    assert "promoted to champion: first version" in result.output
+    assert (tmp_path / "bundle" / "bundle.json").exists()
     out = tmp_path / "scores.csv"
     result = runner.invoke(
         app,
@@ -218,8 +226,8 @@ def test_train_then_score(tmp_path):
             str(path),
             "--as-of",
             "2021-02-28",
-            "--models-dir",
-            str(models),
+            "--model-name",
+            "cli-train-score",
             "--out",
             str(out),
         ],
@@ -241,9 +249,25 @@ def test_train_then_score(tmp_path):
             "expected_days_to_next_purchase",
         ]
     ]
-    assert numeric.notna().all().all() and (scores["model_version"] == "v1").all()
+    assert numeric.notna().all().all()
+    assert (scores["model_version"] == "cli-train-score/1").all()
     expected = log[log["date"] < "2021-03-01"]["customer_id"].nunique()
     assert len(scores) == expected
+    # the exported bundle folder scores the same customers identically
+    again = tmp_path / "again.csv"
+    result = runner.invoke(
+        app,
+        [
+            *("score", "-t", str(path), "--as-of", "2021-02-28"),
+            *("--model", str(tmp_path / "bundle"), "--out", str(again)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    folder_scores = pd.read_csv(again, dtype={"customer_id": str})
+    pd.testing.assert_frame_equal(
+        folder_scores.drop(columns="model_version"), scores.drop(columns="model_version")
+    )
+    assert folder_scores["model_version"].str.startswith("run:").all()
     missing = runner.invoke(
         app,
         [
@@ -252,12 +276,14 @@ def test_train_then_score(tmp_path):
             str(path),
             "--as-of",
             "2021-02-28",
-            "--models-dir",
-            str(models),
+            "--model-name",
+            "cli-train-score",
             "--model",
-            "v9",
+            "9",
             "--out",
             str(out),
         ],
     )
-    assert missing.exit_code == 2 and "versions: v1" in missing.output
+    assert missing.exit_code == 2 and "cli-train-score': 1 [challenger,champion]" in (
+        missing.output
+    ), missing.output

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from churnml import __version__
@@ -62,7 +63,8 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ChurnmlError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape: messages quote user text and lists in brackets, which rich reads as markup
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

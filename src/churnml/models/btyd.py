@@ -203,7 +203,9 @@ class TransactionModel(_Persisted):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    fitter.fit(x, t_x, T, weights=w)
+                    # lifetimes draws its Pareto/NBD start from the global NumPy generator
+                    # (normal around 1); starting at its centre makes fits reproducible.
+                    fitter.fit(x, t_x, T, weights=w, initial_params=np.ones(4))
             except Exception as exc:  # lifetimes raises ConvergenceError and numpy errors
                 raise ModelFitError(_fit_failure("Pareto/NBD", exc)) from None
             self.params_ = {k: float(v) for k, v in fitter.params_.items()}
