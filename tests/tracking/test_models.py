@@ -20,7 +20,7 @@ from churnml import __version__
 from churnml.data import load_transactions, simulate_transactions
 from churnml.exceptions import ConfigError
 from churnml.scoring import CONTRACT_COLUMNS, score
-from churnml.tracking import list_versions
+from churnml.tracking import list_versions, rollback
 from churnml.training import train
 
 AS_OF = "2021-02-28"
@@ -72,7 +72,9 @@ def test_registered_model_is_safe_and_lean(trained, tmp_path):
     for path in [*files, *_files(run_dir)]:
         assert b"cust-" not in path.read_bytes(), f"customer data in {path}"
     example = json.loads((local / "input_example.json").read_text())
-    assert all(str(c).startswith("example-") for c in pd.DataFrame(**example["inputs"])["customer_id"])
+    assert all(
+        str(c).startswith("example-") for c in pd.DataFrame(**example["inputs"])["customer_id"]
+    )
     signature = mlflow.models.get_model_info("models:/lean@champion").signature
     assert {p.name for p in signature.params.params} == {"as_of", "horizon_days"}
     assert "customer_id" in signature.inputs.input_names()
@@ -192,3 +194,17 @@ def test_train_and_score_against_a_real_mlflow_server(mlflow_server, log, tmp_pa
     assert meta["model_version"] == "served/1" and len(scores) == log["customer_id"].nunique()
     # stored by the server, not in this process's working directory
     assert any((tmp_path / "artifacts").rglob("bundle.json"))
+
+
+def test_force_promotes_and_rollback_restores(log):
+    tx = load_transactions(log, as_of=AS_OF)
+    first = train(tx, horizon_days=60, families=("bgnbd",), model_name="forced")
+    again = train(tx, horizon_days=60, families=("bgnbd",), model_name="forced")
+    assert first.promoted and not again.promoted and "champion 1 kept" in again.promotion
+    forced = train(tx, horizon_days=60, families=("bgnbd",), model_name="forced", force=True)
+    assert forced.promoted and forced.promotion == "forced (--force)"
+    assert forced.previous_champion == "1"
+    aliases = list_versions("forced").set_index("version")["aliases"]
+    assert aliases[3] == "challenger,champion" and aliases[1] == ""
+    assert rollback("forced") == ("3", "1")
+    assert list_versions("forced").set_index("version")["aliases"][1] == "champion"

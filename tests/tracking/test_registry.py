@@ -48,14 +48,14 @@ def test_cdnow_champion_stays_worse_challenger_waits_rollback_works(tmp_path):
     path = tmp_path / "cdnow.csv"
     load_cdnow().to_csv(path, index=False)
     name = "cdnow-registry"
-    first = _train(path, name, "bgnbd,pareto,mbgnbd")
+    first = _train(path, name, "bgnbd,mbgnbd")
     assert "Version 1 promoted to champion: first version" in " ".join(first.split())
-    # a worse configuration: BG/NBD alone, which the first run's backtest ranked below Pareto
+    # a worse configuration: BG/NBD alone, which the first run's backtest ranked below MBG/NBD
     second = " ".join(_train(path, name, "bgnbd").split())
-    assert "Version 2 not promoted: champion 1 kept: bgnbd vs champion 1 (pareto)" in second
+    assert "Version 2 not promoted: champion 1 kept: bgnbd vs champion 1 (mbgnbd)" in second
     versions = list_versions(name).set_index("version")
     assert versions.loc[1, "aliases"] == "champion" and versions.loc[2, "aliases"] == "challenger"
-    assert versions.loc[1, "family"] == "pareto" and versions.loc[2, "family"] == "bgnbd"
+    assert versions.loc[1, "family"] == "mbgnbd" and versions.loc[2, "family"] == "bgnbd"
     assert float(versions.loc[1, "auc"]) > float(versions.loc[2, "auc"])
 
     # both runs are complete: metrics of every model, plots, data fingerprint, environment
@@ -78,8 +78,8 @@ def test_cdnow_champion_stays_worse_challenger_waits_rollback_works(tmp_path):
         assert {"plots/calibration.png", "plots/gains.png", "plots/frequency.png"} <= plots
 
     # the same data, configuration and seed give the same metrics, and a tie keeps the champion
-    third = " ".join(_train(path, name, "bgnbd,pareto,mbgnbd").split())
-    assert "Version 3 not promoted" in third
+    third = " ".join(_train(path, name, "bgnbd,mbgnbd").split())
+    assert "Version 3 not promoted: champion 1 kept: mbgnbd vs champion 1 (mbgnbd)" in third
     versions = list_versions(name).set_index("version")
     assert _run_metrics(versions.loc[3, "run_id"]) == _run_metrics(versions.loc[1, "run_id"])
 
@@ -92,7 +92,7 @@ def test_cdnow_champion_stays_worse_challenger_waits_rollback_works(tmp_path):
     result = runner.invoke(app, ["models", "rollback", "--model-name", name])
     assert result.exit_code == 2 and "nothing to roll back to" in result.output
     listing = runner.invoke(app, ["models", "list", "--model-name", name])
-    assert listing.exit_code == 0 and "champion" in listing.output and "pareto" in listing.output
+    assert listing.exit_code == 0 and "champion" in listing.output and "mbgnbd" in listing.output
 
 
 def test_registry_errors_name_what_exists():

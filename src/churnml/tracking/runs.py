@@ -81,7 +81,9 @@ def _experiment_id(name: str) -> str:
         # Artifacts beside the database file, wherever the working directory is.
         db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
         location = (db.parent / "mlruns" / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    # the UI opens an experiment of this kind on its training-runs view, not the GenAI one
+    tags = {"mlflow.experimentKind": "custom_model_development"}
+    return mlflow.create_experiment(name, artifact_location=location, tags=tags)
 
 
 def _git_commit() -> str | None:
