@@ -219,3 +219,19 @@ def test_read_then_validate_matches_load(tmp_path):
     a = validate_transactions(read_transactions(path))
     b = load_transactions(path)
     pd.testing.assert_frame_equal(a.lines, b.lines)
+
+
+def test_missing_ids_in_a_dataframe_are_counted_whatever_the_dtype():
+    # pandas 3 infers its str dtype for ['a', None], which keeps NaN: such rows must be
+    # excluded as missing customer ids, never kept with a NaN id (found through MLflow input)
+    for ids in (
+        ["a", "b", None, np.nan, "c"],
+        np.array(["a", "b", None, None, "c"], dtype=object),
+    ):
+        frame = pd.DataFrame(
+            {"customer_id": ids, "date": ["2020-01-01"] * 5, "amount": [1.0, 2, 3, 4, 5]},
+            index=[10, 11, 12, 13, 14],
+        )
+        tx = load_transactions(frame)
+        assert tx.report.excluded["missing_customer_id"] == 2
+        assert tx.lines["customer_id"].notna().all() and len(tx.lines) == 3

@@ -228,6 +228,9 @@ def _customer_ids(col: pd.Series) -> tuple[pd.Series, int]:
             col = col.astype("Int64")
     if not pd.api.types.is_string_dtype(col) or col.dtype == object:
         col = col.astype("string").astype(str).where(col.notna(), "")
+    else:
+        # pandas' str dtype keeps NaN for None: a missing id must count as missing, not pass
+        col = col.fillna("")
     stripped = col.str.strip()
     n_stripped = int((stripped != col).sum())
     return stripped, n_stripped
