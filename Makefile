@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: install lint format test bench demo
+.PHONY: install lint format test bench demo ui
 
 install:
 	python3 -m venv .venv && $(PY) -m pip install -q -e ".[dev]"
@@ -15,7 +15,11 @@ test:
 	$(PY) -m pytest -q
 
 bench:
-	$(PY) benchmarks/bench_features.py && $(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_features.py && $(PY) benchmarks/bench_fit.py && $(PY) benchmarks/bench_tracking.py
 
 demo:
 	.venv/bin/churnml demo
+
+# MLflow's UI on the default store (./mlruns.db); open http://127.0.0.1:5000
+ui:
+	.venv/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db --host 127.0.0.1
