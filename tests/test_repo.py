@@ -30,3 +30,14 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_models_folder_is_ignored_but_documented():
     ignore = (ROOT / ".gitignore").read_text().splitlines()
     assert "/models/*" in ignore and "!/models/README.md" in ignore
+
+
+def test_only_the_tracking_package_imports_mlflow():
+    # one place owns MLflow, so the rest of churnml imports (and tests) without it
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "src" / "churnml").rglob("*.py")
+        if "tracking" not in path.parts
+        and re.search(r"^\s*(import mlflow|from mlflow)", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []

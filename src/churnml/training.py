@@ -8,6 +8,7 @@ champion's configuration re-run on the *same* backtest (:data:`PROMOTION_RULE`),
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -209,19 +210,7 @@ def _model_params(scorer: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     btyd = scorer if isinstance(scorer, BTYDScorer) else getattr(scorer, "btyd_", None)
     if isinstance(scorer, GBMScorer):
-        out["gbm"] = {
-            k: getattr(scorer, k)
-            for k in (
-                "hybrid",
-                "n_estimators",
-                "learning_rate",
-                "num_leaves",
-                "min_child_samples",
-                "step_days",
-                "max_snapshots",
-                "seed",
-            )
-        }
+        out["gbm"] = scorer.settings()
     if isinstance(btyd, BTYDScorer):
         out["btyd"] = {
             "kind": btyd.kind,
@@ -297,20 +286,21 @@ def train(
     as_of = parse_day(as_of if as_of is not None else lines["date"].max())
     train_tx = _trim(lines, tx, as_of)
     value = value or ValueSettings()
+    fit = functools.partial(
+        _fit_and_export,
+        train_tx,
+        as_of,
+        horizon_days,
+        families,
+        value,
+        freq,
+        seed,
+        export_dir,
+        on_step,
+        model_name=model_name,
+    )
     if not track:
-        return _fit_and_export(
-            train_tx,
-            as_of,
-            horizon_days,
-            families,
-            value,
-            freq,
-            seed,
-            export_dir,
-            on_step,
-            run=None,
-            model_name=model_name,
-        )
+        return fit(run=None)
     # mlflow takes seconds to import; only commands that track pay for it
     from churnml.tracking.runs import tracked_run
 
@@ -330,20 +320,7 @@ def train(
             }
         )
         run.log_data(train_tx)
-        return _fit_and_export(
-            train_tx,
-            as_of,
-            horizon_days,
-            families,
-            value,
-            freq,
-            seed,
-            export_dir,
-            on_step,
-            run=run,
-            model_name=model_name,
-            force=force,
-        )
+        return fit(run=run, force=force)
 
 
 def _fit_and_export(
@@ -484,9 +461,7 @@ def _register(
     if promote:
         registry.promote(version, why, name)
     result.promoted, result.promotion = promote, why
-    import mlflow
-
-    mlflow.set_tags(
+    run.set_tags(
         {
             "churnml.registered_version": version,
             "churnml.promoted": str(promote).lower(),

@@ -506,25 +506,29 @@ class GBMScorer:
         return out
 
     # -- persistence -------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """Return the hyper-parameters that ``save`` stores and runs log."""
+        return {
+            k: getattr(self, k)
+            for k in (
+                "hybrid",
+                "n_estimators",
+                "learning_rate",
+                "num_leaves",
+                "min_child_samples",
+                "seed",
+                "step_days",
+                "max_snapshots",
+            )
+        }
+
     def save(self, folder: str | Path) -> Path:
         """Write the scorer: ``gbm.json`` plus one LightGBM text model per booster."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta: dict[str, Any] = {
             "model": "gbm_scorer",
-            "settings": {
-                k: getattr(self, k)
-                for k in (
-                    "hybrid",
-                    "n_estimators",
-                    "learning_rate",
-                    "num_leaves",
-                    "min_child_samples",
-                    "seed",
-                    "step_days",
-                    "max_snapshots",
-                )
-            },
+            "settings": self.settings(),
             "value": None if self.value is None else vars(self.value),
             "as_of": str(self.as_of_.date()),
             "btyd": json.loads(self.btyd_.to_json()),

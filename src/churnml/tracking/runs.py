@@ -225,6 +225,10 @@ class TrackedRun:
             save_plots(evaluation, folder)
             mlflow.log_artifacts(folder, "plots")
 
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Set run tags."""
+        mlflow.set_tags(dict(tags))
+
     def log_dict(self, payload: dict[str, Any], name: str) -> None:
         """Log a JSON artifact."""
         mlflow.log_dict(json.loads(json.dumps(payload, default=str)), name)
