@@ -57,7 +57,9 @@ PROMOTION_RULE = (
     "a new version becomes champion if there is none yet, or if on this run's backtest it beats "
     "the champion's configuration refitted on the same data: within the aggregate tolerance "
     f"(+-{AGGREGATE_TOLERANCE:.0%} buyers and revenue) when the champion is not, else a strictly "
-    "higher AUC + Gini; ties keep the champion. --force promotes regardless"
+    "higher AUC + Gini; ties keep the champion. The champion's own configuration refitted on "
+    "different data replaces it (a refresh: same family, freq and seed, newer or other data). "
+    "--force promotes regardless"
 )
 
 
@@ -487,6 +489,14 @@ def _challenge(
         return False, f"champion {version} has no family tag to re-run; promote by hand"
     freq, seed = tags.get("freq", "D"), int(tags.get("seed", 0))
     new_family = result.champion
+    same_config = new_family == family and (freq, seed) == (meta["freq"], meta["seed"])
+    if same_config and tags.get("data_sha256") != meta["data"]["sha256"]:
+        # Not a contest: the configuration that won before, fitted on the data at hand. Keeping
+        # the old fit would score today's customers with parameters from other data.
+        return True, (
+            f"refresh: champion {version}'s configuration ({family}) refitted on other data "
+            f"(as of {meta['as_of']}; champion's as of {tags.get('as_of')})"
+        )
     # Value settings only change CLV, which the rule does not score; freq and seed change fits.
     if family in backtest.metrics and (freq, seed) == (meta["freq"], meta["seed"]):
         theirs = backtest.metrics[family]

@@ -208,3 +208,17 @@ def test_force_promotes_and_rollback_restores(log):
     assert aliases[3] == "challenger,champion" and aliases[1] == ""
     assert rollback("forced") == ("3", "1")
     assert list_versions("forced").set_index("version")["aliases"][1] == "champion"
+
+
+def test_same_configuration_on_new_data_refreshes_the_champion(log):
+    # the champion's configuration refitted on other data replaces it: scoring today's customers
+    # with a fit from other data would be stale, and it is not a contest between configurations
+    older = load_transactions(log, as_of="2020-12-31")
+    newer = load_transactions(log, as_of=AS_OF)
+    first = train(older, horizon_days=60, families=("bgnbd",), model_name="refresh")
+    same = train(older, horizon_days=60, families=("bgnbd",), model_name="refresh")
+    fresh = train(newer, horizon_days=60, families=("bgnbd",), model_name="refresh")
+    assert first.promoted and not same.promoted  # same data: a tie keeps the champion
+    assert fresh.promoted and fresh.promotion.startswith("refresh: champion 1's configuration")
+    champion = list_versions("refresh").set_index("version").loc[3]
+    assert champion["aliases"] == "challenger,champion" and champion["as_of"] == AS_OF
