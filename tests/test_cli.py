@@ -18,11 +18,16 @@ runner = CliRunner()
 def test_every_command_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    commands = list(typer.main.get_command(app).commands)
-    assert {"describe", "demo", "sample-data"} <= set(commands)
-    for name in commands:
-        sub = runner.invoke(app, [name, "--help"])
-        assert sub.exit_code == 0 and "Usage" in sub.output, name
+    group = typer.main.get_command(app)
+    commands = list(group.commands)
+    assert {"describe", "demo", "sample-data", "train", "score", "models"} <= set(commands)
+    nested = [
+        [name, sub] for name in commands for sub in getattr(group.commands[name], "commands", {})
+    ]
+    assert ["models", "rollback"] in nested
+    for path in [[name] for name in commands] + nested:
+        sub = runner.invoke(app, [*path, "--help"])
+        assert sub.exit_code == 0 and "Usage" in sub.output, path
 
 
 def test_describe_small_file_with_bad_dates(tmp_path):
