@@ -569,7 +569,7 @@ def run_evaluation(
                 "value": asdict(value or ValueSettings()),
             }
         )
-        run.log_data(tx)
+        run.log_data(tx, context="evaluation")
         with run.timed("evaluate"):
             result = evaluate(tx, day, horizon_days, on_step=on_step, **kwargs)
         headline = "champion" if "champion" in result.metrics else None

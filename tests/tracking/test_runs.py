@@ -53,6 +53,11 @@ def test_evaluate_is_an_mlflow_run_with_metrics_plots_and_data(tmp_path):
         "bgnbd,baseline"
     )
     assert run.data.params["data.rows_read"] == str(len(log))
+    # the UI's Dataset column: file name, path and digest only
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "log.csv" and str(path) in dataset.dataset.source
+    assert dataset.dataset.digest == run.data.params["data.sha256"][:16]
+    assert [t.value for t in dataset.tags] == ["evaluation"]
     metrics = run.data.metrics
     assert {"bgnbd.auc", "bgnbd.revenue_ratio", "baseline.brier", "time.evaluate_s"} <= set(metrics)
     assert metrics["backtest.customers"] == float(

@@ -178,8 +178,12 @@ class TrackedRun:
         _flatten("", params, flat)
         mlflow.log_params({k: "" if v is None else str(v)[:6000] for k, v in flat.items()})
 
-    def log_data(self, tx: ValidatedTransactions, role: str = "data") -> dict[str, Any]:
-        """Log the data fingerprint (parameters and ``<role>_fingerprint.json``).
+    def log_data(
+        self, tx: ValidatedTransactions, role: str = "data", context: str = "training"
+    ) -> dict[str, Any]:
+        """Log the data fingerprint (parameters, ``<role>_fingerprint.json``, a dataset input).
+
+        ``context`` (``training`` or ``evaluation``) labels the dataset in the MLflow UI.
 
         Returns
         -------
@@ -193,7 +197,21 @@ class TrackedRun:
             {f"{role}.excluded.{k}": float(v) for k, v in info.get("excluded", {}).items()}
         )
         mlflow.log_dict(info, f"{role}_fingerprint.json")
+        self._log_dataset(info, context)
         return info
+
+    @staticmethod
+    def _log_dataset(info: Mapping[str, Any], context: str) -> None:
+        """Show the data in the UI's Dataset column: name, source and digest, never rows."""
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource
+
+        source = str(info.get("source") or "<DataFrame>")
+        name = " + ".join(Path(part).name for part in source.split(" + "))
+        dataset = MetaDataset(
+            source=LocalArtifactDatasetSource(source), name=name, digest=info["sha256"][:16]
+        )
+        mlflow.log_input(dataset, context=context)
 
     def log_evaluation(self, evaluation: Evaluation, headline: str | None = None) -> None:
         """Log every model's backtest metrics, ``metrics.json`` and the plots.
