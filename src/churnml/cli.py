@@ -345,6 +345,16 @@ def describe(
         err.print(f"Summary written to {json_out}")
 
 
+def _names(text: str) -> list[str]:
+    """Split a comma-separated --models value."""
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+def _freq(loader: dict[str, Any] | None) -> str:
+    """Return the purchase period chosen among the loader options."""
+    return (loader or {}).get("freq", Freq.D).value
+
+
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -387,7 +397,7 @@ def evaluate(
         horizon_days=clv_horizon_days, margin=margin, annual_discount_rate=discount_rate
     )
     tx = _load(transactions, as_of=None, **(loader or {}))
-    keys = [m.strip() for m in models.split(",") if m.strip()]
+    keys = _names(models)
     # Model warnings are collected in the diagnostics and printed under the table.
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Evaluating") as status:
@@ -397,7 +407,7 @@ def evaluate(
             horizon_days,
             models=keys,
             value=value,
-            freq=(loader or {}).get("freq", Freq.D).value,
+            freq=_freq(loader),
             seed=seed,
             champion=champion,
             experiment=experiment,
@@ -495,7 +505,7 @@ def train(
         acquisition_cost=acquisition_cost,
     )
     tx = _load(transactions, as_of=as_of, **(loader or {}))
-    families = [m.strip() for m in models.split(",") if m.strip()]
+    families = _names(models)
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Training") as status:
         result = run_training(
@@ -504,7 +514,7 @@ def train(
             horizon_days=horizon_days,
             families=families,
             value=value,
-            freq=(loader or {}).get("freq", Freq.D).value,
+            freq=_freq(loader),
             seed=seed,
             force=force,
             model_name=model_name,
@@ -706,7 +716,7 @@ def demo(
     print_summary(summary)
     summary_path = out_dir / "describe.json"
     _write_json(summary_path, summary.to_dict())
-    keys = [m.strip() for m in models.split(",") if m.strip()]
+    keys = _names(models)
     warnings.simplefilter("ignore", ChurnmlWarning)
     with err.status("Evaluating out of time: fit to 1997-12-31, score 180 days") as status:
         result = run_evaluation(
