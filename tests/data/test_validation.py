@@ -57,6 +57,7 @@ def test_each_reason_on_a_small_frame():
     assert ex == {
         "missing_customer_id": 1,
         "unparseable_date": 1,
+        "date_out_of_range": 0,
         "non_numeric_amount": 1,
         "after_as_of": 1,
         "excluded_customer": 1,
@@ -235,3 +236,154 @@ def test_missing_ids_in_a_dataframe_are_counted_whatever_the_dtype():
         tx = load_transactions(frame)
         assert tx.report.excluded["missing_customer_id"] == 2
         assert tx.lines["customer_id"].notna().all() and len(tx.lines) == 3
+
+
+MIXED_OFFSETS = (
+    "customer_id,date,amount\n"
+    "a,2020-01-01T10:00:00+01:00,5\n"
+    "b,2020-03-01T10:00:00-05:00,6\n"
+    "c,2020-06-01T23:30:00+02:00,7\n"
+    "d,2020-07-01T08:00:00+02:00,8\n"
+)
+
+
+def _source(tmp_path, text, kind):
+    path = write_csv(tmp_path / "t.csv", text)
+    return path if kind == "csv" else pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("kind", ["csv", "frame"])
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%dT%H:%M:%S%z"])
+def test_mixed_utc_offsets_read_as_local_wall_time(tmp_path, kind, date_format):
+    tx = load_transactions(
+        _source(tmp_path, MIXED_OFFSETS, kind), policy=ValidationPolicy(date_format=date_format)
+    )
+    rep = tx.report
+    assert rep.n_kept == 4 and rep.n_excluded == 0
+    assert rep.flags["timezone_dropped"] == 4
+    assert tx.lines["date"].dt.tz is None
+    assert tx.lines["date"].tolist() == [
+        pd.Timestamp("2020-01-01 10:00"),
+        pd.Timestamp("2020-03-01 10:00"),
+        pd.Timestamp("2020-06-01 23:30"),  # 21:30 UTC, but the customer's day is 1 June
+        pd.Timestamp("2020-07-01 08:00"),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["csv", "frame"])
+def test_offsets_mixed_with_naive_timestamps(tmp_path, kind):
+    text = (
+        "customer_id,date,amount\n"
+        "a,2020-01-01 10:00:00,5\n"
+        "b,2020-03-01T10:00:00-05:00,6\n"
+        "c,2020-03-02T10:00:00Z,7\n"
+        "d,2020-03-03,8\n"
+        "e,not a date,9\n"
+    )
+    tx = load_transactions(_source(tmp_path, text, kind))
+    rep = tx.report
+    assert rep.n_kept == 4 and rep.excluded["unparseable_date"] == 1
+    assert rep.flags["timezone_dropped"] == 2
+    assert tx.lines["date"].tolist() == [
+        pd.Timestamp("2020-01-01 10:00"),
+        pd.Timestamp("2020-03-01 10:00"),
+        pd.Timestamp("2020-03-02 10:00"),
+        pd.Timestamp("2020-03-03"),
+    ]
+
+
+OUT_OF_RANGE = (
+    "customer_id,date,amount\n"
+    "a,2020-01-01,5\n"
+    "b,0201-01-01,6\n"
+    "c,9999-12-31,7\n"
+    "d,1500-01-01,8\n"
+    "e,2020-01-02,9\n"
+    "f,31/12/2020,1\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["csv", "frame"])
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%d"])
+def test_dates_pandas_cannot_hold_are_a_named_exclusion(tmp_path, kind, date_format):
+    tx = load_transactions(
+        _source(tmp_path, OUT_OF_RANGE, kind), policy=ValidationPolicy(date_format=date_format)
+    )
+    rep = tx.report
+    assert rep.excluded["date_out_of_range"] == 3
+    assert rep.excluded["unparseable_date"] == 1
+    first = 2 if kind == "csv" else 1
+    assert rep.examples["date_out_of_range"] == [first + 1, first + 2, first + 3]
+    assert rep.examples["unparseable_date"] == [first + 5]
+    assert rep.n_kept == 2 and rep.n_kept + rep.n_excluded == rep.n_input
+    assert tx.lines["customer_id"].tolist() == ["a", "e"]
+    assert "date_out_of_range" in REASONS
+    assert f"{REASONS['date_out_of_range']}: 3" in str(rep)
+
+
+def test_out_of_range_dates_day_first_format(tmp_path):
+    text = "customer_id,date,amount\na,31/01/2020,5\nb,25/12/1500,6\nc,13/02/2020,7\n"
+    for fmt in (None, "%d/%m/%Y"):
+        tx = load_transactions(
+            write_csv(tmp_path / "t.csv", text), policy=ValidationPolicy(date_format=fmt)
+        )
+        assert tx.report.excluded["date_out_of_range"] == 1
+        assert tx.report.examples["date_out_of_range"] == [3]
+        assert tx.lines["date"].tolist() == [pd.Timestamp("2020-01-31"), pd.Timestamp("2020-02-13")]
+
+
+def test_out_of_range_datetime_column_in_a_frame():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "date": pd.to_datetime(["2020-01-01", "1500-01-01", "2020-01-03"]).astype(
+                "datetime64[s]"
+            ),
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    frame.loc[1, "date"] = pd.Timestamp("1500-01-01").as_unit("s")
+    tx = load_transactions(frame)
+    assert tx.report.excluded["date_out_of_range"] == 1
+    assert tx.report.examples["date_out_of_range"] == [2]
+    assert tx.lines["date"].dtype == "datetime64[ns]"
+    assert tx.lines["customer_id"].tolist() == ["a", "c"]
+
+
+def test_strict_names_out_of_range_dates(tmp_path):
+    path = write_csv(tmp_path / "t.csv", OUT_OF_RANGE)
+    with pytest.raises(DataValidationError, match=r"date out of range.*: 3 \(lines 3, 4, 5\)"):
+        load_transactions(path, policy=ValidationPolicy(strict=True))
+
+
+def test_named_zones_are_unparseable_with_the_inferred_iso_format(tmp_path):
+    text = (
+        "customer_id,date,amount\n"
+        "a,2020-01-01 10:00:00 UTC,5\n"
+        "b,2020-01-02 11:00:00 EST,6\n"
+        "c,2020-01-03 12:00:00,7\n"
+    )
+    tx = load_transactions(write_csv(tmp_path / "t.csv", text))
+    assert tx.report.excluded["unparseable_date"] == 2
+    assert tx.report.examples["unparseable_date"] == [2, 3]
+    assert tx.lines["date"].tolist() == [pd.Timestamp("2020-01-03 12:00")]
+
+
+def test_named_zone_mixed_with_naive_timestamps_keeps_wall_time(tmp_path):
+    # With format "mixed" pandas refuses a column holding both a zone and none: the group is
+    # then parsed value by value, still keeping wall time and counting the zone.
+    text = (
+        "customer_id,date,amount\n"
+        "a,2020-01-01 10:00:00 UTC,5\n"
+        "c,2020-01-03 12:00:00,7\n"
+        "d,tomorrow-ish,8\n"
+    )
+    policy = ValidationPolicy(date_format="mixed")
+    tx = load_transactions(write_csv(tmp_path / "t.csv", text), policy=policy)
+    assert tx.report.excluded["unparseable_date"] == 1
+    assert tx.report.examples["unparseable_date"] == [4]
+    assert tx.report.flags["timezone_dropped"] == 1
+    assert tx.lines["date"].tolist() == [
+        pd.Timestamp("2020-01-01 10:00"),
+        pd.Timestamp("2020-01-03 12:00"),
+    ]

@@ -31,6 +31,7 @@ __all__ = [
 REASONS: dict[str, str] = {
     "missing_customer_id": "missing customer id",
     "unparseable_date": "unparseable date",
+    "date_out_of_range": "date out of range (before 1677-09-22 or after 2262-04-10)",
     "non_numeric_amount": "non-numeric or infinite amount",
     "after_as_of": "dated after as-of",
     "excluded_customer": "excluded customer (test account filter)",
@@ -192,32 +193,129 @@ def _infer_date_format(values: pd.Series) -> str | None:
     return pd.Series(guesses).mode().iloc[0]
 
 
-def _parse_dates(col: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None, int]:
-    """Return parsed naive timestamps (NaT where unparseable), the format, rows with a zone."""
-    if pd.api.types.is_datetime64_any_dtype(col):
-        parsed, used = col, None
-    else:
-        text = col.astype(str).str.strip()
-        used = fmt or _infer_date_format(text)
-        if used is None:
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        elif fmt is None and used.startswith("%Y-%m-%d"):
-            # ISO dates with and without a time (or zone) often mix in one column.
-            used = "ISO8601"
-            parsed = pd.to_datetime(text, errors="coerce", format=used)
-        else:
-            parsed = pd.to_datetime(text, errors="coerce", format=used)
-            failed = parsed.isna() & (text != "")
-            if failed.any() and fmt is None:
-                retry = pd.to_datetime(text[failed], errors="coerce", format="ISO8601")
-                if retry.notna().any() and parsed.dt.tz is None and retry.dt.tz is None:
-                    parsed = parsed.copy()
-                    parsed[failed] = retry
+#: A numeric UTC offset (or ``Z``) right after a time of day, at the end of a timestamp.
+_OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
+
+#: Whole days a naive ``datetime64[ns]`` holds: dates before or after cannot be used.
+FIRST_DAY = pd.Timestamp("1677-09-22")
+LAST_DAY = pd.Timestamp("2262-04-10")
+
+
+def _date_format(text: pd.Series, fmt: str | None) -> str | None:
+    """Return the format to parse with: the one given, or one inferred from a sample."""
+    used = fmt or _infer_date_format(text)
+    if used is not None and fmt is None and used.startswith("%Y-%m-%d"):
+        # ISO dates with and without a time (or zone) often mix in one column.
+        used = "ISO8601"
+    return used
+
+
+def _to_datetime(text: pd.Series, fmt: str | None, used: str | None) -> pd.Series:
+    """Parse text with one format (NaT where it fails); raises ValueError on mixed zones."""
+    if used is None:
+        return pd.to_datetime(text, errors="coerce", format="mixed")
+    parsed = pd.to_datetime(text, errors="coerce", format=used)
+    if fmt is None and used != "ISO8601":
+        failed = parsed.isna() & (text != "")
+        if failed.any():
+            retry = pd.to_datetime(text[failed], errors="coerce", format="ISO8601")
+            if retry.notna().any() and parsed.dt.tz is None and retry.dt.tz is None:
+                parsed = parsed.copy()
+                parsed[failed] = retry
+    return parsed
+
+
+def _one_by_one(text: pd.Series, used: str | None) -> tuple[pd.Series, int]:
+    """Parse each value on its own, keeping its wall time (slow; for zones pandas won't mix).
+
+    Returns
+    -------
+    parsed : pandas.Series
+        Naive ``datetime64[us]`` timestamps, NaT where a value does not parse.
+    n_tz : int
+        Values that carried a zone.
+    """
+    values = []
     n_tz = 0
+    for value in text:
+        try:
+            ts = pd.to_datetime(value, format=used or "mixed")
+        except (ValueError, TypeError, OverflowError):
+            ts = pd.NaT
+        if ts is not pd.NaT and ts.tzinfo is not None:
+            ts = ts.tz_localize(None)
+            n_tz += 1
+        values.append(ts)
+    return pd.Series(values, index=text.index, dtype="datetime64[us]"), n_tz
+
+
+def _naive(parsed: pd.Series) -> tuple[pd.Series, int]:
+    """Drop the zone of tz-aware timestamps, keeping wall time; return rows that had one."""
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        n_tz = int(parsed.notna().sum())
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]"), used, n_tz
+        return parsed.dt.tz_localize(None), int(parsed.notna().sum())
+    return parsed, 0
+
+
+def _parse_text_dates(text: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None, int]:
+    """Parse date text to naive wall-time timestamps (any unit), the format, rows with a zone.
+
+    pandas refuses to parse different UTC offsets into one column, so such a column is parsed
+    in groups of the same written offset (``+01:00``, ``-05:00``, ``Z``, none); each group's
+    zone is dropped keeping the local wall time, and the groups are put back in row order.
+
+    Returns
+    -------
+    parsed : pandas.Series
+        Naive timestamps (any unit; possibly beyond ``datetime64[ns]``), NaT where unparseable.
+    used : str or None
+        The format given or inferred.
+    n_tz : int
+        Rows that carried a zone.
+    """
+    used = _date_format(text, fmt)
+    try:
+        parsed, n_tz = _naive(_to_datetime(text, fmt, used))
+        return parsed, used, n_tz
+    except ValueError:  # "Mixed timezones detected"
+        pass
+    offset = text.str.extract(_OFFSET, expand=False).fillna("")
+    parts = []
+    n_tz = 0
+    for key in offset.unique():
+        group = text[offset == key]
+        try:
+            parsed, n = _naive(_to_datetime(group, fmt, used))
+        except ValueError:  # zones pandas will not put in one column (named zones, say)
+            parsed, n = _one_by_one(group, used)
+        n_tz += n
+        parts.append(parsed.astype("datetime64[us]"))
+    return pd.concat(parts).reindex(text.index), used, n_tz
+
+
+def _parse_dates(col: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None, int, np.ndarray]:
+    """Parse a date column to naive ``datetime64[ns]`` timestamps.
+
+    Returns
+    -------
+    parsed : pandas.Series
+        Naive ``datetime64[ns]`` timestamps, NaT where unparseable or out of range.
+    used : str or None
+        The format used (None for a column of timestamps).
+    n_tz : int
+        Rows that carried a time zone (read as local wall time).
+    out_of_range : numpy.ndarray of bool
+        Rows whose date lies outside ``FIRST_DAY`` .. ``LAST_DAY``.
+    """
+    if pd.api.types.is_datetime64_any_dtype(col):
+        parsed, n_tz = _naive(col)
+        used = None
+    else:
+        parsed, used, n_tz = _parse_text_dates(col.astype(str).str.strip(), fmt)
+    out_of_range = (
+        parsed.notna() & ((parsed < FIRST_DAY) | (parsed >= LAST_DAY + pd.Timedelta(days=1)))
+    ).to_numpy(dtype=bool)
+    parsed = parsed.where(~out_of_range)
+    return parsed.astype("datetime64[ns]"), used, n_tz, out_of_range
 
 
 def _customer_ids(col: pd.Series) -> tuple[pd.Series, int]:
@@ -273,6 +371,15 @@ def validate_transactions(
     ------
     DataValidationError
         ``policy.strict`` is set and a row was excluded, or no row is left.
+
+    Notes
+    -----
+    Timestamps carrying a time zone or UTC offset are read as local wall time: the zone is
+    dropped, not converted, so ``2020-06-01T23:30:00+02:00`` is 1 June 23:30 (the customer's
+    day), and rows with different offsets in one column are each read at their own wall time.
+    Such rows are counted in the ``timezone_dropped`` flag. Dates pandas cannot hold as
+    nanosecond timestamps (before 1677-09-22 or after 2262-04-10, such as ``0201-01-01`` or
+    ``9999-12-31``) are excluded as ``date_out_of_range``, with their line numbers.
     """
     policy = policy or ValidationPolicy()
     if isinstance(raw, pd.DataFrame):
@@ -288,8 +395,11 @@ def validate_transactions(
 
     customer, flags["customer_id_stripped"] = _customer_ids(frame["customer_id"])
     exclude("missing_customer_id", (customer == "").to_numpy())
-    dates, date_format, flags["timezone_dropped"] = _parse_dates(frame["date"], policy.date_format)
-    exclude("unparseable_date", dates.isna().to_numpy())
+    dates, date_format, flags["timezone_dropped"], out_of_range = _parse_dates(
+        frame["date"], policy.date_format
+    )
+    exclude("unparseable_date", dates.isna().to_numpy() & ~out_of_range)
+    exclude("date_out_of_range", out_of_range)
     amount = _parse_amounts(frame["amount"])
     exclude("non_numeric_amount", amount.isna().to_numpy())
 
