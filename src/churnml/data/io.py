@@ -54,7 +54,16 @@ class RawTransactions:
     def locate(self, positions: np.ndarray) -> list[int | str]:
         """Return user-facing line or row numbers of 0-based row positions.
 
-        With several files (``parts``), each number is written ``file:line``.
+        Parameters
+        ----------
+        positions : numpy.ndarray of int
+            0-based positions in ``frame``.
+
+        Returns
+        -------
+        list of int or str
+            Line or row numbers as users see them; ``file:line`` with several files
+            (``parts``).
         """
         if not self.parts:
             return [int(p) + self.first_line for p in positions]

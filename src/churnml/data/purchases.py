@@ -28,6 +28,18 @@ def period_start_day(day: np.ndarray, freq: Literal["D", "W"] = "D") -> np.ndarr
 
     Weeks run Monday to Sunday, as pandas' ``W`` period that ``lifetimes`` uses. Day 0
     (1970-01-01) is a Thursday, hence the shift by 3.
+
+    Parameters
+    ----------
+    day : numpy.ndarray of int
+        Day numbers (days since 1970-01-01).
+    freq : {"D", "W"}
+        Purchase period.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        The first day of each day's period, as a day number.
     """
     if freq == "D":
         return day
