@@ -167,3 +167,88 @@ def test_two_shared_years_equal_the_data_card_recipe():
     assert both.report.n_kept == recipe.report.n_kept
     overlap = both.report.excluded["exact_duplicate"] - recipe.report.excluded["exact_duplicate"]
     assert overlap == int((a["date"] >= "2010-12-01").sum())  # 14,803 rows in both files
+
+
+A_CSV = "customer_id,date,amount,order_id\n1,2020-01-01,5,o1\n2,2020-01-02,7,o2\n"
+B_CSV = "customer_id,date,amount,order_id\n2,2020-01-02,7,o2\n1,bad-date,5,o3\n3,2020-02-01,4,o4\n"
+
+
+def _frame(text: str) -> pd.DataFrame:
+    from io import StringIO
+
+    return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+
+
+def test_load_transactions_several_files_as_read_many(tmp_path):
+    from churnml.data import read_many, validate_transactions
+
+    a = write_csv(tmp_path / "a.csv", A_CSV)
+    b = write_csv(tmp_path / "b.csv", B_CSV)
+    tx = load_transactions([a, str(b)], as_of="2020-01-31")
+    rep = tx.report
+    assert rep.source == f"{a} + {b}"
+    assert rep.n_input == 5 and rep.n_kept == 2
+    assert rep.excluded["exact_duplicate"] == 1 and rep.examples["exact_duplicate"] == ["b.csv:2"]
+    assert rep.examples["unparseable_date"] == ["b.csv:3"]
+    assert rep.excluded["after_as_of"] == 1 and rep.examples["after_as_of"] == ["b.csv:4"]
+    same = validate_transactions(read_many([a, b]), as_of="2020-01-31").report
+    assert rep.to_dict() == same.to_dict()
+    assert load_transactions((a, b), progress=True).report.n_kept == 3
+
+
+def test_load_transactions_several_frames(tmp_path):
+    tx = load_transactions([_frame(A_CSV), _frame(B_CSV)])
+    rep = tx.report
+    assert rep.source == "<DataFrame 1> + <DataFrame 2>"
+    assert rep.n_input == 5 and rep.n_kept == 3 and rep.row_word == "row"
+    assert rep.examples["exact_duplicate"] == ["<DataFrame 2>:1"]
+    assert rep.examples["unparseable_date"] == ["<DataFrame 2>:2"]
+    assert tx.lines["customer_id"].tolist() == ["1", "2", "3"]
+    assert tx.lines["row"].tolist() == [0, 1, 4]
+
+
+def test_load_transactions_files_and_frames_mixed(tmp_path):
+    a = write_csv(tmp_path / "a.csv", A_CSV)
+    frame = _frame(B_CSV).drop(columns="order_id")  # an optional column missing in one source
+    tx = load_transactions([a, frame])
+    rep = tx.report
+    assert rep.source == f"{a} + <DataFrame 2>"
+    assert rep.n_input == 5 and rep.row_word == "row"
+    # the frame's copy of line a.csv:3 has no order id, so it is not an exact duplicate
+    assert rep.examples["unparseable_date"] == ["<DataFrame 2>:2"]
+    assert rep.excluded["exact_duplicate"] == 0 and rep.flags["duplicate_kept"] == 0
+    assert tx.lines["order_id"].tolist() == ["o1", "o2", "", ""]
+    assert tx.lines["amount"].sum() == 23.0
+
+
+def test_load_transactions_one_source_in_a_list_is_the_same_as_alone(tmp_path):
+    a = write_csv(tmp_path / "a.csv", A_CSV)
+    assert load_transactions([a]).report.to_dict() == load_transactions(a).report.to_dict()
+    frame = _frame(A_CSV)
+    assert load_transactions([frame]).report.source == "<DataFrame>"
+    assert load_transactions([frame]).report.to_dict() == load_transactions(frame).report.to_dict()
+
+
+def test_load_transactions_empty_sequence_is_a_clear_error():
+    from churnml.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="no transaction file or DataFrame"):
+        load_transactions([])
+    with pytest.raises(TypeError, match="int"):
+        load_transactions([3])
+
+
+@pytest.mark.parametrize("sep", ["\\t", "tab", "\t"])
+def test_load_transactions_tab_separated(tmp_path, sep):
+    path = write_csv(tmp_path / "t.tsv", "customer_id\tdate\tamount\n1\t2020-01-01\t5\n")
+    tx = load_transactions(path, sep=sep)
+    assert tx.lines["amount"].tolist() == [5.0]
+
+
+def test_load_transactions_cdnow_split_in_two_frames(cdnow, cdnow_tx):
+    half = len(cdnow) // 2
+    tx = load_transactions([cdnow.iloc[:half], cdnow.iloc[half:]])
+    assert tx.report.n_input == 69_659
+    assert tx.report.n_kept == cdnow_tx.report.n_kept
+    assert tx.report.n_customers_input == 23_570
+    assert tx.report.excluded == cdnow_tx.report.excluded

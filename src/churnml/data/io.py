@@ -10,7 +10,7 @@ import contextlib
 import difflib
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import ColumnMap
-from churnml.exceptions import DataFileError
+from churnml.exceptions import ConfigError, DataFileError
 
-__all__ = ["RawTransactions", "from_frame", "read_many", "read_transactions"]
+__all__ = ["RawTransactions", "from_frame", "read_many", "read_sources", "read_transactions"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _OTHER_DELIMITERS = (";", "\t", "|", ",")
@@ -43,6 +43,9 @@ class RawTransactions:
         Parquet rows and DataFrames), so messages can name lines.
     row_word : str
         ``"line"`` for text files, ``"row"`` otherwise.
+    parts : list of (str, int, int), optional
+        With several sources read together: each source's name, first line number and row
+        count, in order, so that messages can name ``file:line``.
     """
 
     frame: pd.DataFrame
@@ -289,7 +292,7 @@ def _read_parquet(path: Path, columns: ColumnMap) -> RawTransactions:
 
 
 def read_many(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     columns: ColumnMap | None = None,
     *,
     sep: str = ",",
@@ -303,7 +306,7 @@ def read_many(
 
     Parameters
     ----------
-    paths : list of str or pathlib.Path
+    paths : sequence of str or pathlib.Path
         The files, each CSV, CSV.gz or Parquet, with the same column names.
     columns : ColumnMap, optional
         Input column names.
@@ -317,11 +320,71 @@ def read_many(
     RawTransactions
         One frame; messages name ``file:line``.
     """
-    if len(paths) == 1:
-        return read_transactions(paths[0], columns, sep=sep, encoding=encoding, progress=progress)
-    raws = [
-        read_transactions(p, columns, sep=sep, encoding=encoding, progress=progress) for p in paths
-    ]
+    return read_sources(paths, columns, sep=sep, encoding=encoding, progress=progress)
+
+
+def read_sources(
+    sources: Sequence[str | Path | pd.DataFrame],
+    columns: ColumnMap | None = None,
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+    progress: bool = False,
+) -> RawTransactions:
+    """Read files and/or DataFrames as one history, as :func:`read_many` reads files.
+
+    Parameters
+    ----------
+    sources : sequence of str, pathlib.Path or pandas.DataFrame
+        Files (CSV, CSV.gz or Parquet) and in-memory frames, with the same column names.
+    columns : ColumnMap, optional
+        Input column names.
+    sep, encoding : str
+        As for :func:`read_transactions`.
+    progress : bool
+        Show a progress bar per text file.
+
+    Returns
+    -------
+    RawTransactions
+        One frame in source order. With one source, exactly what reading it alone gives;
+        with several, messages name ``file:line`` (``<DataFrame k>:row`` for the k-th source
+        when it is a frame).
+
+    Raises
+    ------
+    ConfigError
+        ``sources`` is empty.
+    TypeError
+        A source is neither a path nor a DataFrame.
+
+    Notes
+    -----
+    A :class:`~churnml.exceptions.DataFileError` from :func:`read_transactions` or
+    :func:`from_frame` (a file cannot be read, a source lacks a required column or has no rows)
+    propagates unchanged, naming the source concerned.
+    """
+    sources = list(sources)
+    if not sources:
+        raise ConfigError(
+            "no transaction file or DataFrame was given: pass at least one path or DataFrame"
+        )
+    for src in sources:
+        if not isinstance(src, (str, Path, pd.DataFrame)):
+            raise TypeError(
+                f"a transaction source must be a path or a pandas DataFrame, not "
+                f"{type(src).__name__}"
+            )
+
+    def read(src: str | Path | pd.DataFrame, k: int) -> RawTransactions:
+        if isinstance(src, pd.DataFrame):
+            name = "<DataFrame>" if len(sources) == 1 else f"<DataFrame {k}>"
+            return from_frame(src, columns, source=name)
+        return read_transactions(src, columns, sep=sep, encoding=encoding, progress=progress)
+
+    raws = [read(src, k) for k, src in enumerate(sources, start=1)]
+    if len(raws) == 1:
+        return raws[0]
     frame = pd.concat([r.frame for r in raws], ignore_index=True)
     for col in frame.columns:
         if frame[col].isna().any() and any(col not in r.frame.columns for r in raws):
