@@ -43,7 +43,14 @@ class DataSummary:
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dictionary."""
+        """Return a JSON-ready dictionary.
+
+        Returns
+        -------
+        dict
+            ``as_of`` (ISO date), ``validation`` (the report's dictionary), ``stats`` and
+            ``segments`` (per segment: ``customers``, ``share``, ``revenue_share``).
+        """
         return {
             "as_of": str(self.as_of.date()),
             "validation": self.report.to_dict(),

@@ -90,6 +90,8 @@ class ValidationReport:
         Net amount of kept rows.
     freq : str
         Purchase period.
+    as_of : pandas.Timestamp or None
+        The as-of day rows were cut at, if one was given.
     """
 
     source: str
@@ -116,7 +118,14 @@ class ValidationReport:
         return int(sum(self.excluded.values()))
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dictionary (for ``--json`` output and run tracking)."""
+        """Return a JSON-ready dictionary (for ``--json`` output and run tracking).
+
+        Returns
+        -------
+        dict
+            Every attribute plus ``n_excluded``, dates as ISO text, examples only for
+            non-zero reasons.
+        """
         return {
             "source": self.source,
             "n_input": self.n_input,
@@ -139,7 +148,13 @@ class ValidationReport:
         }
 
     def excluded_lines(self) -> list[str]:
-        """Return one human-readable line per non-zero exclusion reason."""
+        """Return one human-readable line per non-zero exclusion reason.
+
+        Returns
+        -------
+        list of str
+            ``"<reason text>: <count> (lines 3, 5 ...)"`` per reason with a non-zero count.
+        """
         out = []
         for reason, count in self.excluded.items():
             if count:
@@ -182,7 +197,13 @@ class ValidatedTransactions:
         return {c: c in self.lines.columns for c in ColumnMap.OPTIONAL}
 
     def purchases(self) -> Purchases:
-        """Return purchases (customer-periods with positive net amount) over all kept lines."""
+        """Return purchases (customer-periods with positive net amount) over all kept lines.
+
+        Returns
+        -------
+        Purchases
+            Purchases at ``policy.freq``, sorted by customer then period.
+        """
         return to_purchases(self.lines, self.policy.freq)[0]
 
 
