@@ -1,3 +1,113 @@
-"""churnml: repurchase probability, CLV and next-purchase timing from transaction logs."""
+"""churnml: repurchase probability, CLV and next-purchase timing from transaction logs.
 
-__version__ = "0.1.0"
+The public API, in the order a data scientist meets it:
+
+- read and validate: :func:`load_transactions` (one or several files or frames),
+  :func:`load_cdnow`, :func:`simulate_transactions`, :func:`describe`;
+- models: :class:`BTYDScorer`, :class:`GBMScorer`, :class:`RateBaselineScorer`, built by key
+  with :func:`make_scorer` from the :data:`CATALOGUE`; :func:`score_with` turns a fitted one
+  into the contract's score table;
+- runs tracked in MLflow: :func:`evaluate` (out of time), :func:`train` (backtest, champion,
+  registry), :func:`score` (with the registry's champion), :func:`list_versions`,
+  :func:`promote`, :func:`rollback`, and :func:`run_demo`;
+- settings: :class:`RunSettings`, :class:`ValueSettings`, :class:`SegmentRules`,
+  :class:`ColumnMap`, :class:`ValidationPolicy`.
+
+Examples
+--------
+>>> import churnml
+>>> tx = churnml.load_transactions(churnml.load_cdnow())
+>>> tx.report.n_input, tx.report.n_kept
+(69659, 69579)
+"""
+
+from churnml._version import __version__
+from churnml.config import ColumnMap, ValidationPolicy
+from churnml.data import (
+    ValidatedTransactions,
+    ValidationReport,
+    load_cdnow,
+    load_transactions,
+    simulate_transactions,
+)
+from churnml.evaluation import Evaluation
+from churnml.exceptions import (
+    ChurnmlError,
+    ChurnmlWarning,
+    ConfigError,
+    DataFileError,
+    DataValidationError,
+    InsufficientDataError,
+    ModelFitError,
+    NotFittedError,
+)
+from churnml.models import (
+    CATALOGUE,
+    FAMILIES,
+    MODEL_KEYS,
+    BaseScorer,
+    BTYDScorer,
+    GBMScorer,
+    RateBaselineScorer,
+    make_scorer,
+)
+from churnml.scoring import CONTRACT_COLUMNS, score_with
+from churnml.settings import RunSettings, SegmentRules, ValueSettings
+from churnml.summary import DataSummary, describe
+from churnml.workflows import (
+    DemoResult,
+    ScoreResult,
+    TrainResult,
+    evaluate,
+    list_versions,
+    promote,
+    rollback,
+    run_demo,
+    score,
+    train,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "CONTRACT_COLUMNS",
+    "FAMILIES",
+    "MODEL_KEYS",
+    "BTYDScorer",
+    "BaseScorer",
+    "ChurnmlError",
+    "ChurnmlWarning",
+    "ColumnMap",
+    "ConfigError",
+    "DataFileError",
+    "DataSummary",
+    "DataValidationError",
+    "DemoResult",
+    "Evaluation",
+    "GBMScorer",
+    "InsufficientDataError",
+    "ModelFitError",
+    "NotFittedError",
+    "RateBaselineScorer",
+    "RunSettings",
+    "ScoreResult",
+    "SegmentRules",
+    "TrainResult",
+    "ValidatedTransactions",
+    "ValidationPolicy",
+    "ValidationReport",
+    "ValueSettings",
+    "__version__",
+    "describe",
+    "evaluate",
+    "list_versions",
+    "load_cdnow",
+    "load_transactions",
+    "make_scorer",
+    "promote",
+    "rollback",
+    "run_demo",
+    "score",
+    "score_with",
+    "simulate_transactions",
+    "train",
+]

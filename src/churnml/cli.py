@@ -12,7 +12,8 @@ import inspect
 import json
 import typing
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -23,24 +24,45 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from churnml import __version__
-from churnml.config import EXPERIMENT, REGISTERED_MODEL, ColumnMap, ValidationPolicy, models_dir
+from churnml._version import __version__
+from churnml.config import (
+    EXPERIMENT,
+    REGISTERED_MODEL,
+    ColumnMap,
+    ValidationPolicy,
+    tracking_uri,
+)
 from churnml.data import (
     FLAGS,
     REASONS,
     ValidatedTransactions,
     load_cdnow,
-    read_many,
+    load_transactions,
     simulate_transactions,
-    validate_transactions,
 )
-from churnml.describe import DataSummary, describe_transactions
-from churnml.evaluation import DEFAULT_MODELS, Evaluation
+from churnml.evaluation import CHAMPION_RULE, PROMOTION_RULE, Evaluation, save_plots
 from churnml.exceptions import ChurnmlError, ChurnmlWarning
-from churnml.models.value import ValueSettings
-from churnml.scoring import score as run_scoring
-from churnml.training import CHAMPION_RULE, FAMILIES, PROMOTION_RULE, TrainResult, run_evaluation
-from churnml.training import train as run_training
+from churnml.models.catalog import FAMILIES, MODEL_KEYS, describe_keys
+from churnml.settings import ValueSettings
+from churnml.summary import DataSummary
+from churnml.summary import describe as describe_data
+from churnml.workflows import (
+    DEMO_MODEL,
+    TrainResult,
+    list_versions,
+    promote,
+    rollback,
+    run_demo,
+)
+from churnml.workflows import (
+    evaluate as run_evaluation,
+)
+from churnml.workflows import (
+    score as run_scoring,
+)
+from churnml.workflows import (
+    train as run_training,
+)
 
 app = typer.Typer(
     name="churnml",
@@ -68,6 +90,14 @@ def friendly_errors(func: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def model_warnings_shown_below() -> Iterator[None]:
+    """Silence churnml's model warnings here: the command prints them from the diagnostics."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChurnmlWarning)
+        yield
 
 
 class Freq(StrEnum):
@@ -190,11 +220,16 @@ def _load(
         freq=freq.value,  # type: ignore[arg-type]
         date_format=date_format,
     )
-    sep = "\t" if sep in ("\\t", "tab") else sep
     paths = transactions if isinstance(transactions, list) else [transactions]
-    raw = read_many(paths, columns, sep=sep, encoding=encoding, progress=err.is_terminal)
-    with err.status(f"Validating {len(raw.frame):,} rows"):
-        tx = validate_transactions(raw, as_of=as_of, policy=policy)
+    tx = load_transactions(
+        paths,
+        columns=columns,
+        as_of=as_of,
+        policy=policy,
+        sep=sep,
+        encoding=encoding,
+        progress=err.is_terminal,
+    )
     if report:
         _print_report_line(tx)
     return tx
@@ -338,7 +373,7 @@ def describe(
 ) -> None:
     """Summarise a transaction log: validation, customers, revenue, repeat rates, segments."""
     tx = _load(transactions, as_of=as_of, report=False, **(loader or {}))
-    summary = describe_transactions(tx, as_of)
+    summary = describe_data(tx, as_of)
     print_summary(summary)
     if json_out is not None:
         _write_json(json_out, summary.to_dict())
@@ -377,10 +412,8 @@ def evaluate(
     ] = None,
     models: Annotated[
         str,
-        typer.Option(
-            help="Comma-separated model keys: bgnbd, pareto, mbgnbd, gbm, hybrid, baseline."
-        ),
-    ] = ",".join(DEFAULT_MODELS),
+        typer.Option(help=f"Comma-separated model keys: {describe_keys()}."),
+    ] = ",".join(MODEL_KEYS),
     margin: Annotated[float, typer.Option(help="Margin share of revenue for CLV.")] = 1.0,
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
     clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
@@ -398,9 +431,7 @@ def evaluate(
     )
     tx = _load(transactions, as_of=None, **(loader or {}))
     keys = _names(models)
-    # Model warnings are collected in the diagnostics and printed under the table.
-    warnings.simplefilter("ignore", ChurnmlWarning)
-    with err.status("Evaluating") as status:
+    with model_warnings_shown_below(), err.status("Evaluating") as status:
         result = run_evaluation(
             tx,
             cutoff,
@@ -420,8 +451,6 @@ def evaluate(
         out.print(f"Metrics written to {out_path}")
         plots_dir = plots_dir or out_path.parent / "plots"
     if plots_dir is not None:
-        from churnml.evaluation.plots import save_plots
-
         files = save_plots(result, plots_dir)
         out.print("Plots: " + ", ".join(str(f) for f in files))
     if result.run_id is not None:
@@ -429,9 +458,7 @@ def evaluate(
 
 
 def _print_run(run_id: str) -> None:
-    from churnml.tracking import configure
-
-    out.print(f"MLflow run {run_id} in {configure()}", soft_wrap=True)
+    out.print(f"MLflow run {run_id} in {tracking_uri()}", soft_wrap=True)
 
 
 def print_evaluation(result: Evaluation, console: Console = out) -> None:
@@ -472,9 +499,9 @@ def train(
     transactions: TransactionsOpt,
     as_of: AsOfOpt = None,
     horizon_days: Annotated[int, typer.Option(help="Prediction horizon in days.", min=1)] = 90,
-    models: Annotated[str, typer.Option(help="Comma-separated candidate families.")] = ",".join(
-        FAMILIES
-    ),
+    models: Annotated[
+        str, typer.Option(help=f"Comma-separated candidate families: {describe_keys(FAMILIES)}.")
+    ] = ",".join(FAMILIES),
     margin: Annotated[float, typer.Option(help="Margin share of revenue for CLV.")] = 1.0,
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
     clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
@@ -506,8 +533,7 @@ def train(
     )
     tx = _load(transactions, as_of=as_of, **(loader or {}))
     families = _names(models)
-    warnings.simplefilter("ignore", ChurnmlWarning)
-    with err.status("Training") as status:
+    with model_warnings_shown_below(), err.status("Training") as status:
         result = run_training(
             tx,
             as_of=as_of,
@@ -565,23 +591,25 @@ def score(
 ) -> None:
     """Score every customer seen up to --as-of with a registered model; write the scores CSV."""
     tx = _load(transactions, as_of=as_of, **(loader or {}))
-    warnings.simplefilter("ignore", ChurnmlWarning)
-    with err.status("Scoring"):
-        scores, meta = run_scoring(
+    with model_warnings_shown_below(), err.status("Scoring"):
+        result = run_scoring(
             tx, as_of, horizon_days=horizon_days, model=model, model_name=model_name
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(out_path, index=False)
-    skipped = tx.report.n_customers - len(scores)
-    out.print(
-        f"Scored {len(scores):,} customers with {meta['model_version']} ({meta['family']}, "
-        f"trained to {meta['as_of']}) into {out_path}"
-    )
-    if skipped:
+    result.scores.to_csv(out_path, index=False)
+    _print_scoring(result.scores, result.model_version, result.family, result.meta["as_of"])
+    out.print(f"Scores written to {out_path}")
+    if result.n_unscored:
         out.print(
-            f"note: {skipped:,} customers have no purchase with a positive net amount "
+            f"note: {result.n_unscored:,} customers have no purchase with a positive net amount "
             "up to as-of and get no score"
         )
+
+
+def _print_scoring(scores: pd.DataFrame, version: str, family: str, trained_to: str) -> None:
+    out.print(
+        f"Scored {len(scores):,} customers with {version} ({family}, trained to {trained_to})"
+    )
     counts = scores["segment"].value_counts()
     out.print("Segments: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
 
@@ -600,16 +628,14 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List every version of the registered model with aliases, data and backtest metrics."""
-    from churnml.tracking import configure, list_versions
-
     frame = list_versions(model_name)
     if as_json:
         out.print_json(frame.to_json(orient="records", date_format="iso"))
         return
     if frame.empty:
-        out.print(f"No versions of {model_name!r} in {configure()}; run churnml train first.")
+        out.print(f"No versions of {model_name!r} in {tracking_uri()}; run churnml train first.")
         return
-    table = Table(title=f"{model_name} in {configure()}", title_justify="left")
+    table = Table(title=f"{model_name} in {tracking_uri()}", title_justify="left")
     shown = {
         "version": "ver",
         "aliases": "aliases",
@@ -644,9 +670,7 @@ def models_promote(
     model_name: ModelNameOpt = REGISTERED_MODEL,
 ) -> None:
     """Make a version champion by hand (no comparison; the reason is recorded)."""
-    from churnml.tracking import promote
-
-    previous = promote(version, f"promoted by hand: {reason}", model_name)
+    previous = promote(version, reason, model_name)
     was = f" (was {previous})" if previous else ""
     out.print(f"{model_name} version {version.removeprefix('v')} is champion{was}")
 
@@ -655,8 +679,6 @@ def models_promote(
 @friendly_errors
 def models_rollback(model_name: ModelNameOpt = REGISTERED_MODEL) -> None:
     """Give champion back to the version that held it before the current one."""
-    from churnml.tracking import rollback
-
     demoted, restored = rollback(model_name)
     out.print(f"{model_name}: champion rolled back from version {demoted} to {restored}")
 
@@ -687,9 +709,6 @@ def sample_data(
     err.print(f"Wrote {len(frame):,} lines to {out_path}")
 
 
-DEMO_MODEL = "churnml-demo"
-
-
 @app.command()
 @friendly_errors
 def demo(
@@ -698,7 +717,7 @@ def demo(
     ] = None,
     models: Annotated[
         str, typer.Option(help="Model families to compare (fewer is faster).")
-    ] = ",".join(DEFAULT_MODELS),
+    ] = ",".join(MODEL_KEYS),
 ) -> None:
     """Run churnml end to end on the bundled CDNOW log and say where the outputs went.
 
@@ -706,63 +725,27 @@ def demo(
     1998); trains on the whole log (backtest, champion, registered as model 'churnml-demo' in
     MLflow, so your own 'churnml' champion is never touched); scores every customer.
     """
-    out_dir = out_dir or models_dir() / "demo"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / "cdnow.csv"
-    with err.status("Writing the bundled CDNOW log"):
-        load_cdnow().to_csv(csv_path, index=False, date_format="%Y-%m-%d")
-    tx = _load(csv_path, report=False)
-    summary = describe_transactions(tx)
-    print_summary(summary)
-    summary_path = out_dir / "describe.json"
-    _write_json(summary_path, summary.to_dict())
-    keys = _names(models)
-    warnings.simplefilter("ignore", ChurnmlWarning)
-    with err.status("Evaluating out of time: fit to 1997-12-31, score 180 days") as status:
-        result = run_evaluation(
-            tx,
-            "1997-12-31",
-            180,
-            models=keys,
-            champion=False,
-            experiment=DEMO_MODEL,
-            on_step=lambda msg: status.update(msg),
-        )
-    print_evaluation(result)
-    metrics_path = result.write_json(out_dir / "metrics.json")
-    from churnml.evaluation.plots import save_plots
-
-    plots = save_plots(result, out_dir / "plots")
-    families = [k for k in keys if k in FAMILIES] or ["bgnbd"]
-    with err.status("Training on the whole log") as status:
-        trained = run_training(
-            tx,
-            horizon_days=90,
-            families=families,
-            model_name=DEMO_MODEL,
-            experiment=DEMO_MODEL,
-            on_step=lambda m: status.update(m),
-        )
-    _print_training(trained)
-    with err.status("Scoring every customer"):
-        scores, _ = run_scoring(tx, "1998-06-30", model=str(trained.version), model_name=DEMO_MODEL)
-    scores_path = out_dir / "scores.csv"
-    scores.to_csv(scores_path, index=False)
-    from churnml.tracking import configure
-
-    uri = configure()
+    with model_warnings_shown_below(), err.status("Running the demo") as status:
+        result = run_demo(out_dir, models=_names(models), on_step=lambda m: status.update(m))
+    print_summary(result.summary)
+    print_evaluation(result.evaluation)
+    _print_training(result.training)
+    scoring = result.scoring
+    _print_scoring(scoring.scores, scoring.model_version, scoring.family, scoring.meta["as_of"])
+    uri = result.tracking_uri
     out.print(
-        f"\nTransactions (CSV): {csv_path}\nData summary (JSON): {summary_path}\n"
-        f"Out-of-time metrics (JSON): {metrics_path}\nPlots: {plots[0].parent}\n"
-        f"MLflow runs: evaluate {result.run_id}, train {trained.run_id} "
+        f"\nTransactions (CSV): {result.transactions_csv}\n"
+        f"Data summary (JSON): {result.summary_json}\n"
+        f"Out-of-time metrics (JSON): {result.metrics_json}\nPlots: {result.plots_dir}\n"
+        f"MLflow runs: evaluate {result.evaluate_run_id}, train {result.train_run_id} "
         f"(experiment {DEMO_MODEL!r} in {uri})\n"
-        f"Registered model: {DEMO_MODEL} version {trained.version}\n"
-        f"Scores (CSV, {len(scores):,} customers): {scores_path}",
+        f"Registered model: {DEMO_MODEL} version {result.version}\n"
+        f"Scores (CSV, {len(scoring.scores):,} customers): {result.scores_csv}",
         soft_wrap=True,
     )
     out.print(
         f"Next: mlflow ui --backend-store-uri {uri}   (then open http://127.0.0.1:5000)\n"
-        f"      churnml score --transactions {csv_path} --as-of 1998-06-30 "
+        f"      churnml score --transactions {result.transactions_csv} --as-of 1998-06-30 "
         f"--model-name {DEMO_MODEL} --out my-scores.csv",
         soft_wrap=True,
     )

@@ -15,6 +15,7 @@ __all__ = [
     "DataFileError",
     "DataValidationError",
     "InsufficientDataError",
+    "NotFittedError",
 ]
 
 
@@ -70,6 +71,13 @@ class InsufficientDataError(ChurnmlError):
 
 class ModelFitError(ChurnmlError):
     """A model could not be fitted, even after the documented fallbacks."""
+
+
+class NotFittedError(ChurnmlError, AttributeError):
+    """A model was used (predict, save, to_json) before ``fit``.
+
+    Like scikit-learn's, it is also an ``AttributeError``, so ``hasattr``-style checks work.
+    """
 
 
 class ChurnmlWarning(UserWarning):

@@ -1,4 +1,4 @@
-"""Score customers with a saved model into the contract's score table (section 3)."""
+"""A fitted model and transactions in, the contract's score table out (section 3); no I/O."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from typing import Any
 
 import pandas as pd
 
-from churnml.config import REGISTERED_MODEL, parse_day
+from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
-from churnml.features.rfm import history_until
-from churnml.models.bundle import load_bundle
-from churnml.segments.lifecycle import SegmentRules, lifecycle_segment, value_tier
+from churnml.features.rfm import history_until, lines_of
+from churnml.models.base import BaseScorer
+from churnml.segments.lifecycle import lifecycle_segment, value_tier
+from churnml.settings import SegmentRules
 
-__all__ = ["CONTRACT_COLUMNS", "score", "score_with"]
+__all__ = ["CONTRACT_COLUMNS", "score_with", "unscored_customers"]
 
 #: Score columns every consumer can rely on, in order (extra columns follow them).
 CONTRACT_COLUMNS = (
@@ -31,7 +32,7 @@ CONTRACT_COLUMNS = (
 
 
 def score_with(
-    scorer: Any,
+    scorer: BaseScorer,
     tx: ValidatedTransactions,
     as_of: Any,
     horizon_days: int,
@@ -42,8 +43,8 @@ def score_with(
 
     Parameters
     ----------
-    scorer : object
-        A fitted scorer (``predict(tx, as_of, horizon_days)``).
+    scorer : BaseScorer
+        A fitted scorer.
     tx : ValidatedTransactions
         Validated transactions.
     as_of : str or pandas.Timestamp
@@ -76,43 +77,26 @@ def score_with(
     return out[[*CONTRACT_COLUMNS, *rest]]
 
 
-def score(
-    tx: ValidatedTransactions,
-    as_of: Any,
-    *,
-    horizon_days: int | None = None,
-    model: str = "champion",
-    model_name: str = REGISTERED_MODEL,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Load a model from the MLflow registry (or a folder) and score.
+def unscored_customers(tx: ValidatedTransactions, as_of: Any, scores: pd.DataFrame) -> int:
+    """Count customers seen up to as-of who get no score.
+
+    A customer is scored once they have a purchase with a positive net amount; one whose
+    lines up to as-of are all returns or net to zero is seen but not scored.
 
     Parameters
     ----------
     tx : ValidatedTransactions
-        Validated transactions up to as-of.
+        The transactions that were scored.
     as_of : str or pandas.Timestamp
         Scoring date.
-    horizon_days : int, optional
-        Horizon (default: the model's).
-    model : str
-        ``champion`` (default), ``challenger``, a version (``3``), an MLflow URI
-        (``models:/churnml@champion``, ``runs:/<id>/model``), a bundle folder or a downloaded
-        MLflow model folder.
-    model_name : str
-        Registered model name.
+    scores : pandas.DataFrame
+        :func:`score_with` output.
 
     Returns
     -------
-    scores : pandas.DataFrame
-        The score table; ``model_version`` is ``<name>/<version>`` for registry models.
-    meta : dict
-        The bundle's metadata (family, training as-of, backtest) plus ``model_version``,
-        ``registry_version`` and ``model_uri``.
+    int
+        Customers with a kept line on or before as-of and no row in ``scores``.
     """
-    from churnml.tracking.registry import resolved_model
-
-    with resolved_model(model, model_name) as found:
-        scorer, meta = load_bundle(found.bundle_dir)
-    meta.update(model_version=found.label, registry_version=found.version, model_uri=found.uri)
-    horizon = int(horizon_days or meta["horizon_days"])
-    return score_with(scorer, tx, as_of, horizon, found.label), meta
+    lines = lines_of(tx)
+    seen = lines.loc[lines["date"] < parse_day(as_of) + pd.Timedelta(days=1), "customer_id"]
+    return int(seen.nunique()) - len(scores)

@@ -19,9 +19,8 @@ from mlflow import MlflowClient
 from churnml import __version__
 from churnml.data import load_transactions, simulate_transactions
 from churnml.exceptions import ConfigError
-from churnml.scoring import CONTRACT_COLUMNS, score
-from churnml.tracking import list_versions, rollback
-from churnml.training import train
+from churnml.scoring import CONTRACT_COLUMNS
+from churnml.workflows import list_versions, rollback, score, train
 
 AS_OF = "2021-02-28"
 
@@ -51,10 +50,9 @@ def test_registered_model_is_safe_and_lean(trained, tmp_path):
     names = {p.relative_to(local).as_posix() for p in files}
     assert "pyfunc_model.py" in names and "MLmodel" in names
     assert "artifacts/bundle/bundle.json" in names
+    assert "artifacts/bundle/scorer.json" in names
     if trained.champion in ("gbm", "hybrid"):
-        assert "artifacts/bundle/gbm/repurchase.lgb.txt" in names  # LightGBM's text format
-    else:
-        assert "artifacts/bundle/btyd.json" in names
+        assert "artifacts/bundle/repurchase.lgb.txt" in names  # LightGBM's text format
     for path in files:
         head = path.read_bytes()[:2]
         # pickle protocols 2-5 start with 0x80 and the protocol number
@@ -100,8 +98,9 @@ def test_fresh_process_loads_champion_and_scores_like_churnml_score(trained, log
     )
     assert done.returncode == 0, done.stderr[-3000:]
     fresh = pd.read_csv(out, dtype={"customer_id": str})
-    expected, meta = score(load_transactions(log, as_of=AS_OF), AS_OF, model_name="lean")
-    assert meta["model_version"] == "lean/1" and list(fresh.columns[:11]) == list(CONTRACT_COLUMNS)
+    result = score(load_transactions(log, as_of=AS_OF), AS_OF, model_name="lean")
+    expected = result.scores
+    assert result.model_version == "lean/1" and list(fresh.columns[:11]) == list(CONTRACT_COLUMNS)
     assert (fresh["model_version"] == "lean/1").all()
     numeric = [c for c in expected.columns if expected[c].dtype.kind == "f"]
     pd.testing.assert_frame_equal(
@@ -190,8 +189,9 @@ def test_train_and_score_against_a_real_mlflow_server(mlflow_server, log, tmp_pa
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert "plots/calibration.png" in plots
     assert list_versions("served")["aliases"].tolist() == ["challenger,champion"]
-    scores, meta = score(tx, AS_OF, model_name="served")
-    assert meta["model_version"] == "served/1" and len(scores) == log["customer_id"].nunique()
+    served = score(tx, AS_OF, model_name="served")
+    scores = served.scores
+    assert served.model_version == "served/1" and len(scores) == log["customer_id"].nunique()
     # stored by the server, not in this process's working directory
     assert any((tmp_path / "artifacts").rglob("bundle.json"))
 

@@ -10,7 +10,7 @@ from churnml.cli import app
 from churnml.data import load_cdnow
 from churnml.exceptions import ConfigError
 from churnml.tracking import list_versions, promote, rollback
-from churnml.training import beats
+from churnml.evaluation import beats
 
 runner = CliRunner()
 

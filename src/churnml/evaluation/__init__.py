@@ -1,6 +1,6 @@
-"""Out-of-time evaluation of churnml's models."""
+"""Out-of-time evaluation of churnml's models, and the champion and promotion rules."""
 
-from churnml.evaluation.backtest import DEFAULT_MODELS, Evaluation, evaluate, make_scorer
+from churnml.evaluation.backtest import evaluate
 from churnml.evaluation.metrics import (
     METRIC_NAMES,
     expected_calibration_error,
@@ -8,15 +8,28 @@ from churnml.evaluation.metrics import (
     normalized_gini,
     top_share,
 )
+from churnml.evaluation.plots import save_plots
+from churnml.evaluation.result import Evaluation
+from churnml.evaluation.selection import (
+    AGGREGATE_TOLERANCE,
+    CHAMPION_RULE,
+    PROMOTION_RULE,
+    beats,
+    select_champion,
+)
 
 __all__ = [
-    "DEFAULT_MODELS",
+    "AGGREGATE_TOLERANCE",
+    "CHAMPION_RULE",
     "METRIC_NAMES",
+    "PROMOTION_RULE",
     "Evaluation",
+    "beats",
     "evaluate",
     "expected_calibration_error",
-    "make_scorer",
     "model_metrics",
     "normalized_gini",
+    "select_champion",
+    "save_plots",
     "top_share",
 ]

@@ -1,15 +1,25 @@
-"""Estimator-style customer-base models and the BTYD scoring pipeline."""
+"""Customer-base models: one scorer base, one catalogue of families, BTYD and LightGBM."""
 
+from churnml.models.base import BaseScorer
 from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
+from churnml.models.catalog import CATALOGUE, FAMILIES, MODEL_KEYS, ModelFamily, make_scorer
+from churnml.models.gbm import GBMScorer
 from churnml.models.pipeline import SCORE_COLUMNS, BTYDScorer, RateBaselineScorer
-from churnml.models.value import ValueSettings
+from churnml.settings import ValueSettings
 
 __all__ = [
+    "CATALOGUE",
+    "FAMILIES",
     "KINDS",
+    "MODEL_KEYS",
     "SCORE_COLUMNS",
     "BTYDScorer",
+    "BaseScorer",
+    "GBMScorer",
     "GammaGammaModel",
+    "ModelFamily",
     "RateBaselineScorer",
     "TransactionModel",
     "ValueSettings",
+    "make_scorer",
 ]

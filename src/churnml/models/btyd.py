@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from churnml.exceptions import ConfigError, InsufficientDataError, ModelFitError
+from churnml.exceptions import ConfigError, InsufficientDataError, ModelFitError, NotFittedError
+from churnml.models.base import Params
 from churnml.models.likelihood import fit_beta_geometric
 
 __all__ = ["KINDS", "GammaGammaModel", "TransactionModel"]
@@ -86,24 +87,26 @@ def _on_distinct(summary: pd.DataFrame, func: Callable[[pd.DataFrame], np.ndarra
     return np.asarray(func(distinct))[codes]
 
 
-class _Persisted:
+class _Persisted(Params):
     """JSON round trip of the constructor arguments and fitted parameters."""
 
     _kind_name: ClassVar[str]
     params_: dict[str, float]
 
-    def _init_args(self) -> dict[str, Any]:
-        raise NotImplementedError
-
     def _require_fitted(self) -> None:
         if not hasattr(self, "params_"):
-            raise ConfigError(f"{type(self).__name__} is not fitted; call fit() first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    def _fitted_note(self) -> str:
+        if not hasattr(self, "params_"):
+            return " [not fitted]"
+        return " [" + ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items()) + "]"
 
     def to_json(self) -> str:
         """Return the model as JSON: its class, settings and fitted parameters."""
         self._require_fitted()
         return json.dumps(
-            {"model": self._kind_name, "settings": self._init_args(), "params": self.params_},
+            {"model": self._kind_name, "settings": self.get_params(), "params": self.params_},
             indent=2,
         )
 
@@ -161,9 +164,6 @@ class TransactionModel(_Persisted):
     def __init__(self, *, kind: str = "bgnbd", penalizer: float = 0.0) -> None:
         self.kind = kind
         self.penalizer = penalizer
-
-    def _init_args(self) -> dict[str, Any]:
-        return {"kind": self.kind, "penalizer": self.penalizer}
 
     def _validate_params(self) -> None:
         if self.kind not in _FITTERS:
@@ -416,9 +416,6 @@ class GammaGammaModel(_Persisted):
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
-
-    def _init_args(self) -> dict[str, Any]:
-        return {"penalizer": self.penalizer}
 
     def fit(self, summary: pd.DataFrame) -> GammaGammaModel:
         """Fit on the repeat customers of a summary (``frequency``, ``monetary_value``).

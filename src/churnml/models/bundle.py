@@ -2,7 +2,8 @@
 
 A bundle is what churnml registers in MLflow (as the artifacts of a models-from-code pyfunc)
 and what ``churnml score --model <folder>`` reads directly. ``bundle.json`` holds the family,
-settings and provenance; ``btyd.json`` or ``gbm/`` the fitted parameters.
+the run settings and provenance; ``scorer.json`` (plus ``*.lgb.txt`` for LightGBM) the fitted
+scorer, written by :meth:`~churnml.models.base.BaseScorer.save`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from churnml.exceptions import ConfigError
-from churnml.models.gbm import GBMScorer
-from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
-from churnml.models.value import ValueSettings
+from churnml.models.base import BaseScorer
 
 __all__ = ["BUNDLE_FILE", "is_bundle", "load_bundle", "save_bundle"]
 
@@ -22,16 +21,27 @@ BUNDLE_FILE = "bundle.json"
 
 
 def is_bundle(path: str | Path) -> bool:
-    """Whether ``path`` is a bundle folder."""
+    """Whether ``path`` is a bundle folder.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A folder.
+
+    Returns
+    -------
+    bool
+        True if it holds ``bundle.json``.
+    """
     return (Path(path) / BUNDLE_FILE).is_file()
 
 
-def save_bundle(scorer: Any, meta: dict[str, Any], folder: str | Path) -> Path:
+def save_bundle(scorer: BaseScorer, meta: dict[str, Any], folder: str | Path) -> Path:
     """Write a fitted scorer and its metadata into ``folder`` (created).
 
     Parameters
     ----------
-    scorer : BTYDScorer, GBMScorer or RateBaselineScorer
+    scorer : BaseScorer
         A fitted scorer.
     meta : dict
         JSON-serialisable metadata; must include ``family``.
@@ -44,18 +54,25 @@ def save_bundle(scorer: Any, meta: dict[str, Any], folder: str | Path) -> Path:
         The folder.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(scorer, GBMScorer):
-        scorer.save(folder / "gbm")
-    elif isinstance(scorer, BTYDScorer):
-        (folder / "btyd.json").write_text(scorer.to_json())
-    # the baseline has nothing to save beyond its value settings in bundle.json
+    scorer.save(folder)
     (folder / BUNDLE_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     return folder
 
 
-def load_bundle(folder: str | Path) -> tuple[Any, dict[str, Any]]:
+def load_bundle(folder: str | Path) -> tuple[BaseScorer, dict[str, Any]]:
     """Load a bundle folder: the fitted scorer and its metadata.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        A folder written by :func:`save_bundle`.
+
+    Returns
+    -------
+    scorer : BaseScorer
+        The fitted scorer.
+    meta : dict
+        The metadata saved with it.
 
     Raises
     ------
@@ -66,12 +83,4 @@ def load_bundle(folder: str | Path) -> tuple[Any, dict[str, Any]]:
     if not is_bundle(folder):
         raise ConfigError(f"{folder} is not a churnml model bundle (no {BUNDLE_FILE} in it)")
     meta = json.loads((folder / BUNDLE_FILE).read_text())
-    family = meta["family"]
-    if family in ("gbm", "hybrid"):
-        scorer: Any = GBMScorer.load(folder / "gbm")
-    elif family == "baseline":
-        value = meta.get("value")
-        scorer = RateBaselineScorer(value=ValueSettings(**value) if value else ValueSettings())
-    else:
-        scorer = BTYDScorer.from_json((folder / "btyd.json").read_text())
-    return scorer, meta
+    return BaseScorer.load(folder), meta

@@ -31,13 +31,14 @@ from sklearn.linear_model import LogisticRegression
 
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
-from churnml.exceptions import ChurnmlError, ModelFitError
+from churnml.exceptions import ChurnmlError, ConfigError
 from churnml.features.rfm import btyd_summary, lines_of
 from churnml.features.snapshots import plan_snapshots
 from churnml.features.windows import build_features, build_labels
+from churnml.models.base import BaseScorer
 from churnml.models.explain import top_reasons
-from churnml.models.pipeline import SCORE_COLUMNS, BTYDScorer, _finish
-from churnml.models.value import ValueSettings
+from churnml.models.pipeline import BTYDScorer, _finish
+from churnml.settings import ValueSettings
 
 __all__ = ["GBMScorer"]
 
@@ -59,7 +60,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-class GBMScorer:
+class GBMScorer(BaseScorer):
     """LightGBM models for P(repurchase), purchases, revenue and timing.
 
     Parameters
@@ -74,6 +75,11 @@ class GBMScorer:
         CLV settings.
     step_days, max_snapshots : int
         Snapshot spacing and count.
+    boost_from_btyd : bool
+        Hybrid only: start boosting from BG/NBD's prediction (LightGBM ``init_score``).
+    anchor_level : bool
+        Take the level (sum of P(repurchase), purchases, revenue) from BG/NBD at the scoring
+        date and the ranking from the trees.
 
     Attributes
     ----------
@@ -196,7 +202,6 @@ class GBMScorer:
             "notes": [],
             "warnings": list(self.btyd_.diagnostics_.get("warnings", [])),
         }
-        self.as_of_ = as_of
         self.fallback_: BTYDScorer | None = None
         plan = plan_snapshots(
             lines["date"].min(),
@@ -212,6 +217,7 @@ class GBMScorer:
                 f"{as_of.date()}: scores are BG/NBD + Gamma-Gamma's"
             )
             self.diagnostics_ = diag
+            self.as_of_ = as_of
             return self
         if plan.note:
             diag["notes"].append(plan.note)
@@ -236,6 +242,7 @@ class GBMScorer:
                 "no snapshot had enough data for BG/NBD features: scores are BG/NBD + Gamma-Gamma's"
             )
             self.diagnostics_ = diag
+            self.as_of_ = as_of
             return self
         self.features_ = self._columns(tables[0])
         calibrate = len(tables) >= 2
@@ -255,6 +262,7 @@ class GBMScorer:
         diag["feature_importance"] = {self.features_[i]: float(gain[i]) for i in order}
         diag["seconds"] = round(time.perf_counter() - started, 2)
         self.diagnostics_ = diag
+        self.as_of_ = as_of
         return self
 
     def _params(self, objective: str, **extra: Any) -> dict[str, Any]:
@@ -420,8 +428,7 @@ class GBMScorer:
             :data:`~churnml.models.pipeline.SCORE_COLUMNS` plus ``reasons`` (top drivers of
             P(repurchase) in words), no NaN or infinity.
         """
-        if not hasattr(self, "btyd_"):
-            raise ModelFitError(f"{type(self).__name__} is not fitted; call fit() first")
+        self.check_fitted()
         as_of = parse_day(as_of)
         base = self.btyd_.predict(tx, as_of, horizon_days)
         if self.fallback_ is not None:
@@ -458,12 +465,7 @@ class GBMScorer:
         out["reasons"] = top_reasons(
             self.boosters_["repurchase"], table.reindex(columns=self.features_)
         )
-        numeric = out[[c for c in SCORE_COLUMNS if c != "next_purchase_date"]].to_numpy(float)
-        bad = ~np.isfinite(numeric).all(axis=1)
-        if bad.any():
-            out.loc[bad, base.columns] = base.loc[bad]
-        self.diagnostics_["n_nonfinite_replaced"] = int(bad.sum())
-        return out
+        return self._fill_nonfinite(out, lambda: base)
 
     @staticmethod
     def _shift_to(p: np.ndarray, target: float) -> np.ndarray:
@@ -506,69 +508,47 @@ class GBMScorer:
         return out
 
     # -- persistence -------------------------------------------------------------------------
-    def settings(self) -> dict[str, Any]:
-        """Return the hyper-parameters that ``save`` stores and runs log."""
-        return {
-            k: getattr(self, k)
-            for k in (
-                "hybrid",
-                "n_estimators",
-                "learning_rate",
-                "num_leaves",
-                "min_child_samples",
-                "seed",
-                "step_days",
-                "max_snapshots",
-            )
-        }
-
-    def save(self, folder: str | Path) -> Path:
-        """Write the scorer: ``gbm.json`` plus one LightGBM text model per booster."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        meta: dict[str, Any] = {
-            "model": "gbm_scorer",
-            "settings": self.settings(),
-            "value": None if self.value is None else vars(self.value),
-            "as_of": str(self.as_of_.date()),
+    def _get_state(self, folder: Path | None) -> dict[str, Any]:
+        state: dict[str, Any] = {
             "btyd": json.loads(self.btyd_.to_json()),
             "fallback": self.fallback_ is not None,
-            "diagnostics": self.diagnostics_,
         }
-        if self.fallback_ is None:
-            meta.update(
-                features=self.features_,
-                label_days=self.label_days_,
-                level=self.level_,
-                season=self.season_,
-                platt=self.platt_,
-                boosters=sorted(self.boosters_),
-            )
+        if self.fallback_ is not None:
+            return state
+        state.update(
+            features=self.features_,
+            label_days=self.label_days_,
+            level=self.level_,
+            season=self.season_,
+            platt=self.platt_,
+        )
+        # LightGBM's own text format: beside the JSON in a folder, inside it otherwise
+        if folder is None:
+            state["boosters"] = {k: b.model_to_string() for k, b in self.boosters_.items()}
+        else:
             for key, booster in self.boosters_.items():
                 booster.save_model(str(folder / f"{key}.lgb.txt"))
-        path = folder / "gbm.json"
-        path.write_text(json.dumps(meta, indent=2, default=str))
-        return path
+            state["booster_files"] = {k: f"{k}.lgb.txt" for k in sorted(self.boosters_)}
+        return state
 
-    @classmethod
-    def load(cls, folder: str | Path) -> GBMScorer:
-        """Rebuild a scorer written by :meth:`save` (JSON and LightGBM text; no pickle)."""
-        folder = Path(folder)
-        meta = json.loads((folder / "gbm.json").read_text())
-        value = None if meta["value"] is None else ValueSettings(**meta["value"])
-        scorer = cls(**meta["settings"], value=value)
-        scorer.as_of_ = parse_day(meta["as_of"])
-        scorer.btyd_ = BTYDScorer.from_json(json.dumps(meta["btyd"]))
-        scorer.diagnostics_ = meta["diagnostics"]
-        scorer.fallback_ = scorer.btyd_ if meta["fallback"] else None
-        if scorer.fallback_ is None:
-            scorer.features_ = meta["features"]
-            scorer.label_days_ = meta["label_days"]
-            scorer.level_ = meta["level"]
-            scorer.season_ = meta["season"]
-            scorer.platt_ = None if meta["platt"] is None else tuple(meta["platt"])
-            scorer.boosters_ = {
-                key: lgb.Booster(model_file=str(folder / f"{key}.lgb.txt"))
-                for key in meta["boosters"]
+    def _set_state(self, state: dict[str, Any], folder: Path | None) -> None:
+        self.btyd_ = BTYDScorer.from_json(json.dumps(state["btyd"]))
+        self.fallback_ = self.btyd_ if state["fallback"] else None
+        if self.fallback_ is not None:
+            return
+        self.features_ = state["features"]
+        self.label_days_ = state["label_days"]
+        self.level_ = state["level"]
+        self.season_ = state["season"]
+        self.platt_ = None if state["platt"] is None else tuple(state["platt"])
+        if "boosters" in state:
+            self.boosters_ = {
+                k: lgb.Booster(model_str=text) for k, text in state["boosters"].items()
             }
-        return scorer
+        else:
+            if folder is None:
+                raise ConfigError("GBMScorer: booster files need the folder they were saved in")
+            self.boosters_ = {
+                k: lgb.Booster(model_file=str(folder / name))
+                for k, name in state["booster_files"].items()
+            }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -18,13 +18,15 @@ from sklearn.metrics import log_loss
 
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
-from churnml.exceptions import ChurnmlWarning, InsufficientDataError, ModelFitError
+from churnml.exceptions import ChurnmlWarning, ConfigError, InsufficientDataError, ModelFitError
 from churnml.features.rfm import btyd_summary
 from churnml.features.windows import build_features, build_labels
+from churnml.models.base import BaseScorer
 from churnml.models.baseline import rate_baseline
 from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
 from churnml.models.timing import TIMING_COLUMNS, timing_from_cdf
-from churnml.models.value import ValueSettings, lifetime_value
+from churnml.models.value import lifetime_value
+from churnml.settings import ValueSettings
 
 __all__ = [
     "MIN_CUSTOMERS",
@@ -64,23 +66,57 @@ def _finish(out: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Dat
     return out[[*SCORE_COLUMNS, *extra]]
 
 
-@dataclass
-class RateBaselineScorer:
+class RateBaselineScorer(BaseScorer):
     """The naive RFM baseline: past purchase rate continues, nobody churns.
 
     Parameters
     ----------
-    value : ValueSettings
+    value : ValueSettings, optional
         CLV settings.
+
+    Attributes
+    ----------
+    as_of_ : pandas.Timestamp
+        The as-of date of the fit.
+    diagnostics_ : dict
+        ``{"model": "rate baseline"}``.
+
+    Examples
+    --------
+    >>> from churnml import RateBaselineScorer, load_cdnow, load_transactions
+    >>> tx = load_transactions(load_cdnow())
+    >>> scores = RateBaselineScorer().fit(tx, "1997-12-31").predict(tx, "1997-12-31", 90)
+    >>> len(scores), bool(scores["p_alive"].eq(1.0).all())
+    (23502, True)
     """
 
-    value: ValueSettings = field(default_factory=ValueSettings)
-    name: str = "baseline"
+    def __init__(self, *, value: ValueSettings | None = None) -> None:
+        self.value = value
+
+    @property
+    def name(self) -> str:
+        """Model key in evaluation tables."""
+        return "baseline"
 
     def fit(
         self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int = 90
     ) -> RateBaselineScorer:
-        """Nothing to learn; kept for a uniform interface. Returns ``self``."""
+        """Nothing to learn; kept for a uniform interface.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Unused.
+        as_of : str or pandas.Timestamp
+            Recorded as ``as_of_``.
+        horizon_days : int
+            Unused.
+
+        Returns
+        -------
+        RateBaselineScorer
+            ``self``.
+        """
         self.as_of_ = parse_day(as_of)
         self.diagnostics_: dict[str, Any] = {"model": "rate baseline"}
         return self
@@ -88,7 +124,23 @@ class RateBaselineScorer:
     def predict(
         self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
     ) -> pd.DataFrame:
-        """Score every customer with a purchase on or before as-of (see :data:`SCORE_COLUMNS`)."""
+        """Score every customer with a purchase on or before as-of (see :data:`SCORE_COLUMNS`).
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Validated transactions (rows after as-of are ignored).
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``customer_id``, columns :data:`SCORE_COLUMNS`.
+        """
+        self.check_fitted()
         as_of = parse_day(as_of)
         feats = build_features(tx, as_of)
         return self.predict_features(feats, as_of, horizon_days)
@@ -96,7 +148,22 @@ class RateBaselineScorer:
     def predict_features(
         self, feats: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int
     ) -> pd.DataFrame:
-        """Score from a feature table already built at as-of."""
+        """Score from a feature table already built at as-of.
+
+        Parameters
+        ----------
+        feats : pandas.DataFrame
+            :func:`~churnml.features.build_features` output at ``as_of``.
+        as_of : pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`predict`.
+        """
         rate, spend = rate_baseline(feats)
         h = float(horizon_days)
         out = pd.DataFrame(index=feats.index)
@@ -110,8 +177,14 @@ class RateBaselineScorer:
         )
         return _finish(out.join(timing), as_of, horizon_days)
 
+    def _get_state(self, folder: Path | None) -> dict[str, Any]:
+        return {}
 
-class BTYDScorer:
+    def _set_state(self, state: dict[str, Any], folder: Path | None) -> None:
+        """Nothing is learned."""
+
+
+class BTYDScorer(BaseScorer):
     """A BTYD transaction model with Gamma-Gamma spend, fitted from transactions at as-of.
 
     Parameters
@@ -201,9 +274,13 @@ class BTYDScorer:
             Fewer than 30 customers or 10 repeat customers on or before as-of.
         ModelFitError
             No penalizer made the transaction model converge.
+        ConfigError
+            ``kind`` is not a BTYD family.
         """
         if self.kind not in KINDS:
-            raise ModelFitError(f"BTYDScorer.kind must be one of {KINDS}; got {self.kind!r}")
+            raise ConfigError(
+                f"BTYDScorer.kind must be one of {', '.join(KINDS)}; got {self.kind!r}"
+            )
         as_of = parse_day(as_of)
         summary = btyd_summary(tx, as_of, self.freq)
         self._gate(summary, as_of)
@@ -331,53 +408,19 @@ class BTYDScorer:
             )
         return model, population
 
-    def to_json(self) -> str:
-        """Return the fitted scorer as JSON: settings, both models' parameters, diagnostics."""
-        if not hasattr(self, "transaction_"):
-            raise ModelFitError("BTYDScorer is not fitted; call fit() first")
-        value = self.value or ValueSettings()
-        return json.dumps(
-            {
-                "model": "btyd_scorer",
-                "settings": {
-                    "kind": self.kind,
-                    "penalizer": self.penalizer,
-                    "spend_penalizer": self.spend_penalizer,
-                    "freq": self.freq,
-                    "value": asdict(value),
-                },
-                "as_of": str(self.as_of_.date()),
-                "transaction": json.loads(self.transaction_.to_json()),
-                "spend": None if self.spend_ is None else json.loads(self.spend_.to_json()),
-                "population_spend": self.population_spend_,
-                "diagnostics": self.diagnostics_,
-            },
-            indent=2,
-            default=str,
-        )
+    def _get_state(self, folder: Path | None) -> dict[str, Any]:
+        return {
+            "transaction": json.loads(self.transaction_.to_json()),
+            "spend": None if self.spend_ is None else json.loads(self.spend_.to_json()),
+            "population_spend": self.population_spend_,
+        }
 
-    @classmethod
-    def from_json(cls, text: str) -> BTYDScorer:
-        """Rebuild a fitted scorer from :meth:`to_json` output (no code is executed)."""
-        payload = json.loads(text)
-        if payload.get("model") != "btyd_scorer":
-            raise ModelFitError(
-                f"BTYDScorer.from_json: expected model 'btyd_scorer'; got {payload.get('model')!r}"
-            )
-        settings = dict(payload["settings"])
-        settings["value"] = ValueSettings(**settings["value"])
-        scorer = cls(**settings)
-        scorer.transaction_ = TransactionModel.from_json(json.dumps(payload["transaction"]))
-        scorer.penalizer_ = float(scorer.transaction_.penalizer)
-        scorer.spend_ = (
-            None
-            if payload["spend"] is None
-            else GammaGammaModel.from_json(json.dumps(payload["spend"]))
-        )
-        scorer.population_spend_ = float(payload["population_spend"])
-        scorer.as_of_ = parse_day(payload["as_of"])
-        scorer.diagnostics_ = payload["diagnostics"]
-        return scorer
+    def _set_state(self, state: dict[str, Any], folder: Path | None) -> None:
+        self.transaction_ = TransactionModel.from_json(json.dumps(state["transaction"]))
+        self.penalizer_ = float(self.transaction_.penalizer)
+        spend = state["spend"]
+        self.spend_ = None if spend is None else GammaGammaModel.from_json(json.dumps(spend))
+        self.population_spend_ = float(state["population_spend"])
 
     @staticmethod
     def _warn(diag: dict[str, Any], message: str) -> None:
@@ -416,8 +459,7 @@ class BTYDScorer:
             ``payback_days`` when an acquisition cost is set), no NaN or infinity except
             ``payback_days`` where the cost is not recovered within the CLV horizon.
         """
-        if not hasattr(self, "transaction_"):
-            raise ModelFitError("BTYDScorer is not fitted; call fit() first")
+        self.check_fitted()
         as_of = parse_day(as_of)
         summary = btyd_summary(tx, as_of, self.freq)
         unit = _UNIT_DAYS[self.freq]
@@ -438,7 +480,8 @@ class BTYDScorer:
         )
         out = out.join(self._timing(summary, horizon_days, unit))
         out = _finish(out, as_of, horizon_days)
-        return self._replace_nonfinite(out, tx, as_of, horizon_days)
+        baseline = RateBaselineScorer(value=self.value or ValueSettings())
+        return self._fill_nonfinite(out, lambda: baseline.predict(tx, as_of, horizon_days))
 
     def _timing(self, summary: pd.DataFrame, horizon_days: int, unit: int) -> pd.DataFrame:
         rfm = summary[["frequency", "recency", "T"]].astype(float)
@@ -456,20 +499,3 @@ class BTYDScorer:
             )
         timing = pd.concat(parts).to_numpy()[codes]
         return pd.DataFrame(timing, index=summary.index, columns=list(TIMING_COLUMNS))
-
-    def _replace_nonfinite(
-        self, out: pd.DataFrame, tx: Any, as_of: pd.Timestamp, horizon_days: int
-    ) -> pd.DataFrame:
-        # payback_days is NaN by design when the cost is not recovered within the horizon
-        numeric = out.drop(columns=["next_purchase_date", "payback_days"], errors="ignore")
-        bad = ~np.isfinite(numeric.to_numpy(dtype=float)).all(axis=1)
-        if hasattr(self, "diagnostics_"):
-            self.diagnostics_["n_nonfinite_replaced"] = int(bad.sum())
-        if not bad.any():
-            return out
-        fallback = RateBaselineScorer(value=self.value or ValueSettings()).predict(
-            tx, as_of, horizon_days
-        )
-        out = out.copy()
-        out.loc[bad] = fallback.loc[out.index[bad]]
-        return out

@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from churnml.exceptions import ConfigError
+from churnml.settings import ValueSettings
 
 __all__ = ["ValueSettings", "lifetime_value"]
 
 _DAYS_PER_MONTH = 365.25 / 12
-
-
-@dataclass(frozen=True)
-class ValueSettings:
-    """How CLV is computed.
-
-    Parameters
-    ----------
-    horizon_days : int
-        CLV horizon (default one year).
-    margin : float
-        Share of revenue that is margin, in (0, 1]. The default 1.0 makes CLV discounted
-        revenue; set your gross margin.
-    annual_discount_rate : float
-        Yearly discount rate (default 10 %).
-    acquisition_cost : float, optional
-        Cost of acquiring a customer; gives net CLV and the payback time.
-    """
-
-    horizon_days: int = 365
-    margin: float = 1.0
-    annual_discount_rate: float = 0.10
-    acquisition_cost: float | None = None
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.horizon_days, int) and self.horizon_days > 0):
-            raise ConfigError(
-                f"ValueSettings.horizon_days must be a positive whole number; "
-                f"got {self.horizon_days!r}"
-            )
-        if not 0 < self.margin <= 1:
-            raise ConfigError(f"ValueSettings.margin must be in (0, 1]; got {self.margin!r}")
-        if not 0 <= self.annual_discount_rate < 1:
-            raise ConfigError(
-                "ValueSettings.annual_discount_rate must be in [0, 1); "
-                f"got {self.annual_discount_rate!r}"
-            )
-        if self.acquisition_cost is not None and self.acquisition_cost < 0:
-            raise ConfigError(
-                f"ValueSettings.acquisition_cost must be >= 0; got {self.acquisition_cost!r}"
-            )
 
 
 def lifetime_value(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from churnml.exceptions import ConfigError
+from churnml.settings import SegmentRules
 
 __all__ = ["SEGMENTS", "VALUE_TIERS", "SegmentRules", "lifecycle_segment", "value_tier"]
 
@@ -15,45 +13,6 @@ __all__ = ["SEGMENTS", "VALUE_TIERS", "SegmentRules", "lifecycle_segment", "valu
 SEGMENTS = ("new", "active", "warm", "high_recall", "low_recall", "lost")
 #: Value tiers, best first.
 VALUE_TIERS = ("gold", "silver", "bronze")
-
-
-@dataclass(frozen=True)
-class SegmentRules:
-    """Day thresholds on days since the last purchase, and tier shares on CLV.
-
-    Parameters
-    ----------
-    active_days : int
-        Bought within this many days: ``new`` (one purchase) or ``active`` (two or more).
-    warm_days, high_recall_days, low_recall_days : int
-        Upper bounds of ``warm``, ``high_recall`` and ``low_recall``; beyond the last: ``lost``.
-    gold_share, silver_share : float
-        Shares of customers, by descending CLV, in the gold and silver tiers.
-    """
-
-    active_days: int = 45
-    warm_days: int = 90
-    high_recall_days: int = 180
-    low_recall_days: int = 360
-    gold_share: float = 0.2
-    silver_share: float = 0.3
-
-    def __post_init__(self) -> None:
-        bounds = [self.active_days, self.warm_days, self.high_recall_days, self.low_recall_days]
-        if any(b <= 0 for b in bounds) or bounds != sorted(set(bounds)):
-            raise ConfigError(
-                "SegmentRules day thresholds must be positive and strictly increasing "
-                f"(active < warm < high_recall < low_recall); got {bounds}"
-            )
-        if not (
-            0 < self.gold_share
-            and 0 <= self.silver_share
-            and self.gold_share + self.silver_share <= 1
-        ):
-            raise ConfigError(
-                "SegmentRules tier shares must satisfy 0 < gold_share, 0 <= silver_share and "
-                f"gold_share + silver_share <= 1; got {self.gold_share}, {self.silver_share}"
-            )
 
 
 def lifecycle_segment(

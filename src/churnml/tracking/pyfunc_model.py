@@ -22,30 +22,31 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from churnml.data.validation import load_transactions
+from churnml.models.bundle import load_bundle
+from churnml.scoring import score_with
+from churnml.settings import RunSettings
+
 
 class ChurnmlModel(PythonModel):
     """Score a transactions frame with a churnml bundle."""
 
     def load_context(self, context: Any) -> None:
         """Load the bundle and find which registry version it is."""
-        from churnml.models.bundle import load_bundle
-
         self.scorer, self.meta = load_bundle(context.artifacts["bundle"])
         self.label = _registry_label(self.meta.get("run_id"), self.meta.get("registered_model"))
+        self.settings = RunSettings.from_dict(self.meta["settings"])
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         """Validate the transactions and return one score row per customer."""
-        from churnml.data.validation import load_transactions
-        from churnml.scoring import score_with
-
         params = params or {}
         as_of = params.get("as_of") or None
         tx = load_transactions(pd.DataFrame(model_input), as_of=as_of)
         horizon = int(params.get("horizon_days") or self.meta["horizon_days"])
         day = as_of if as_of is not None else tx.report.last_date
-        return score_with(self.scorer, tx, day, horizon, self.label)
+        return score_with(self.scorer, tx, day, horizon, self.label, self.settings.segments)
 
 
 def _registry_label(run_id: str | None, name: str | None) -> str:

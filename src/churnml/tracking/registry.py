@@ -2,7 +2,7 @@
 
 Each ``train`` registers a version of the registered model (``churnml`` by default) and gives it
 the alias ``challenger``; ``champion`` moves only when the caller decides the new version wins
-(see :func:`churnml.training.train`) or is told to. Every promotion is appended to a history
+(see :func:`churnml.workflows.train`) or is told to. Every promotion is appended to a history
 kept as a registered-model tag, which is what ``rollback`` walks back.
 
 The logged model is a *model from code*: ``pyfunc_model.py`` (plain source, stored as text)
@@ -12,6 +12,7 @@ loading a model never unpickles code.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -28,7 +29,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import AnyType
 
-from churnml import __version__
+from churnml._version import __version__
 from churnml.config import REGISTERED_MODEL
 from churnml.exceptions import ConfigError
 from churnml.models.bundle import is_bundle
@@ -104,8 +105,6 @@ def input_signature(
 
 
 def _requirements() -> list[str]:
-    import importlib.metadata
-
     pins = [f"churnml=={__version__}"]
     for package in PACKAGES[1:]:
         try:

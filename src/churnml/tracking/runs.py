@@ -22,11 +22,12 @@ from typing import Any
 
 import mlflow
 
-from churnml import __version__
+from churnml._version import __version__
 from churnml.config import EXPERIMENT, tracking_uri
 from churnml.data.fingerprint import fingerprint
 from churnml.data.validation import ValidatedTransactions
-from churnml.evaluation.backtest import Evaluation
+from churnml.evaluation.plots import save_plots
+from churnml.evaluation.result import Evaluation
 from churnml.exceptions import ConfigError
 
 __all__ = [
@@ -237,8 +238,6 @@ class TrackedRun:
         metrics["backtest.revenue"] = float(labels["revenue"].sum())
         mlflow.log_metrics(metrics)
         mlflow.log_dict(evaluation.to_dict(), "metrics.json")
-        from churnml.evaluation.plots import save_plots
-
         with tempfile.TemporaryDirectory() as folder:
             save_plots(evaluation, folder)
             mlflow.log_artifacts(folder, "plots")

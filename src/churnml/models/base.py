@@ -1,0 +1,297 @@
+"""The common base of churnml's models: parameters, fitted state, persistence, fallbacks.
+
+scikit-learn style: ``__init__`` takes keyword-only parameters and only stores them, so
+:meth:`Params.get_params` reads the parameter names from the ``__init__`` signature and
+persistence cannot forget one. Learned state ends in ``_``; using a model before ``fit`` raises
+:class:`~churnml.exceptions.NotFittedError`. Persistence is JSON (and, for LightGBM, its own
+text format); nothing is pickled, and loading instantiates only churnml's registered classes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from churnml._version import __version__
+from churnml.config import parse_day
+from churnml.exceptions import ConfigError, NotFittedError
+from churnml.settings import ValueSettings
+
+__all__ = ["SCORER_FILE", "BaseScorer", "Params"]
+
+#: File a scorer's :meth:`BaseScorer.save` writes in its folder.
+SCORER_FILE = "scorer.json"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, ValueSettings):
+        return {"ValueSettings": asdict(value)}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"ValueSettings"}:
+        return ValueSettings(**value["ValueSettings"])
+    return value
+
+
+class Params:
+    """Parameters read from the ``__init__`` signature: ``get_params``, ``set_params``, repr."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in signature.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor parameters and their current values.
+
+        Returns
+        -------
+        dict
+            ``{name: value}`` for every ``__init__`` parameter.
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Params:
+        """Set constructor parameters (before fitting).
+
+        Parameters
+        ----------
+        **params
+            Parameter names and values.
+
+        Returns
+        -------
+        Params
+            ``self``.
+
+        Raises
+        ------
+        ConfigError
+            A name is not a parameter of this class.
+        """
+        names = self._param_names()
+        for key, value in params.items():
+            if key not in names:
+                raise ConfigError(
+                    f"{type(self).__name__} has no parameter {key!r}; parameters: "
+                    + ", ".join(names)
+                )
+            setattr(self, key, value)
+        return self
+
+    def _changed_params(self) -> dict[str, Any]:
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        return {k: v for k, v in self.get_params().items() if defaults.get(k) != v}
+
+    def _fitted_note(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._changed_params().items())
+        return f"{type(self).__name__}({args}){self._fitted_note()}"
+
+
+class BaseScorer(Params):
+    """Base of every scorer: transactions in, one row of scores per customer out.
+
+    Subclasses implement ``fit``, ``predict``, :meth:`_get_state` and :meth:`_set_state`, and
+    set ``as_of_`` and ``diagnostics_`` in ``fit``.
+
+    Attributes
+    ----------
+    as_of_ : pandas.Timestamp
+        The as-of date the scorer was fitted at.
+    diagnostics_ : dict
+        What the fit did: parameters chosen, fallbacks, warnings.
+    """
+
+    _registry: ClassVar[dict[str, type[BaseScorer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # only these classes can be named by a saved file: loading never imports anything
+        BaseScorer._registry[cls.__name__] = cls
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Model key in evaluation tables and the catalogue."""
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` has run (or a fitted scorer was loaded)."""
+        return hasattr(self, "as_of_")
+
+    def check_fitted(self) -> None:
+        """Raise if the scorer is not fitted.
+
+        Raises
+        ------
+        NotFittedError
+            ``fit`` has not been called.
+        """
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    def _fitted_note(self) -> str:
+        if not self.is_fitted:
+            return " [not fitted]"
+        return f" [fitted at {self.as_of_.date()}]"
+
+    @abstractmethod
+    def fit(self, tx: Any, as_of: Any, horizon_days: int = 90) -> BaseScorer:
+        """Fit on the data up to ``as_of``; return ``self``."""
+
+    @abstractmethod
+    def predict(self, tx: Any, as_of: Any, horizon_days: int) -> pd.DataFrame:
+        """Score every customer with a purchase on or before ``as_of``."""
+
+    @abstractmethod
+    def _get_state(self, folder: Path | None) -> dict[str, Any]:
+        """Fitted state as JSON-ready data (large parts may go to files in ``folder``)."""
+
+    @abstractmethod
+    def _set_state(self, state: dict[str, Any], folder: Path | None) -> None:
+        """Restore what :meth:`_get_state` returned."""
+
+    # -- persistence -----------------------------------------------------------------------
+    def _payload(self, folder: Path | None) -> dict[str, Any]:
+        self.check_fitted()
+        return {
+            "scorer": type(self).__name__,
+            "churnml_version": __version__,
+            "params": {k: _encode(v) for k, v in self.get_params().items()},
+            "as_of": str(self.as_of_.date()),
+            "diagnostics": self.diagnostics_,
+            "state": self._get_state(folder),
+        }
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any], folder: Path | None) -> Any:
+        name = payload.get("scorer")
+        kind = BaseScorer._registry.get(str(name))
+        if kind is None or not issubclass(kind, cls):
+            raise ConfigError(
+                f"{cls.__name__}: the saved model is a {name!r}, not a {cls.__name__} "
+                f"(known: {', '.join(sorted(BaseScorer._registry))})"
+            )
+        scorer = kind(**{k: _decode(v) for k, v in payload["params"].items()})
+        scorer.as_of_ = parse_day(payload["as_of"])
+        scorer.diagnostics_ = payload["diagnostics"]
+        scorer._set_state(payload["state"], folder)
+        return scorer
+
+    def to_json(self) -> str:
+        """Return the fitted scorer as JSON: class, parameters, fitted state, diagnostics.
+
+        Returns
+        -------
+        str
+            JSON text; :meth:`from_json` rebuilds an equal scorer from it.
+        """
+        return json.dumps(self._payload(None), indent=2, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        """Rebuild a fitted scorer from :meth:`to_json` output (no code is executed).
+
+        Parameters
+        ----------
+        text : str
+            JSON written by :meth:`to_json`.
+
+        Returns
+        -------
+        BaseScorer
+            The fitted scorer, of the class named in ``text``.
+        """
+        return cls._from_payload(json.loads(text), None)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the fitted scorer into ``folder`` (created): ``scorer.json`` and any model files.
+
+        Parameters
+        ----------
+        folder : str or pathlib.Path
+            Destination folder.
+
+        Returns
+        -------
+        pathlib.Path
+            The path of ``scorer.json``.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / SCORER_FILE
+        path.write_text(json.dumps(self._payload(folder), indent=2, default=str) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Any:
+        """Rebuild a scorer written by :meth:`save` (JSON and LightGBM text; no pickle).
+
+        Parameters
+        ----------
+        folder : str or pathlib.Path
+            A folder written by :meth:`save`.
+
+        Returns
+        -------
+        BaseScorer
+            The fitted scorer.
+
+        Raises
+        ------
+        ConfigError
+            ``folder`` holds no saved scorer.
+        """
+        folder = Path(folder)
+        path = folder / SCORER_FILE
+        if not path.is_file():
+            raise ConfigError(f"{folder} holds no saved churnml model (no {SCORER_FILE})")
+        return cls._from_payload(json.loads(path.read_text()), folder)
+
+    # -- the one non-finite fallback ---------------------------------------------------------
+    def _fill_nonfinite(
+        self, out: pd.DataFrame, fallback: Callable[[], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """Replace rows holding NaN or infinity with ``fallback()``'s rows for those customers.
+
+        ``next_purchase_date`` and ``reasons`` are not numbers; ``payback_days`` is NaN by
+        design when the acquisition cost is not recovered within the CLV horizon. The count
+        replaced goes to ``diagnostics_["n_nonfinite_replaced"]``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``out``, with those rows replaced.
+        """
+        numeric = out.drop(
+            columns=["next_purchase_date", "payback_days", "reasons"], errors="ignore"
+        )
+        bad = ~np.isfinite(numeric.to_numpy(dtype=float)).all(axis=1)
+        if hasattr(self, "diagnostics_"):
+            self.diagnostics_["n_nonfinite_replaced"] = int(bad.sum())
+        if not bad.any():
+            return out
+        replacement = fallback()
+        out = out.copy()
+        shared = [c for c in replacement.columns if c in out.columns]
+        out.loc[bad, shared] = replacement.loc[out.index[bad], shared].to_numpy()
+        return out

@@ -1,0 +1,481 @@
+"""Train: backtest every family inside the training data, pick a winner, register it in MLflow.
+
+``train`` is one MLflow run. It backtests every family on the last horizon of the data, picks the
+winner by :data:`~churnml.evaluation.CHAMPION_RULE`, refits it on all the data, logs the bundle
+as a registered model version with alias ``challenger``, and moves ``champion`` to it only if
+it beats the current champion's configuration re-run on the *same* backtest
+(:data:`~churnml.evaluation.PROMOTION_RULE`), or when forced.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churnml._version import __version__
+from churnml.config import EXPERIMENT, REGISTERED_MODEL, ValidationPolicy, parse_day
+from churnml.data.fingerprint import fingerprint
+from churnml.data.validation import ValidatedTransactions, load_transactions
+from churnml.evaluation import CHAMPION_RULE, Evaluation, beats, select_champion
+from churnml.evaluation import evaluate as backtest
+from churnml.exceptions import ChurnmlError, ConfigError
+from churnml.features.rfm import lines_of
+from churnml.models import FAMILIES, BaseScorer, BTYDScorer, GBMScorer, make_scorer
+from churnml.models.bundle import save_bundle
+from churnml.models.catalog import check_keys
+from churnml.scoring import score_with
+from churnml.settings import RunSettings, SegmentRules, ValueSettings
+from churnml.tracking import TrackedRun, registry, tracked_run
+
+__all__ = ["TrainResult", "example_transactions", "train", "train_with"]
+
+#: Headline backtest metrics copied onto each registered version (``churnml models list``).
+_HEADLINE = ("auc", "revenue_gini", "buyers_ratio", "revenue_ratio")
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` did.
+
+    Attributes
+    ----------
+    champion : str
+        Winning family of the backtest (the family of the new version).
+    reason : str
+        Why it won.
+    backtest : Evaluation or None
+        Backtest on the last horizon of the training data (None if the history is too short).
+    settings : RunSettings
+        The run's settings (as-of resolved from the data).
+    version : str or None
+        Registered version (None with ``track=False``).
+    run_id : str or None
+        MLflow run id.
+    promoted : bool
+        Whether the new version became ``champion``.
+    promotion : str
+        Why it was or was not promoted.
+    previous_champion : str or None
+        The champion version before this run.
+    model_name : str
+        Registered model name.
+    tracking_uri : str or None
+        Where the run was logged.
+    bundle_dir : pathlib.Path or None
+        Local copy of the bundle (``export_dir``).
+    notes : list of str
+        Fallbacks and limits met on the way.
+    """
+
+    champion: str
+    reason: str
+    backtest: Evaluation | None
+    settings: RunSettings
+    version: str | None = None
+    run_id: str | None = None
+    promoted: bool = False
+    promotion: str = ""
+    previous_champion: str | None = None
+    model_name: str = REGISTERED_MODEL
+    tracking_uri: str | None = None
+    bundle_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def example_transactions(as_of: Any) -> pd.DataFrame:
+    """Make up a small transaction log ending at ``as_of``: the registered model's input example.
+
+    The model's artifacts must never carry customers' data, so the example is synthetic:
+    four customers (one-off, regular, lapsed, big spender) with ids ``example-1`` ... ``-4``.
+
+    Parameters
+    ----------
+    as_of : str or pandas.Timestamp
+        The last day of the example.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``date`` (text), ``amount``.
+    """
+    day = parse_day(as_of)
+    rows = [
+        ("example-1", 20, 25.0),
+        ("example-2", 200, 40.0),
+        ("example-2", 120, 35.5),
+        ("example-2", 45, 42.0),
+        ("example-2", 5, 38.0),
+        ("example-3", 400, 19.9),
+        ("example-3", 330, 22.5),
+        ("example-4", 90, 310.0),
+        ("example-4", 30, 280.0),
+    ]
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "date": [str((day - pd.Timedelta(days=r[1])).date()) for r in rows],
+            "amount": [r[2] for r in rows],
+        }
+    )
+
+
+def _model_params(scorer: BaseScorer) -> dict[str, Any]:
+    """Hyper-parameters and fitted parameters worth comparing across runs."""
+    out: dict[str, Any] = {}
+    btyd = scorer if isinstance(scorer, BTYDScorer) else getattr(scorer, "btyd_", None)
+    if isinstance(scorer, GBMScorer):
+        out["gbm"] = {k: v for k, v in scorer.get_params().items() if k != "value"}
+    if isinstance(btyd, BTYDScorer):
+        out["btyd"] = {
+            "kind": btyd.kind,
+            "penalizer": btyd.penalizer_,
+            **{k: round(float(v), 6) for k, v in btyd.transaction_.params_.items()},
+        }
+        if btyd.spend_ is not None:
+            out["spend"] = {k: round(float(v), 6) for k, v in btyd.spend_.params_.items()}
+    return out
+
+
+def _until(tx: ValidatedTransactions, as_of: pd.Timestamp) -> ValidatedTransactions:
+    lines = lines_of(tx)
+    kept = lines[lines["date"] < as_of + pd.Timedelta(days=1)]
+    return ValidatedTransactions(lines=kept, report=tx.report, policy=tx.policy)
+
+
+def train(
+    tx: ValidatedTransactions,
+    *,
+    as_of: Any = None,
+    horizon_days: int = 90,
+    families: Sequence[str] | None = None,
+    freq: str | None = None,
+    seed: int = 0,
+    value: ValueSettings | None = None,
+    segments: SegmentRules | None = None,
+    force: bool = False,
+    model_name: str = REGISTERED_MODEL,
+    experiment: str = EXPERIMENT,
+    export_dir: str | Path | None = None,
+    track: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Backtest, select the champion family, refit on all data, register, maybe promote.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions
+        Validated transactions; rows after ``as_of`` are ignored.
+    as_of : str or pandas.Timestamp, optional
+        Training as-of (default: the last date in the data).
+    horizon_days : int
+        Prediction horizon the models are trained and backtested for.
+    families : sequence of str, optional
+        Candidate families (default: every competing family of the catalogue).
+    freq : {"D", "W"}, optional
+        Purchase period of the BTYD models (default: the one ``tx`` was validated with).
+    seed : int
+        Random seed (LightGBM); same data and seed give the same metrics.
+    value : ValueSettings, optional
+        CLV settings, stored with the model.
+    segments : SegmentRules, optional
+        Lifecycle thresholds and tier shares, stored with the model and used when scoring.
+    force : bool
+        Promote the new version to champion whatever the comparison says.
+    model_name : str
+        Registered model name.
+    experiment : str
+        MLflow experiment.
+    export_dir : str or pathlib.Path, optional
+        Also write the bundle folder here (``churnml score --model <folder>`` reads it).
+    track : bool
+        Log to MLflow and register (default). ``False`` only fits and exports: for quick
+        experiments without a store.
+    on_step : callable, optional
+        Progress messages.
+
+    Returns
+    -------
+    TrainResult
+        Champion family, backtest, registered version and the promotion decision.
+
+    See Also
+    --------
+    train_with : the same, from a :class:`~churnml.settings.RunSettings`.
+
+    Examples
+    --------
+    >>> import churnml
+    >>> tx = churnml.load_transactions(churnml.load_cdnow())
+    >>> result = churnml.train(tx, families=["bgnbd"], track=False)
+    >>> result.champion, str(result.settings.as_of.date()), result.backtest.horizon_days
+    ('bgnbd', '1998-06-30', 90)
+    """
+    lines = lines_of(tx)
+    policy = getattr(tx, "policy", ValidationPolicy())
+    settings = RunSettings(
+        as_of=parse_day(as_of if as_of is not None else lines["date"].max()),
+        horizon_days=horizon_days,
+        families=check_keys(families if families is not None else FAMILIES, FAMILIES),
+        freq=freq or policy.freq,  # type: ignore[arg-type]
+        seed=seed,
+        value=value or ValueSettings(),
+        segments=segments or SegmentRules(),
+        policy=policy,
+    )
+    return train_with(
+        tx,
+        settings,
+        force=force,
+        model_name=model_name,
+        experiment=experiment,
+        export_dir=export_dir,
+        track=track,
+        on_step=on_step,
+    )
+
+
+def train_with(
+    tx: ValidatedTransactions,
+    settings: RunSettings,
+    *,
+    force: bool = False,
+    model_name: str = REGISTERED_MODEL,
+    experiment: str = EXPERIMENT,
+    export_dir: str | Path | None = None,
+    track: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train with settings given as one :class:`~churnml.settings.RunSettings`.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions
+        Validated transactions.
+    settings : RunSettings
+        As-of (required), horizon, families, freq, seed, value and segment settings.
+    force, model_name, experiment, export_dir, track, on_step
+        As for :func:`train`.
+
+    Returns
+    -------
+    TrainResult
+        As for :func:`train`.
+
+    Raises
+    ------
+    ConfigError
+        ``settings.as_of`` is not set.
+    """
+    if settings.as_of is None:
+        raise ConfigError("train_with needs settings.as_of; train() resolves it from the data")
+    as_of = settings.as_of
+    train_tx = _until(tx, as_of)
+    run_name = f"train to {as_of.date()}, {settings.horizon_days} d"
+    opened = tracked_run("train", experiment=experiment, run_name=run_name) if track else None
+    with opened or nullcontext() as run, tempfile.TemporaryDirectory() as tmp:
+        if run is not None:
+            run.log_params({**settings.to_dict(), "registered_model": model_name, "force": force})
+            run.log_data(train_tx)
+        result, scorer = _select_and_fit(train_tx, settings, run, on_step)
+        result.model_name = model_name
+        meta = _bundle_meta(result, train_tx, run, model_name)
+        bundle = save_bundle(scorer, meta, Path(tmp) / "bundle")
+        if export_dir is not None:
+            result.bundle_dir = Path(export_dir)
+            shutil.copytree(bundle, result.bundle_dir, dirs_exist_ok=True)
+        if run is not None:
+            _register(run, result, scorer, bundle, meta, train_tx, force, on_step)
+    return result
+
+
+def _select_and_fit(
+    tx: ValidatedTransactions,
+    settings: RunSettings,
+    run: TrackedRun | None,
+    on_step: Callable[[str], None] | None,
+) -> tuple[TrainResult, BaseScorer]:
+    """Backtest the families on the last horizon, pick the winner, refit it on everything."""
+    assert settings.as_of is not None
+    timings: dict[str, float] = run.timings if run is not None else {}
+    notes: list[str] = []
+    cutoff = settings.as_of - pd.Timedelta(days=settings.horizon_days)
+    evaluation = None
+    started = time.perf_counter()
+    try:
+        evaluation = backtest(
+            tx,
+            cutoff,
+            settings.horizon_days,
+            models=(*settings.families, "baseline"),
+            value=settings.value,
+            freq=settings.freq,
+            seed=settings.seed,
+            on_step=on_step,
+        )
+        champion, reason = select_champion(evaluation, settings.families)
+    except ChurnmlError as exc:
+        champion, reason = "bgnbd", "no backtest possible; BG/NBD + Gamma-Gamma by default"
+        notes.append(f"backtest at {cutoff.date()} impossible: {exc}")
+    timings["backtest"] = round(time.perf_counter() - started, 3)
+    if on_step is not None:
+        on_step(f"Refitting the champion ({champion}) on all data up to {settings.as_of.date()}")
+    started = time.perf_counter()
+    scorer = make_scorer(champion, settings.value, settings.freq, settings.seed)
+    scorer.fit(tx, settings.as_of, horizon_days=settings.horizon_days)
+    timings["fit"] = round(time.perf_counter() - started, 3)
+    notes.extend(scorer.diagnostics_.get("notes", []))
+    return TrainResult(champion, reason, evaluation, settings, notes=notes), scorer
+
+
+def _bundle_meta(
+    result: TrainResult, tx: ValidatedTransactions, run: TrackedRun | None, model_name: str
+) -> dict[str, Any]:
+    settings, evaluation = result.settings, result.backtest
+    return {
+        "family": result.champion,
+        "reason": result.reason,
+        "rule": CHAMPION_RULE,
+        "settings": settings.to_dict(),
+        "as_of": settings.to_dict()["as_of"],
+        "horizon_days": settings.horizon_days,
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "churnml_version": __version__,
+        "data": fingerprint(tx),
+        "backtest": None
+        if evaluation is None
+        else {k: v for k, v in evaluation.to_dict().items() if k != "diagnostics"},
+        "notes": result.notes,
+        "run_id": None if run is None else run.run_id,
+        "registered_model": model_name,
+    }
+
+
+def _version_tags(result: TrainResult, meta: dict[str, Any]) -> dict[str, Any]:
+    """Tags of a registered version: the settings whole, and the fields ``models list`` shows."""
+    settings = result.settings.to_dict()
+    evaluation = result.backtest
+    headline = {} if evaluation is None else evaluation.metrics.get(result.champion, {})
+    return {
+        "family": result.champion,
+        "settings": json.dumps(settings),
+        **{k: str(settings[k]) for k in ("as_of", "horizon_days", "freq", "seed")},
+        "value": settings["value"],
+        "data_sha256": meta["data"]["sha256"],
+        "backtest_cutoff": None if evaluation is None else str(evaluation.cutoff.date()),
+        **{k: f"{headline[k]:.4f}" for k in _HEADLINE if isinstance(headline.get(k), float)},
+    }
+
+
+def _register(
+    run: TrackedRun,
+    result: TrainResult,
+    scorer: BaseScorer,
+    bundle: Path,
+    meta: dict[str, Any],
+    tx: ValidatedTransactions,
+    force: bool,
+    on_step: Callable[[str], None] | None,
+) -> None:
+    """Log the backtest and the model, register a version and decide on promotion."""
+    settings, name = result.settings, result.model_name
+    run.log_params({"champion_family": result.champion, "model": _model_params(scorer)})
+    if result.backtest is not None:
+        run.log_evaluation(result.backtest, headline=result.champion)
+    run.log_dict({"notes": result.notes, "reason": result.reason}, "notes.json")
+    if on_step is not None:
+        on_step("Registering the model in MLflow")
+    example = example_transactions(settings.as_of)
+    example_scores = score_with(
+        scorer,
+        load_transactions(example),
+        settings.as_of,
+        settings.horizon_days,
+        "example",
+        settings.segments,
+    )
+    current = registry.champion_version(name)
+    with run.timed("register"):
+        version = registry.log_bundle_model(
+            bundle,
+            input_example=example,
+            output_example=example_scores,
+            horizon_days=settings.horizon_days,
+            as_of=meta["as_of"],
+            name=name,
+            tags=_version_tags(result, meta),
+        )
+        registry.set_challenger(version, name)
+    result.version, result.run_id = version, run.run_id
+    result.tracking_uri = run.tracking_uri
+    result.previous_champion = None if current is None else current["version"]
+    if force:
+        promote, why = True, "forced (--force)"
+    elif current is None:
+        promote, why = True, "first version: no champion yet"
+    else:
+        promote, why = _challenge(current, result, meta, tx, on_step)
+    if promote:
+        registry.promote(version, why, name)
+    result.promoted, result.promotion = promote, why
+    run.set_tags(
+        {
+            "churnml.registered_version": version,
+            "churnml.promoted": str(promote).lower(),
+            "churnml.promotion": why[:5000],
+        }
+    )
+
+
+def _challenge(
+    current: dict[str, Any],
+    result: TrainResult,
+    meta: dict[str, Any],
+    tx: ValidatedTransactions,
+    on_step: Callable[[str], None] | None,
+) -> tuple[bool, str]:
+    """Compare the new version with the champion's configuration on this run's backtest."""
+    evaluation, mine = result.backtest, result.settings
+    version, tags = current["version"], current["tags"]
+    if evaluation is None:
+        return False, f"no backtest on this data, so champion {version} is kept"
+    family = tags.get("family")
+    if family is None or "settings" not in tags:
+        return False, f"champion {version} records no settings to re-run; promote by hand"
+    theirs = RunSettings.from_dict(json.loads(tags["settings"]))
+    new_family = result.champion
+    same_fit = (theirs.freq, theirs.seed) == (mine.freq, mine.seed)
+    if new_family == family and same_fit and tags.get("data_sha256") != meta["data"]["sha256"]:
+        # Not a contest: the configuration that won before, fitted on the data at hand. Keeping
+        # the old fit would score today's customers with parameters from other data.
+        return True, (
+            f"refresh: champion {version}'s configuration ({family}) refitted on other data "
+            f"(as of {meta['as_of']}; champion's as of {theirs.to_dict()['as_of']})"
+        )
+    # Value settings only change CLV, which the rule does not score; freq and seed change fits.
+    if family in evaluation.metrics and same_fit:
+        champion_metrics = evaluation.metrics[family]
+    else:
+        if on_step is not None:
+            on_step(f"Backtesting the champion's configuration ({family}) on the same data")
+        again = backtest(
+            tx,
+            evaluation.cutoff,
+            evaluation.horizon_days,
+            models=(family,),
+            value=theirs.value,
+            freq=theirs.freq,
+            seed=theirs.seed,
+        )
+        champion_metrics = again.metrics[family]
+    wins, text = beats(evaluation.metrics.get(new_family, {}), champion_metrics)
+    verdict = "promoted" if wins else f"champion {version} kept"
+    return wins, f"{verdict}: {new_family} vs champion {version} ({family}): {text}"
