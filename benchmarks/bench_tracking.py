@@ -34,8 +34,8 @@ def main() -> None:
     from lifetimes import BetaGeoFitter, GammaGammaFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
-    from churnml.data import load_cdnow, load_transactions, simulate_transactions
-    from churnml.training import train
+    from churnml import load_cdnow, load_transactions, simulate_transactions, train
+    from churnml.models.bundle import load_bundle
 
     if args.customers:
         frame, _ = simulate_transactions(args.customers, seed=0)
@@ -72,8 +72,6 @@ def main() -> None:
     # lifetimes, same parameters: summary from the same kept lines, then its predictions
     with tempfile.TemporaryDirectory() as folder:
         local = mlflow.artifacts.download_artifacts("models:/bench@champion", dst_path=folder)
-        from churnml.models.bundle import load_bundle
-
         scorer, _ = load_bundle(f"{local}/artifacts/bundle")
     started = time.perf_counter()
     lines = tx.lines.groupby(["customer_id", pd.Grouper(key="date", freq="D")])["amount"].sum()

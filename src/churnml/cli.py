@@ -273,6 +273,16 @@ def with_loader_options(func: F) -> F:
 
     Typer reads options from the function signature, so the shared options are appended to
     it here once instead of being written out in every command.
+
+    Parameters
+    ----------
+    func : callable
+        A command whose last parameter is ``loader``.
+
+    Returns
+    -------
+    callable
+        The command with the loader options in its signature.
     """
     signature = inspect.signature(func)
     # Annotations are strings here (postponed evaluation); typer needs the Annotated objects.

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from churnml.cli import app
 from churnml.data import load_cdnow
+from churnml.evaluation import beats
 from churnml.exceptions import ConfigError
 from churnml.tracking import list_versions, promote, rollback
-from churnml.evaluation import beats
 
 runner = CliRunner()
 

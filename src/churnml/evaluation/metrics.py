@@ -43,6 +43,11 @@ def _lorenz_area(actual: np.ndarray, score: np.ndarray) -> float:
 
     Tied scores form one segment of the curve (linear in between), which equals the average
     over all orders of the tied customers, so ties neither help nor hurt.
+
+    Returns
+    -------
+    float
+        The normalized area, in [-1, 1].
     """
     frame = (
         pd.DataFrame({"a": actual, "s": score}).groupby("s", sort=True)["a"].agg(["sum", "size"])

@@ -155,6 +155,11 @@ def btyd_summary(
         Indexed by ``customer_id``: ``frequency``, ``recency``, ``T`` (in ``freq`` units) and
         ``monetary_value``, all float, as ``lifetimes.utils.summary_data_from_transaction_data``.
 
+    Raises
+    ------
+    TypeError
+        ``as_of`` is missing while ``tx`` is not a :class:`CustomerHistory`.
+
     References
     ----------
     .. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). Marketing Science 24(2).

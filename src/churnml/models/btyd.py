@@ -67,6 +67,11 @@ def _distinct_rows(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
     The likelihood of identical customers is identical, so fitting on distinct rows with
     weights gives the same optimum for a fraction of the work.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The distinct rows and their ``weight``.
     """
     return summary[columns].astype(float).value_counts(sort=False).rename("weight").reset_index()
 

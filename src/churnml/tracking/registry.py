@@ -82,6 +82,20 @@ def input_signature(
     ``amount`` accept any type, because churnml's validation parses them with errors that name
     the row, which MLflow's strict casting cannot (it refuses integer amounts, for one).
     Parameters: ``as_of`` (default: the last date in the input) and ``horizon_days``.
+
+    Parameters
+    ----------
+    output_example : pandas.DataFrame
+        Scores of the input example.
+    horizon_days : int
+        Default of the ``horizon_days`` parameter.
+    as_of : str
+        Default of the ``as_of`` parameter.
+
+    Returns
+    -------
+    mlflow.models.ModelSignature
+        Inputs, outputs and parameters.
     """
     inputs = Schema(
         [
@@ -145,6 +159,11 @@ def log_bundle_model(
     -------
     str
         The new version number.
+
+    Raises
+    ------
+    ConfigError
+        ``bundle_dir`` is not a bundle.
     """
     if not is_bundle(bundle_dir):
         raise ConfigError(f"{bundle_dir} is not a churnml model bundle")
