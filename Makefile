@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: install lint format test bench demo ui
+.PHONY: install lint format test quick docs bench demo ui
 
 install:
 	python3 -m venv .venv && $(PY) -m pip install -q -e ".[dev]"
@@ -13,6 +13,14 @@ format:
 
 test:
 	$(PY) -m pytest -q
+
+# the inner loop: everything but the real-data, notebook and full-training tests
+quick:
+	$(PY) -m pytest -q -m "not slow"
+
+# the API reference site, as the tests build it (site/ is not in git)
+docs:
+	$(PY) -m mkdocs build --strict
 
 bench:
 	$(PY) benchmarks/bench_features.py && $(PY) benchmarks/bench_fit.py && $(PY) benchmarks/bench_tracking.py

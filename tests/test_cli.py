@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 
 import pandas as pd
 import pytest
@@ -157,6 +158,7 @@ def test_evaluate_writes_metrics_and_plots(tmp_path):
     path = tmp_path / "log.csv"
     log.to_csv(path, index=False)
     out = tmp_path / "run" / "metrics.json"
+    filters = list(warnings.filters)
     result = runner.invoke(
         app,
         [
@@ -174,6 +176,8 @@ def test_evaluate_writes_metrics_and_plots(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
+    # model warnings are silenced for the command only, never for the whole process
+    assert warnings.filters == filters
     assert "revenue_ratio" in result.output and "bgnbd" in result.output
     payload = json.loads(out.read_text())
     # the contract's champion key: the family train's rule picks from an inner backtest

@@ -105,7 +105,13 @@ class ColumnMap:
     OPTIONAL = ("order_id", "product_id", "quantity", "channel")
 
     def source_names(self) -> dict[str, str]:
-        """Return ``{canonical name: name in the input}`` for every column."""
+        """Map canonical column names to the names in the input.
+
+        Returns
+        -------
+        dict of str to str
+            ``{canonical name: name in the input}`` for every column.
+        """
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 

@@ -15,7 +15,6 @@ from churnml.settings import SegmentRules
 
 __all__ = ["CONTRACT_COLUMNS", "score_with", "unscored_customers"]
 
-#: Score columns every consumer can rely on, in order (extra columns follow them).
 CONTRACT_COLUMNS = (
     "customer_id",
     "p_alive",
@@ -29,6 +28,7 @@ CONTRACT_COLUMNS = (
     "value_tier",
     "model_version",
 )
+"""Score columns every consumer can rely on, in order (contract section 3; extras follow)."""
 
 
 def score_with(

@@ -8,7 +8,7 @@ import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
 
-from churnml.exceptions import ConfigError, InsufficientDataError
+from churnml.exceptions import ConfigError, InsufficientDataError, NotFittedError
 from churnml.models import GammaGammaModel, TransactionModel
 
 
@@ -78,7 +78,7 @@ def test_bad_parameters_and_inputs_are_named(weekly):
         TransactionModel(penalizer=-1).fit(weekly)
     with pytest.raises(ConfigError, match="missing: T"):
         TransactionModel().fit(weekly.drop(columns="T"))
-    with pytest.raises(ConfigError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         TransactionModel().p_alive(weekly)
     one_timers = pd.DataFrame({"frequency": [0.0] * 20, "monetary_value": [0.0] * 20})
     with pytest.raises(InsufficientDataError, match="at least 10 repeat customers"):

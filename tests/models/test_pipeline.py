@@ -126,7 +126,8 @@ def test_baseline_is_the_past_rate():
             "date": pd.to_datetime(["2021-01-01", "2021-01-31", "2021-03-02", "2021-04-01"]),
         }
     )
-    scores = RateBaselineScorer().predict(load_transactions(lines), "2021-04-10", 30)
+    tx = load_transactions(lines)
+    scores = RateBaselineScorer().fit(tx, "2021-04-10").predict(tx, "2021-04-10", 30)
     rate = 4 / 100  # 4 purchases over 99 days of tenure + 1
     assert scores.loc["a", "expected_purchases"] == pytest.approx(rate * 30)
     assert scores.loc["a", "p_repurchase"] == pytest.approx(1 - np.exp(-rate * 30))

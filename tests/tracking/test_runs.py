@@ -49,7 +49,7 @@ def test_evaluate_is_an_mlflow_run_with_metrics_plots_and_data(tmp_path):
     run_id = result.output.split("MLflow run ")[1].split()[0]
     run = MlflowClient().get_run(run_id)
     assert run.data.tags["churnml.command"] == "evaluate"
-    assert run.data.params["cutoff"] == "2020-12-31" and run.data.params["models"] == (
+    assert run.data.params["cutoff"] == "2020-12-31" and run.data.params["families"] == (
         "bgnbd,baseline"
     )
     assert run.data.params["data.rows_read"] == str(len(log))

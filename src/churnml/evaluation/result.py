@@ -49,7 +49,14 @@ class Evaluation:
     run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the ``metrics.json`` payload of the contract (NaN written as null)."""
+        """Return the ``metrics.json`` payload of the contract (NaN written as null).
+
+        Returns
+        -------
+        dict
+            ``cutoff``, ``horizon_days``, ``n_customers``, ``actual``, ``models``,
+            ``diagnostics``.
+        """
 
         def clean(value: Any) -> Any:
             if isinstance(value, float) and not math.isfinite(value):
@@ -76,14 +83,31 @@ class Evaluation:
         )
 
     def write_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON and return the path."""
+        """Write :meth:`to_dict` as JSON.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            Destination file (its folder is created).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
         return path
 
     def table(self) -> pd.DataFrame:
-        """Metrics as a table: one row per model, one column per metric."""
+        """Metrics as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per model, one column per metric; models that failed are left out.
+        """
         rows = {
             (f"champion ({m['family']})" if name == "champion" else name): {
                 k: m.get(k, float("nan")) for k in METRIC_NAMES

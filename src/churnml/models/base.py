@@ -156,11 +156,42 @@ class BaseScorer(Params):
 
     @abstractmethod
     def fit(self, tx: Any, as_of: Any, horizon_days: int = 90) -> BaseScorer:
-        """Fit on the data up to ``as_of``; return ``self``."""
+        """Fit on the data up to ``as_of``; rows after it are never read.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Validated transactions.
+        as_of : str or pandas.Timestamp
+            End of the fitting window.
+        horizon_days : int
+            Prediction horizon the model is trained for (BTYD models predict any horizon).
+
+        Returns
+        -------
+        BaseScorer
+            ``self``, fitted.
+        """
 
     @abstractmethod
     def predict(self, tx: Any, as_of: Any, horizon_days: int) -> pd.DataFrame:
-        """Score every customer with a purchase on or before ``as_of``."""
+        """Score every customer with a purchase on or before ``as_of``.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Validated transactions (rows after as-of are ignored).
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``customer_id``: the contract's model columns (``p_alive``,
+            ``p_repurchase``, ``expected_purchases``, ``expected_revenue``, ``clv``, timing).
+        """
 
     @abstractmethod
     def _get_state(self, folder: Path | None) -> dict[str, Any]:

@@ -75,7 +75,6 @@ class ModelFamily:
         return self.scorer(**self.params, **{k: v for k, v in run.items() if k in names})
 
 
-#: Every model key, in the order tables show them.
 CATALOGUE: dict[str, ModelFamily] = {
     family.key: family
     for family in (
@@ -95,10 +94,13 @@ CATALOGUE: dict[str, ModelFamily] = {
         ),
     )
 }
-#: Every model key (what ``evaluate`` compares by default).
+"""Every model key and its :class:`ModelFamily`, in the order tables show them."""
+
 MODEL_KEYS: tuple[str, ...] = tuple(CATALOGUE)
-#: Keys that compete for champion (what ``train`` compares by default).
+"""Every model key (what ``evaluate`` compares by default)."""
+
 FAMILIES: tuple[str, ...] = tuple(k for k, f in CATALOGUE.items() if f.competes)
+"""Keys that compete for champion (what ``train`` compares by default)."""
 
 
 def describe_keys(keys: Iterable[str] = MODEL_KEYS) -> str:

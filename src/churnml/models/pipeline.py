@@ -429,7 +429,18 @@ class BTYDScorer(BaseScorer):
 
     # -- prediction ------------------------------------------------------------------------
     def expected_spend(self, summary: pd.DataFrame) -> np.ndarray:
-        """Return expected revenue per purchase (Gamma-Gamma, or the shrunk-mean fallback)."""
+        """Return expected revenue per purchase (Gamma-Gamma, or the shrunk-mean fallback).
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            BTYD summary (``frequency``, ``monetary_value``).
+
+        Returns
+        -------
+        numpy.ndarray
+            One expected spend per row of ``summary``.
+        """
         if self.spend_ is not None:
             return self.spend_.expected_spend(summary).to_numpy()
         x = summary["frequency"].to_numpy(float)

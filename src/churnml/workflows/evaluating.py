@@ -72,8 +72,11 @@ def evaluate(
     >>> tx = churnml.load_transactions(churnml.load_cdnow())
     >>> ev = churnml.evaluate(tx, "1997-12-31", 180, models=["bgnbd", "baseline"],
     ...                       champion=False, track=False)
-    >>> round(ev.metrics["bgnbd"]["auc"], 3) > round(ev.metrics["baseline"]["auc"], 3)
-    True
+    >>> {k: (round(m["auc"], 2), round(m["buyers_ratio"], 2)) for k, m in ev.metrics.items()}
+    {'bgnbd': (0.79, 0.97), 'baseline': (0.8, 2.62)}
+
+    The naive baseline ranks customers about as well, but predicts 2.6 times the buyers who
+    came back: BG/NBD models that customers drop out.
     """
     policy = getattr(tx, "policy", ValidationPolicy())
     settings = RunSettings(
