@@ -53,6 +53,7 @@ def test_missing_amount_exits_nonzero_without_traceback(tmp_path):
     assert "'amount'" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_console_script_errors_cleanly(tmp_path):
     """The installed entry point, in a real process: message on stderr, exit 2, no traceback."""
     path = write_csv(tmp_path / "t.csv", "customer_id;date;amount\n1;2020-01-01;5\n")
@@ -107,6 +108,7 @@ def test_column_options(tmp_path):
     assert stats["first_date"].startswith("2020-01-02") and stats["purchases"] == 2
 
 
+@pytest.mark.slow
 def test_sample_data_and_demo(tmp_path):
     synth = tmp_path / "synth.csv"
     result = runner.invoke(
@@ -197,6 +199,7 @@ def test_evaluate_past_the_data_is_a_clean_error(tmp_path):
     assert result.exit_code == 2 and "runs past the end of the data" in result.output
 
 
+@pytest.mark.slow
 def test_train_then_score(tmp_path):
     from churnml.data import simulate_transactions
     from churnml.scoring import CONTRACT_COLUMNS

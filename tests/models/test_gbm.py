@@ -48,6 +48,7 @@ def test_rows_after_as_of_never_reach_training(log, fitted):
     pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), again.predict(changed, AS_OF, 60))
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(log, fitted):
     again = GBMScorer(hybrid=True, n_estimators=80).fit(log, AS_OF, 60)
     pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), again.predict(log, AS_OF, 60))
@@ -60,6 +61,7 @@ def test_save_and_load_scores_identically(fitted, log, tmp_path):
     pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), loaded.predict(log, AS_OF, 60))
 
 
+@pytest.mark.slow
 def test_calibration_is_fitted_on_the_newest_snapshot(log):
     scorer = GBMScorer(hybrid=False, anchor_level=False, n_estimators=80).fit(log, AS_OF, 60)
     cal = scorer.diagnostics_["calibration"]
@@ -83,6 +85,7 @@ def test_calibration_improves_brier_out_of_time(cdnow_tx):
     assert platt is not None and brier_cal < brier_raw
 
 
+@pytest.mark.slow
 def test_short_history_shortens_labels_then_falls_back(log):
     early = log[log["date"] < pd.Timestamp("2020-07-01")]
     # 182 days of history, 150-day horizon: labels shortened to 122 days and rescaled
@@ -122,6 +125,7 @@ def test_cdnow_gbm_beats_bgnbd_with_honest_totals(cdnow_tx):
     assert abs(g["buyers_ratio"] - 1) <= 0.05 and abs(g["revenue_ratio"] - 1) <= 0.05
 
 
+@pytest.mark.slow
 def test_scoring_data_without_an_optional_column_still_scores(log):
     # A model trained where quantity was known must score API requests that only carry
     # date and amount: the quantity features become missing values, not a KeyError.

@@ -23,6 +23,8 @@ from churnml.scoring import CONTRACT_COLUMNS
 from churnml.workflows import list_versions, rollback, score, train
 
 AS_OF = "2021-02-28"
+# every test here trains and registers models (several seconds each): the full run only
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
