@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -151,3 +153,49 @@ def test_catalogue_builds_every_family():
     assert "baseline" not in FAMILIES and set(FAMILIES) < set(CATALOGUE)
     with pytest.raises(ConfigError, match="unknown model 'xgb'; choose from: bgnbd"):
         make_scorer("xgb")
+
+
+def test_non_finite_scores_fall_back_to_the_fitted_baseline(log):
+    scorer = BTYDScorer().fit(log, AS_OF)
+    scorer.transaction_.params_ = {**scorer.transaction_.params_, "r": float("nan")}
+    scores = scorer.predict(log, AS_OF, 60)
+    baseline = RateBaselineScorer().fit(log, AS_OF).predict(log, AS_OF, 60)
+    assert scorer.diagnostics_["n_nonfinite_replaced"] == len(scores) > 0
+    numeric = scores.drop(columns=["next_purchase_date"]).to_numpy(float)
+    assert np.isfinite(numeric).all()
+    pd.testing.assert_series_equal(scores["p_repurchase"], baseline["p_repurchase"])
+
+
+def test_a_scorer_defined_outside_churnml_cannot_be_loaded(log):
+    class BTYDScorer(RateBaselineScorer):  # same name as churnml's, defined in a test
+        pass
+
+    text = BTYDScorer().fit(log, AS_OF).to_json()
+    # the name resolves to churnml's own class, never to the one defined here
+    assert BaseScorer._registry["BTYDScorer"].__module__ == "churnml.models.pipeline"
+    with pytest.raises(ConfigError, match="saved model is a 'BTYDScorer', not a"):
+        RateBaselineScorer.from_json(text)
+    with pytest.raises(ConfigError, match="does not match this churnml version"):
+        BaseScorer.from_json(text)
+
+
+def test_saved_files_are_checked_before_use(log, tmp_path):
+    scorer = GBMScorer(n_estimators=10, max_snapshots=2).fit(log, AS_OF, 60)
+    path = scorer.save(tmp_path / "m")
+    payload = json.loads(path.read_text())
+    payload["state"]["booster_files"]["repurchase"] = "../../etc/passwd"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ConfigError, match="is not a model file"):
+        GBMScorer.load(tmp_path / "m")
+    payload["params"]["depth"] = 3  # a parameter this version does not have
+    payload["state"]["booster_files"]["repurchase"] = "repurchase.lgb.txt"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ConfigError, match="does not match this churnml version"):
+        GBMScorer.load(tmp_path / "m")
+
+
+def test_a_failed_refit_does_not_look_fitted(log):
+    scorer = BTYDScorer().fit(log, AS_OF)
+    with pytest.raises(ConfigError):
+        scorer.set_params(kind="nope").fit(log, AS_OF)
+    assert not scorer.is_fitted

@@ -125,7 +125,12 @@ class BaseScorer(Params):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # only these classes can be named by a saved file: loading never imports anything
+        # Only churnml's own classes can be named by a saved file, and loading never imports
+        # anything: a subclass defined elsewhere (a notebook, a plug-in) is not loadable.
+        if not cls.__module__.startswith("churnml."):
+            return
+        if cls.__name__ in BaseScorer._registry:
+            raise TypeError(f"two churnml scorers are named {cls.__name__}")
         BaseScorer._registry[cls.__name__] = cls
 
     @property
@@ -153,6 +158,10 @@ class BaseScorer(Params):
         if not self.is_fitted:
             return " [not fitted]"
         return f" [fitted at {self.as_of_.date()}]"
+
+    def _start_fit(self) -> None:
+        # as_of_ marks a finished fit: a refit that fails half-way must not look fitted
+        self.__dict__.pop("as_of_", None)
 
     @abstractmethod
     def fit(self, tx: Any, as_of: Any, horizon_days: int = 90) -> BaseScorer:
@@ -222,10 +231,16 @@ class BaseScorer(Params):
                 f"{cls.__name__}: the saved model is a {name!r}, not a {cls.__name__} "
                 f"(known: {', '.join(sorted(BaseScorer._registry))})"
             )
-        scorer = kind(**{k: _decode(v) for k, v in payload["params"].items()})
-        scorer.as_of_ = parse_day(payload["as_of"])
-        scorer.diagnostics_ = payload["diagnostics"]
-        scorer._set_state(payload["state"], folder)
+        try:
+            scorer = kind(**{k: _decode(v) for k, v in payload["params"].items()})
+            scorer.diagnostics_ = payload["diagnostics"]
+            scorer._set_state(payload["state"], folder)
+            scorer.as_of_ = parse_day(payload["as_of"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"{name}: the saved model does not match this churnml version "
+                f"({type(exc).__name__}: {exc}); retrain it"
+            ) from None
         return scorer
 
     def to_json(self) -> str:
@@ -324,5 +339,5 @@ class BaseScorer(Params):
         replacement = fallback()
         out = out.copy()
         shared = [c for c in replacement.columns if c in out.columns]
-        out.loc[bad, shared] = replacement.loc[out.index[bad], shared].to_numpy()
+        out.loc[bad, shared] = replacement.loc[out.index[bad], shared]
         return out

@@ -192,6 +192,7 @@ class GBMScorer(BaseScorer):
             ``self``, fitted (possibly with a BG/NBD fallback, see ``fallback_``).
         """
         started = time.perf_counter()
+        self._start_fit()
         as_of = parse_day(as_of)
         lines = lines_of(tx)
         lines = lines[lines["date"] < as_of + pd.Timedelta(days=1)]  # nothing after as-of
@@ -548,7 +549,11 @@ class GBMScorer(BaseScorer):
         else:
             if folder is None:
                 raise ConfigError("GBMScorer: booster files need the folder they were saved in")
+            files = state["booster_files"]
+            for name in files.values():
+                # a saved model names files beside its JSON, never a path elsewhere
+                if Path(name).name != name or not name.endswith(".lgb.txt"):
+                    raise ConfigError(f"GBMScorer: booster file {name!r} is not a model file")
             self.boosters_ = {
-                k: lgb.Booster(model_file=str(folder / name))
-                for k, name in state["booster_files"].items()
+                k: lgb.Booster(model_file=str(folder / name)) for k, name in files.items()
             }

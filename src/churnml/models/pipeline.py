@@ -277,6 +277,7 @@ class BTYDScorer(BaseScorer):
         ConfigError
             ``kind`` is not a BTYD family.
         """
+        self._start_fit()
         if self.kind not in KINDS:
             raise ConfigError(
                 f"BTYDScorer.kind must be one of {', '.join(KINDS)}; got {self.kind!r}"
@@ -491,7 +492,7 @@ class BTYDScorer(BaseScorer):
         )
         out = out.join(self._timing(summary, horizon_days, unit))
         out = _finish(out, as_of, horizon_days)
-        baseline = RateBaselineScorer(value=self.value or ValueSettings())
+        baseline = RateBaselineScorer(value=self.value or ValueSettings()).fit(tx, as_of)
         return self._fill_nonfinite(out, lambda: baseline.predict(tx, as_of, horizon_days))
 
     def _timing(self, summary: pd.DataFrame, horizon_days: int, unit: int) -> pd.DataFrame:
