@@ -3,11 +3,15 @@
 A run (``train`` or ``evaluate``) is described by one :class:`RunSettings`. Its
 :meth:`~RunSettings.to_dict` is what MLflow records as parameters and model-version tags, and
 :meth:`~RunSettings.from_dict` rebuilds the settings from that record, so a registered model's
-configuration can be re-run exactly. Nothing here imports churnml beyond ``config``.
+configuration can be re-run exactly. Nothing here imports churnml beyond ``config`` and
+``exceptions``. Customer ids excluded by the validation policy are recorded as a count and a
+SHA-256 digest, never as ids.
 """
 
 from __future__ import annotations
 
+import hashlib
+import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -101,8 +105,23 @@ class SegmentRules:
 
 def _policy_to_dict(policy: ValidationPolicy) -> dict[str, Any]:
     out = asdict(policy)
-    out["exclude_customers"] = sorted(policy.exclude_customers)
+    # Runs and models never hold a customer id: the excluded ids are recorded as a count and
+    # a digest, enough to tell two runs' exclusions apart.
+    ids = sorted(policy.exclude_customers)
+    out["exclude_customers"] = {
+        "count": len(ids),
+        "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest() if ids else None,
+    }
     return out
+
+
+def _whole(value: Any, owner: str, name: str, positive: bool) -> int:
+    """Return ``value`` as an int if it is a whole number (numpy integers included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{owner}.{name} must be a whole number; got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"{owner}.{name} must be a positive whole number; got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -155,13 +174,9 @@ class RunSettings:
             day = getattr(self, name)
             if day is not None:
                 object.__setattr__(self, name, parse_day(day, name))
-        if isinstance(self.horizon_days, bool) or not (
-            isinstance(self.horizon_days, int) and self.horizon_days > 0
-        ):
-            raise ConfigError(
-                "RunSettings.horizon_days must be a positive whole number; "
-                f"got {self.horizon_days!r}"
-            )
+        object.__setattr__(
+            self, "horizon_days", _whole(self.horizon_days, "RunSettings", "horizon_days", True)
+        )
         if isinstance(self.families, str):
             raise ConfigError(
                 f"RunSettings.families must be a sequence of model keys; got {self.families!r}"
@@ -169,8 +184,7 @@ class RunSettings:
         object.__setattr__(self, "families", tuple(self.families))
         if self.freq not in ("D", "W"):
             raise ConfigError(f"RunSettings.freq must be 'D' or 'W'; got {self.freq!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"RunSettings.seed must be a whole number; got {self.seed!r}")
+        object.__setattr__(self, "seed", _whole(self.seed, "RunSettings", "seed", False))
         for name, kind in (
             ("value", ValueSettings),
             ("segments", SegmentRules),
@@ -210,7 +224,8 @@ class RunSettings:
         Returns
         -------
         dict
-            One key per field; ``value``, ``segments`` and ``policy`` are dictionaries.
+            One key per field; ``value``, ``segments`` and ``policy`` are dictionaries. The
+            policy's excluded customer ids appear only as ``{"count", "sha256"}``.
         """
         return {
             "as_of": None if self.as_of is None else str(self.as_of.date()),
@@ -236,7 +251,8 @@ class RunSettings:
         Returns
         -------
         RunSettings
-            Equal to the settings that wrote ``payload``.
+            Equal to the settings that wrote ``payload``, except that a policy's excluded
+            customer ids, recorded only as a count and digest, are not restored.
 
         Raises
         ------
@@ -254,7 +270,11 @@ class RunSettings:
                 data["segments"] = SegmentRules(**data["segments"])
             if data.get("policy") is not None:
                 policy = dict(data["policy"])
-                policy["exclude_customers"] = frozenset(policy.get("exclude_customers") or ())
+                ids = policy.get("exclude_customers") or ()
+                # a record holds a count and digest, not the ids: it rebuilds no exclusion list
+                policy["exclude_customers"] = (
+                    frozenset() if isinstance(ids, dict) else frozenset(ids)
+                )
                 data["policy"] = ValidationPolicy(**policy)
         except TypeError as exc:
             raise ConfigError(f"RunSettings.from_dict: {exc}") from None
