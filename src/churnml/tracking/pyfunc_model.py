@@ -44,7 +44,7 @@ class ChurnmlModel(PythonModel):
         params = params or {}
         as_of = params.get("as_of") or None
         tx = load_transactions(pd.DataFrame(model_input), as_of=as_of)
-        horizon = int(params.get("horizon_days") or self.meta["horizon_days"])
+        horizon = int(params.get("horizon_days") or self.settings.horizon_days)
         day = as_of if as_of is not None else tx.report.last_date
         return score_with(self.scorer, tx, day, horizon, self.label, self.settings.segments)
 

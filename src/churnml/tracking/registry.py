@@ -21,18 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.models import ModelSignature, infer_signature
-from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
-from mlflow.types.schema import AnyType
 
 from churnml._version import __version__
 from churnml.config import REGISTERED_MODEL
 from churnml.exceptions import ConfigError
 from churnml.models.bundle import is_bundle
+from churnml.tracking.lazy_mlflow import mlflow
 from churnml.tracking.runs import PACKAGES, configure
 
 __all__ = [
@@ -75,7 +70,7 @@ VERSION_TAGS = (
 
 def input_signature(
     output_example: pd.DataFrame, horizon_days: int, as_of: str = ""
-) -> ModelSignature:
+) -> mlflow.models.ModelSignature:
     """Build the pyfunc's signature: a transactions frame in, the score table out.
 
     ``customer_id`` must be text (ids are never numbers: leading zeros matter). ``date`` and
@@ -97,25 +92,26 @@ def input_signature(
     mlflow.models.ModelSignature
         Inputs, outputs and parameters.
     """
-    inputs = Schema(
+    types = mlflow.types
+    inputs = types.Schema(
         [
-            ColSpec("string", "customer_id"),
-            ColSpec(AnyType(), "date"),
-            ColSpec(AnyType(), "amount"),
+            types.ColSpec("string", "customer_id"),
+            types.ColSpec(types.schema.AnyType(), "date"),
+            types.ColSpec(types.schema.AnyType(), "amount"),
             *(
-                ColSpec(AnyType(), name, required=False)
+                types.ColSpec(types.schema.AnyType(), name, required=False)
                 for name in ("order_id", "product_id", "quantity", "channel")
             ),
         ]
     )
-    outputs = infer_signature(model_output=output_example).outputs
-    params = ParamSchema(
+    outputs = mlflow.models.infer_signature(model_output=output_example).outputs
+    params = types.ParamSchema(
         [
-            ParamSpec("as_of", "string", as_of),
-            ParamSpec("horizon_days", "long", int(horizon_days)),
+            types.ParamSpec("as_of", "string", as_of),
+            types.ParamSpec("horizon_days", "long", int(horizon_days)),
         ]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+    return mlflow.models.ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
 def _requirements() -> list[str]:
@@ -178,7 +174,7 @@ def log_bundle_model(
         metadata={"churnml_version": __version__},
     )
     version = str(info.registered_model_version)
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     for key, value in (tags or {}).items():
         if value is not None:
             text = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -188,8 +184,8 @@ def log_bundle_model(
 
 def _alias_version(name: str, alias: str) -> str | None:
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
-    except MlflowException:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+    except mlflow.exceptions.MlflowException:
         return None
 
 
@@ -199,26 +195,26 @@ def champion_version(name: str = REGISTERED_MODEL) -> dict[str, Any] | None:
     version = _alias_version(name, CHAMPION)
     if version is None:
         return None
-    mv = MlflowClient().get_model_version(name, version)
+    mv = mlflow.MlflowClient().get_model_version(name, version)
     return {"version": version, "run_id": mv.run_id, "tags": dict(mv.tags)}
 
 
 def set_challenger(version: str, name: str = REGISTERED_MODEL) -> None:
     """Give ``version`` the ``challenger`` alias."""
     configure()
-    MlflowClient().set_registered_model_alias(name, CHALLENGER, str(version))
+    mlflow.MlflowClient().set_registered_model_alias(name, CHALLENGER, str(version))
 
 
-def _history(client: MlflowClient, name: str) -> list[str]:
+def _history(client: mlflow.MlflowClient, name: str) -> list[str]:
     tags = client.get_registered_model(name).tags
     return json.loads(tags.get(_HISTORY_TAG, "[]"))
 
 
-def _known_version(client: MlflowClient, name: str, version: str) -> str:
+def _known_version(client: mlflow.MlflowClient, name: str, version: str) -> str:
     version = str(version).removeprefix("v")
     try:
         client.get_model_version(name, version)
-    except MlflowException:
+    except mlflow.exceptions.MlflowException:
         versions = sorted(
             (int(v.version) for v in client.search_model_versions(f"name = '{name}'")),
         )
@@ -238,7 +234,7 @@ def promote(version: str, reason: str, name: str = REGISTERED_MODEL) -> str:
         The previous champion version, or ``""`` if there was none.
     """
     configure()
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     version = _known_version(client, name, version)
     previous = _alias_version(name, CHAMPION) or ""
     client.set_registered_model_alias(name, CHAMPION, version)
@@ -263,7 +259,7 @@ def rollback(name: str = REGISTERED_MODEL) -> tuple[str, str]:
         There is no earlier champion to return to.
     """
     configure()
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     current = _alias_version(name, CHAMPION)
     history = _history(client, name) if current else []
     # Drop the current champion's latest entry and any adjacent repeats of it.
@@ -292,10 +288,10 @@ def list_versions(name: str = REGISTERED_MODEL) -> pd.DataFrame:
         One row per version, newest first; empty if the model is not registered yet.
     """
     configure()
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     try:
         aliases = client.get_registered_model(name).aliases
-    except MlflowException:
+    except mlflow.exceptions.MlflowException:
         return pd.DataFrame(columns=["version", "aliases", "created", "run_id", *VERSION_TAGS])
     by_version: dict[str, list[str]] = {}
     for alias, version in aliases.items():
@@ -354,7 +350,7 @@ def _model_uri(model: str, name: str) -> str:
 
 
 def _label_from_uri(
-    uri: str, name: str, client: MlflowClient
+    uri: str, name: str, client: mlflow.MlflowClient
 ) -> tuple[str, str | None, str | None]:
     """Registry version and run of a ``models:/`` URI (label, version, run id)."""
     if not uri.startswith("models:/"):
@@ -403,10 +399,10 @@ def resolved_model(model: str = CHAMPION, name: str = REGISTERED_MODEL) -> Itera
         return
     configure()
     uri = _model_uri(model, name)
-    client = MlflowClient()
+    client = mlflow.MlflowClient()
     try:
         label, version, run_id = _label_from_uri(uri, name, client)
-    except MlflowException:
+    except mlflow.exceptions.MlflowException:
         known = list_versions(name)
         raise ConfigError(
             f"no model {model!r} in the registry at {mlflow.get_tracking_uri()} "
@@ -423,7 +419,7 @@ def resolved_model(model: str = CHAMPION, name: str = REGISTERED_MODEL) -> Itera
     with tempfile.TemporaryDirectory(prefix="churnml-model-") as folder:
         try:
             local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=folder))
-        except MlflowException as exc:
+        except mlflow.exceptions.MlflowException as exc:
             raise ConfigError(f"could not download model {uri}: {exc.message}") from None
         bundle = local / "artifacts" / "bundle"
         if not is_bundle(bundle):

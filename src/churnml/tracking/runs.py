@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlflow
-
 from churnml._version import __version__
 from churnml.config import EXPERIMENT, tracking_uri
 from churnml.data.fingerprint import fingerprint
@@ -29,6 +27,7 @@ from churnml.data.validation import ValidatedTransactions
 from churnml.evaluation.plots import save_plots
 from churnml.evaluation.result import Evaluation
 from churnml.exceptions import ConfigError
+from churnml.tracking.lazy_mlflow import mlflow
 
 __all__ = [
     "PACKAGES",
@@ -204,13 +203,12 @@ class TrackedRun:
     @staticmethod
     def _log_dataset(info: Mapping[str, Any], context: str) -> None:
         """Show the data in the UI's Dataset column: name, source and digest, never rows."""
-        from mlflow.data.meta_dataset import MetaDataset
-        from mlflow.data.sources import LocalArtifactDatasetSource
-
         source = str(info.get("source") or "<DataFrame>")
         name = " + ".join(Path(part).name for part in source.split(" + "))
-        dataset = MetaDataset(
-            source=LocalArtifactDatasetSource(source), name=name, digest=info["sha256"][:16]
+        dataset = mlflow.data.meta_dataset.MetaDataset(
+            source=mlflow.data.sources.LocalArtifactDatasetSource(source),
+            name=name,
+            digest=info["sha256"][:16],
         )
         mlflow.log_input(dataset, context=context)
 
