@@ -40,7 +40,7 @@ from churnml.data import (
     load_transactions,
     simulate_transactions,
 )
-from churnml.evaluation import CHAMPION_RULE, PROMOTION_RULE, Evaluation, save_plots
+from churnml.evaluation import CHAMPION_RULE, PROMOTION_RULE, Evaluation
 from churnml.exceptions import ChurnmlError, ChurnmlWarning
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, describe_keys
 from churnml.settings import ValueSettings
@@ -395,11 +395,6 @@ def _names(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
-def _freq(loader: dict[str, Any] | None) -> str:
-    """Return the purchase period chosen among the loader options."""
-    return (loader or {}).get("freq", Freq.D).value
-
-
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -448,21 +443,20 @@ def evaluate(
             horizon_days,
             models=keys,
             value=value,
-            freq=_freq(loader),
             seed=seed,
             champion=champion,
             experiment=experiment,
             track=track,
+            out=out_path,
+            plots_dir=plots_dir,
             on_step=lambda msg: status.update(msg),
         )
     print_evaluation(result)
     if out_path is not None:
-        result.write_json(out_path)
         out.print(f"Metrics written to {out_path}")
-        plots_dir = plots_dir or out_path.parent / "plots"
-    if plots_dir is not None:
-        files = save_plots(result, plots_dir)
-        out.print("Plots: " + ", ".join(str(f) for f in files))
+    plots = [f for f in result.files if f.suffix == ".png"]
+    if plots:
+        out.print("Plots: " + ", ".join(str(f) for f in plots))
     if result.run_id is not None:
         _print_run(result.run_id)
 
@@ -550,7 +544,6 @@ def train(
             horizon_days=horizon_days,
             families=families,
             value=value,
-            freq=_freq(loader),
             seed=seed,
             force=force,
             model_name=model_name,
@@ -607,8 +600,9 @@ def score(
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     result.scores.to_csv(out_path, index=False)
-    _print_scoring(result.scores, result.model_version, result.family, result.meta["as_of"])
-    out.print(f"Scores written to {out_path}")
+    _print_scoring(
+        result.scores, result.model_version, result.family, result.meta["as_of"], out_path
+    )
     if result.n_unscored:
         out.print(
             f"note: {result.n_unscored:,} customers have no purchase with a positive net amount "
@@ -616,9 +610,12 @@ def score(
         )
 
 
-def _print_scoring(scores: pd.DataFrame, version: str, family: str, trained_to: str) -> None:
+def _print_scoring(
+    scores: pd.DataFrame, version: str, family: str, trained_to: str, path: Path
+) -> None:
     out.print(
-        f"Scored {len(scores):,} customers with {version} ({family}, trained to {trained_to})"
+        f"Scored {len(scores):,} customers with {version} ({family}, trained to {trained_to}) "
+        f"into {path}"
     )
     counts = scores["segment"].value_counts()
     out.print("Segments: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
@@ -741,7 +738,13 @@ def demo(
     print_evaluation(result.evaluation)
     _print_training(result.training)
     scoring = result.scoring
-    _print_scoring(scoring.scores, scoring.model_version, scoring.family, scoring.meta["as_of"])
+    _print_scoring(
+        scoring.scores,
+        scoring.model_version,
+        scoring.family,
+        scoring.meta["as_of"],
+        result.scores_csv,
+    )
     uri = result.tracking_uri
     out.print(
         f"\nTransactions (CSV): {result.transactions_csv}\n"

@@ -224,3 +224,13 @@ def test_same_configuration_on_new_data_refreshes_the_champion(log):
     assert fresh.promoted and fresh.promotion.startswith("refresh: champion 1's configuration")
     champion = list_versions("refresh").set_index("version").loc[3]
     assert champion["aliases"] == "challenger,champion" and champion["as_of"] == AS_OF
+
+
+def test_a_champion_from_an_older_churnml_is_replaced(log):
+    # versions registered before settings were recorded can be neither re-run nor scored
+    tx = load_transactions(log, as_of=AS_OF)
+    first = train(tx, horizon_days=60, families=("bgnbd",), model_name="older")
+    MlflowClient().delete_model_version_tag("older", first.version, "settings")
+    second = train(tx, horizon_days=60, families=("bgnbd",), model_name="older")
+    assert second.promoted and "registered by an older churnml" in second.promotion
+    assert list_versions("older").set_index("version")["aliases"][2] == "challenger,champion"

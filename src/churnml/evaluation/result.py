@@ -37,6 +37,8 @@ class Evaluation:
         Fit diagnostics per model (penalizer search, fallbacks, warnings, fit seconds).
     run_id : str or None
         MLflow run that recorded it, if any.
+    files : list of pathlib.Path
+        Files written from it (``metrics.json``, plots), if any.
     """
 
     cutoff: pd.Timestamp
@@ -47,6 +49,7 @@ class Evaluation:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     run_id: str | None = None
+    files: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``metrics.json`` payload of the contract (NaN written as null).

@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from churnml.config import DEFAULT_HORIZON_DAYS, EXPERIMENT, ValidationPolicy
+from churnml.config import DEFAULT_HORIZON_DAYS, EXPERIMENT
 from churnml.data.validation import ValidatedTransactions
-from churnml.evaluation import Evaluation
+from churnml.evaluation import Evaluation, save_plots
 from churnml.evaluation import evaluate as backtest
 from churnml.models.catalog import MODEL_KEYS, check_keys
 from churnml.settings import RunSettings, ValueSettings
 from churnml.tracking import tracked_run
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "settings_for"]
+
+
+def settings_for(tx: ValidatedTransactions, **fields: Any) -> RunSettings:
+    """Build a run's settings for these transactions.
+
+    Unset fields take their defaults; ``freq`` defaults to the purchase unit ``tx`` was
+    validated with, and ``policy`` is ``tx``'s validation policy.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions
+        The transactions the run reads.
+    **fields
+        :class:`~churnml.settings.RunSettings` fields; ``None`` means the default.
+
+    Returns
+    -------
+    RunSettings
+        The settings.
+    """
+    given = {k: v for k, v in fields.items() if v is not None}
+    given.setdefault("freq", tx.policy.freq)
+    return RunSettings(policy=tx.policy, **given)
 
 
 def evaluate(
@@ -28,6 +52,8 @@ def evaluate(
     champion: bool = True,
     experiment: str = EXPERIMENT,
     track: bool = True,
+    out: str | Path | None = None,
+    plots_dir: str | Path | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Fit every model on data up to the cutoff and score it on (cutoff, cutoff + horizon].
@@ -58,13 +84,19 @@ def evaluate(
         MLflow experiment.
     track : bool
         Record the run in MLflow (default).
+    out : str or pathlib.Path, optional
+        Also write ``metrics.json`` (the contract's shape) here.
+    plots_dir : str or pathlib.Path, optional
+        Also write the plots (PNG) here; default: a ``plots`` folder beside ``out``, and no
+        plots without ``out``.
     on_step : callable, optional
         Progress messages.
 
     Returns
     -------
     Evaluation
-        Labels, predictions, metrics and diagnostics; ``run_id`` is set when tracked.
+        Labels, predictions, metrics and diagnostics; ``run_id`` is set when tracked and
+        ``files`` lists what was written.
 
     Examples
     --------
@@ -78,15 +110,14 @@ def evaluate(
     The naive baseline ranks customers about as well, but predicts 2.6 times the buyers who
     came back: BG/NBD models that customers drop out.
     """
-    policy = getattr(tx, "policy", ValidationPolicy())
-    settings = RunSettings(
+    settings = settings_for(
+        tx,
         cutoff=cutoff,
         horizon_days=horizon_days,
         families=check_keys(models if models is not None else MODEL_KEYS),
-        freq=freq or policy.freq,  # type: ignore[arg-type]
+        freq=freq,
         seed=seed,
-        value=value or ValueSettings(),
-        policy=policy,
+        value=value,
     )
     assert settings.cutoff is not None
     kwargs: dict[str, Any] = dict(
@@ -98,7 +129,9 @@ def evaluate(
         on_step=on_step,
     )
     if not track:
-        return backtest(tx, settings.cutoff, settings.horizon_days, **kwargs)
+        return _write(
+            backtest(tx, settings.cutoff, settings.horizon_days, **kwargs), out, plots_dir
+        )
     run_name = f"evaluate at {settings.cutoff.date()}, {settings.horizon_days} d"
     with tracked_run("evaluate", experiment=experiment, run_name=run_name) as run:
         run.log_params(settings.to_dict())
@@ -108,4 +141,13 @@ def evaluate(
         headline = "champion" if "champion" in result.metrics else None
         run.log_evaluation(result, headline=headline)
         result.run_id = run.run_id
+    return _write(result, out, plots_dir)
+
+
+def _write(result: Evaluation, out: str | Path | None, plots: str | Path | None) -> Evaluation:
+    if out is not None:
+        result.files.append(result.write_json(out))
+        plots = plots if plots is not None else Path(out).parent / "plots"
+    if plots is not None:
+        result.files.extend(save_plots(result, plots))
     return result

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from churnml._version import __version__
-from churnml.config import EXPERIMENT, REGISTERED_MODEL, ValidationPolicy, parse_day
+from churnml.config import EXPERIMENT, REGISTERED_MODEL, parse_day
 from churnml.data.fingerprint import fingerprint
 from churnml.data.validation import ValidatedTransactions, load_transactions
 from churnml.evaluation import CHAMPION_RULE, Evaluation, beats, select_champion
@@ -35,6 +35,7 @@ from churnml.models.catalog import check_keys
 from churnml.scoring import score_with
 from churnml.settings import RunSettings, SegmentRules, ValueSettings
 from churnml.tracking import TrackedRun, registry, tracked_run
+from churnml.workflows.evaluating import settings_for
 
 __all__ = ["TrainResult", "example_transactions", "train", "train_with"]
 
@@ -219,17 +220,15 @@ def train(
     >>> result.champion, str(result.settings.as_of.date()), result.backtest.horizon_days
     ('bgnbd', '1998-06-30', 90)
     """
-    lines = lines_of(tx)
-    policy = getattr(tx, "policy", ValidationPolicy())
-    settings = RunSettings(
-        as_of=parse_day(as_of if as_of is not None else lines["date"].max()),
+    settings = settings_for(
+        tx,
+        as_of=as_of if as_of is not None else lines_of(tx)["date"].max(),
         horizon_days=horizon_days,
-        families=check_keys(families if families is not None else FAMILIES, FAMILIES),
-        freq=freq or policy.freq,  # type: ignore[arg-type]
+        families=families,
+        freq=freq,
         seed=seed,
-        value=value or ValueSettings(),
-        segments=segments or SegmentRules(),
-        policy=policy,
+        value=value,
+        segments=segments,
     )
     return train_with(
         tx,
@@ -273,10 +272,12 @@ def train_with(
     Raises
     ------
     ConfigError
-        ``settings.as_of`` is not set.
+        ``settings.as_of`` is not set, or a family is not a competing key of the catalogue.
     """
     if settings.as_of is None:
         raise ConfigError("train_with needs settings.as_of; train() resolves it from the data")
+    # only competing families; none given means all of them
+    settings = settings.replace(families=check_keys(settings.families or FAMILIES, FAMILIES))
     as_of = settings.as_of
     train_tx = _until(tx, as_of)
     run_name = f"train to {as_of.date()}, {settings.horizon_days} d"
@@ -447,10 +448,16 @@ def _challenge(
     version, tags = current["version"], current["tags"]
     if evaluation is None:
         return False, f"no backtest on this data, so champion {version} is kept"
-    family = tags.get("family")
-    if family is None or "settings" not in tags:
-        return False, f"champion {version} records no settings to re-run; promote by hand"
-    theirs = RunSettings.from_dict(json.loads(tags["settings"]))
+    try:
+        family = tags["family"]
+        theirs = RunSettings.from_dict(json.loads(tags["settings"]))
+    except (KeyError, ValueError, TypeError):
+        # Written by an older churnml (no or other settings): its configuration cannot be
+        # re-run, and its bundle cannot be scored by this version, so it cannot stay champion.
+        return True, (
+            f"champion {version} was registered by an older churnml without readable settings "
+            "and cannot be re-run or scored; replaced"
+        )
     new_family = result.champion
     same_fit = (theirs.freq, theirs.seed) == (mine.freq, mine.seed)
     if new_family == family and same_fit and tags.get("data_sha256") != meta["data"]["sha256"]:
