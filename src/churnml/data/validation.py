@@ -19,7 +19,7 @@ from pandas.tseries.api import guess_datetime_format
 from churnml.config import ColumnMap, ValidationPolicy, parse_day
 from churnml.data.io import RawTransactions, from_frame, read_sources
 from churnml.data.purchases import Purchases, to_purchases
-from churnml.exceptions import ConfigError, DataValidationError
+from churnml.exceptions import DataValidationError
 
 __all__ = [
     "REASONS",
@@ -590,16 +590,7 @@ def load_transactions(
     (69659, True)
     """
     sep = "\t" if sep in ("\\t", "tab") else sep
+    # read_sources checks the sources (none given, wrong type) and names what is wrong
     sources = [source] if isinstance(source, (str, Path, pd.DataFrame)) else list(source)
-    if not sources:
-        raise ConfigError(
-            "no transaction file or DataFrame was given: pass at least one path or DataFrame"
-        )
-    for src in sources:
-        if not isinstance(src, (str, Path, pd.DataFrame)):
-            raise TypeError(
-                f"a transaction source must be a path or a pandas DataFrame, not "
-                f"{type(src).__name__}"
-            )
     raw = read_sources(sources, columns, sep=sep, encoding=encoding, progress=progress)
     return validate_transactions(raw, as_of=as_of, policy=policy)
