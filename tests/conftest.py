@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from churnml.data import load_cdnow, load_transactions
+from churnml.evaluation import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -47,6 +48,16 @@ def cdnow() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def cdnow_tx(cdnow):
     return load_transactions(cdnow)
+
+
+@pytest.fixture(scope="session")
+def cdnow_evaluation(cdnow_tx):
+    """BG/NBD and the baseline fitted on CDNOW up to 1997-12-31 and scored on the next 180 days.
+
+    Shared by every test that needs this reference evaluation (contract output, published
+    behaviour, the LightGBM comparison), so the fits run once per session.
+    """
+    return evaluate(cdnow_tx, "1997-12-31", 180, models=("bgnbd", "baseline"))
 
 
 def write_csv(path: Path, text: str) -> Path:

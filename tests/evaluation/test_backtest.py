@@ -13,9 +13,9 @@ from churnml.evaluation import METRIC_NAMES, evaluate
 from churnml.exceptions import ConfigError, InsufficientDataError
 
 
-@pytest.fixture(scope="module")
-def cdnow_eval(cdnow_tx):
-    return evaluate(cdnow_tx, "1997-12-31", 180, models=("bgnbd", "baseline"))
+@pytest.fixture
+def cdnow_eval(cdnow_evaluation):
+    return cdnow_evaluation
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from churnml.data import simulate_transactions
+from churnml.evaluation import evaluate
 from churnml.features import build_labels
 from churnml.models.gbm import GBMScorer
 from churnml.models.pipeline import SCORE_COLUMNS
@@ -113,13 +114,11 @@ def test_level_anchoring_matches_bgnbd_totals(fitted, log):
 
 
 @pytest.mark.slow
-def test_cdnow_gbm_beats_bgnbd_with_honest_totals(cdnow_tx):
+def test_cdnow_gbm_beats_bgnbd_with_honest_totals(cdnow_tx, cdnow_evaluation):
     """CDNOW, cutoff 1997-12-31, 180 days (the issue's target: +0.015 AUC, +0.03 Gini; this
     asserts a margin that survives library versions: +0.01 and +0.02)."""
-    from churnml.evaluation import evaluate
-
-    result = evaluate(cdnow_tx, "1997-12-31", 180, models=("bgnbd", "gbm"))
-    g, b = result.metrics["gbm"], result.metrics["bgnbd"]
+    result = evaluate(cdnow_tx, "1997-12-31", 180, models=("gbm",))
+    g, b = result.metrics["gbm"], cdnow_evaluation.metrics["bgnbd"]
     assert g["auc"] >= b["auc"] + 0.01 and g["revenue_gini"] >= b["revenue_gini"] + 0.02
     assert g["brier"] <= b["brier"]
     assert abs(g["buyers_ratio"] - 1) <= 0.05 and abs(g["revenue_ratio"] - 1) <= 0.05
