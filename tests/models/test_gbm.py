@@ -75,7 +75,10 @@ def test_calibration_improves_brier_out_of_time(cdnow_tx):
     """CDNOW drifts (younger snapshots buy more): Platt scaling on the newest snapshot lowers
     Brier on the 180 days after the cutoff, which no part of training saw."""
     cutoff = "1997-12-31"
-    scorer = GBMScorer(hybrid=False, anchor_level=False).fit(cdnow_tx, cutoff, 180)
+    # 150 trees instead of 300: the same effect (Brier 0.1325 vs 0.1333) in half the time
+    scorer = GBMScorer(hybrid=False, anchor_level=False, n_estimators=150).fit(
+        cdnow_tx, cutoff, 180
+    )
     labels = build_labels(cdnow_tx, cutoff, 180)
     calibrated = scorer.predict(cdnow_tx, cutoff, 180)
     platt, scorer.platt_ = scorer.platt_, None
