@@ -153,6 +153,7 @@ def test_bad_as_of_is_named(tmp_path):
     assert early.exit_code == 2 and "all 1 rows were excluded" in early.output
 
 
+@pytest.mark.slow  # end to end through MLflow; tests/workflows covers the outputs quickly
 def test_evaluate_writes_metrics_and_plots(tmp_path):
     from churnml.data import simulate_transactions
 

@@ -31,7 +31,10 @@ def _assert_clean(scores: pd.DataFrame) -> None:
     assert (scores["median_days_to_next_purchase"] <= scores["days_to_next_purchase_p90"]).all()
 
 
-@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd", "pareto"])
+@pytest.mark.parametrize(
+    "kind",
+    ["bgnbd", "mbgnbd", pytest.param("pareto", marks=pytest.mark.slow)],  # lifetimes: ~3 s
+)
 def test_every_family_scores_cleanly(small_log, kind):
     scorer = BTYDScorer(kind=kind).fit(small_log, "2021-03-31")
     scores = scorer.predict(small_log, "2021-03-31", 90)
