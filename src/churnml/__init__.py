@@ -10,6 +10,9 @@ The public API, in the order a data scientist meets it:
 - runs tracked in MLflow: :func:`evaluate` (out of time), :func:`train` (backtest, champion,
   registry), :func:`score` (with the registry's champion), :func:`list_versions`,
   :func:`promote`, :func:`rollback`, and :func:`run_demo`;
+- serving: :func:`load_model` (a registered model, loaded without running stored code) and
+  :func:`model_version_of`; the score store (:class:`ScoreStore`): :func:`publish_scores`,
+  :func:`list_snapshots`, :func:`activate_snapshot`;
 - settings: :class:`RunSettings`, :class:`ValueSettings`, :class:`SegmentRules`,
   :class:`ColumnMap`, :class:`ValidationPolicy`.
 
@@ -22,7 +25,7 @@ Examples
 """
 
 from churnml._version import __version__
-from churnml.config import ColumnMap, ValidationPolicy
+from churnml.config import DEFAULT_SCORE_STORE, REGISTERED_MODEL, ColumnMap, ValidationPolicy
 from churnml.data import (
     ValidatedTransactions,
     ValidationReport,
@@ -53,14 +56,21 @@ from churnml.models import (
 )
 from churnml.scoring import CONTRACT_COLUMNS, score_with
 from churnml.settings import RunSettings, SegmentRules, ValueSettings
+from churnml.store import ScoreStore, Snapshot
 from churnml.summary import DataSummary, describe
 from churnml.workflows import (
     DemoResult,
+    LoadedModel,
     ScoreResult,
     TrainResult,
+    activate_snapshot,
     evaluate,
+    list_snapshots,
     list_versions,
+    load_model,
+    model_version_of,
     promote,
+    publish_scores,
     rollback,
     run_demo,
     score,
@@ -70,8 +80,10 @@ from churnml.workflows import (
 __all__ = [
     "CATALOGUE",
     "CONTRACT_COLUMNS",
+    "DEFAULT_SCORE_STORE",
     "FAMILIES",
     "MODEL_KEYS",
+    "REGISTERED_MODEL",
     "BTYDScorer",
     "BaseScorer",
     "ChurnmlError",
@@ -85,25 +97,33 @@ __all__ = [
     "Evaluation",
     "GBMScorer",
     "InsufficientDataError",
+    "LoadedModel",
     "ModelFitError",
     "NotFittedError",
     "RateBaselineScorer",
     "RunSettings",
     "ScoreResult",
+    "ScoreStore",
     "SegmentRules",
+    "Snapshot",
     "TrainResult",
     "ValidatedTransactions",
     "ValidationPolicy",
     "ValidationReport",
     "ValueSettings",
     "__version__",
+    "activate_snapshot",
     "describe",
     "evaluate",
+    "list_snapshots",
     "list_versions",
     "load_cdnow",
+    "load_model",
     "load_transactions",
     "make_scorer",
+    "model_version_of",
     "promote",
+    "publish_scores",
     "rollback",
     "run_demo",
     "score",

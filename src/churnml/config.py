@@ -5,6 +5,7 @@ Nothing here imports the rest of churnml.
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,7 +23,13 @@ __all__ = [
     "ValidationPolicy",
     "REGISTERED_MODEL",
     "EXPERIMENT",
+    "SCORE_STORE_ENV",
+    "DEFAULT_SCORE_STORE",
+    "SNAPSHOT_KEEP_ENV",
+    "DEFAULT_SNAPSHOT_KEEP",
     "models_dir",
+    "score_store_url",
+    "snapshot_keep",
     "tracking_uri",
 ]
 
@@ -30,6 +37,16 @@ __all__ = [
 REGISTERED_MODEL = "churnml"
 #: MLflow experiment that train and evaluate runs go to.
 EXPERIMENT = "churnml"
+
+#: Environment variable holding the score store's SQLAlchemy URL.
+SCORE_STORE_ENV = "CHURNML_SCORE_STORE"
+#: Score store used when neither an argument nor ``CHURNML_SCORE_STORE`` names one: a SQLite
+#: file in the working directory, beside MLflow's default ``mlruns.db``.
+DEFAULT_SCORE_STORE = "sqlite:///scores.db"
+#: Environment variable holding how many score snapshots the store keeps.
+SNAPSHOT_KEEP_ENV = "CHURNML_SNAPSHOT_KEEP"
+#: Snapshots kept when neither an argument nor ``CHURNML_SNAPSHOT_KEEP`` says how many.
+DEFAULT_SNAPSHOT_KEEP = 10
 
 #: Default prediction horizon in days.
 DEFAULT_HORIZON_DAYS = 90
@@ -193,3 +210,57 @@ def tracking_uri() -> str:
     if uri:
         return uri
     return f"sqlite:///{(Path.cwd() / 'mlruns.db').as_posix()}"
+
+
+def score_store_url(url: str | None = None) -> str:
+    """Return the SQLAlchemy URL of the score store.
+
+    Parameters
+    ----------
+    url : str, optional
+        An explicit URL, used as given when not empty.
+
+    Returns
+    -------
+    str
+        ``url``, else ``CHURNML_SCORE_STORE``, else :data:`DEFAULT_SCORE_STORE`
+        (``sqlite:///scores.db``, relative to the working directory).
+    """
+    for candidate in (url, os.environ.get(SCORE_STORE_ENV)):
+        if candidate is not None and candidate.strip():
+            return candidate.strip()
+    return DEFAULT_SCORE_STORE
+
+
+def snapshot_keep(keep: int | None = None) -> int:
+    """Return how many score snapshots the store keeps.
+
+    Parameters
+    ----------
+    keep : int, optional
+        An explicit count, used when given.
+
+    Returns
+    -------
+    int
+        ``keep``, else ``CHURNML_SNAPSHOT_KEEP``, else :data:`DEFAULT_SNAPSHOT_KEEP`.
+
+    Raises
+    ------
+    ConfigError
+        The count is not a whole number of at least 1.
+    """
+    name = "keep"
+    value: object = keep
+    if keep is None:
+        text = os.environ.get(SNAPSHOT_KEEP_ENV, "").strip()
+        if not text:
+            return DEFAULT_SNAPSHOT_KEEP
+        name = SNAPSHOT_KEEP_ENV
+        try:
+            value = int(text)
+        except ValueError:
+            value = text
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ConfigError(f"{name} must be a whole number of snapshots, at least 1; got {value!r}")
+    return int(value)

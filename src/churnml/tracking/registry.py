@@ -39,6 +39,7 @@ __all__ = [
     "input_signature",
     "list_versions",
     "log_bundle_model",
+    "model_version",
     "promote",
     "resolved_model",
     "rollback",
@@ -325,6 +326,9 @@ class ResolvedModel:
         Registry coordinates, when known.
     uri : str
         The MLflow URI or path it came from.
+    trained_at : str or None
+        When the model was made, ISO 8601 in UTC: the registry version's creation time, else
+        the run's start time, else the time the bundle records.
     """
 
     bundle_dir: Path
@@ -333,6 +337,13 @@ class ResolvedModel:
     version: str | None
     run_id: str | None
     uri: str
+    trained_at: str | None = None
+
+
+def _iso_ms(milliseconds: int | None) -> str | None:
+    if milliseconds is None:
+        return None
+    return pd.Timestamp(milliseconds, unit="ms", tz="UTC").isoformat()
 
 
 def _model_uri(model: str, name: str) -> str:
@@ -349,19 +360,68 @@ def _model_uri(model: str, name: str) -> str:
     )
 
 
-def _label_from_uri(
-    uri: str, name: str, client: mlflow.MlflowClient
-) -> tuple[str, str | None, str | None]:
-    """Registry version and run of a ``models:/`` URI (label, version, run id)."""
-    if not uri.startswith("models:/"):
-        return uri, None, None
+def _registry_version(client: mlflow.MlflowClient, uri: str) -> Any:
+    """Return the model version a ``models:/name@alias`` or ``models:/name/N`` URI names."""
     path = uri.removeprefix("models:/")
     model_name = path.split("@")[0].split("/")[0]
     if "@" in path:
-        mv = client.get_model_version_by_alias(model_name, path.split("@", 1)[1])
-    else:
-        mv = client.get_model_version(model_name, path.split("/", 1)[1])
-    return f"{model_name}/{mv.version}", str(mv.version), mv.run_id
+        return client.get_model_version_by_alias(model_name, path.split("@", 1)[1])
+    return client.get_model_version(model_name, path.split("/", 1)[1])
+
+
+def _label_from_uri(
+    uri: str, name: str, client: mlflow.MlflowClient
+) -> tuple[str, str | None, str | None, str | None]:
+    """Registry version of a ``models:/`` URI: label, version, run id, creation time."""
+    if not uri.startswith("models:/"):
+        return uri, None, None, None
+    mv = _registry_version(client, uri)
+    return f"{mv.name}/{mv.version}", str(mv.version), mv.run_id, _iso_ms(mv.creation_timestamp)
+
+
+# What the registry answers for a model, version or alias that does not exist.
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
+def model_version(model: str = CHAMPION, name: str = REGISTERED_MODEL) -> str | None:
+    """Return the registry version a model reference points to now (one registry call).
+
+    Cheap enough to poll: a server compares it with the version it has loaded.
+
+    Parameters
+    ----------
+    model : str
+        An alias (``champion``, ``challenger`` or any other), a version (``3`` or ``v3``) or a
+        ``models:/`` URI. ``runs:/`` URIs and folders are not registry versions.
+    name : str
+        Registered model name for aliases and versions.
+
+    Returns
+    -------
+    str or None
+        The version number, or None when the alias, version or model does not exist, or the
+        reference is not a registry one.
+
+    Raises
+    ------
+    ConfigError
+        The registry cannot be read (the message names the tracking URI).
+    """
+    if model.startswith("runs:/") or Path(model).is_dir():
+        return None
+    uri = model if model.startswith("models:/") else None
+    if uri is None:
+        text = model.removeprefix("v")
+        uri = f"models:/{name}/{text}" if text.isdigit() else f"models:/{name}@{model}"
+    configure()
+    try:
+        return str(_registry_version(mlflow.MlflowClient(), uri).version)
+    except mlflow.exceptions.MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            return None
+        raise ConfigError(
+            f"the model registry at {mlflow.get_tracking_uri()} could not be read: {exc.message}"
+        ) from None
 
 
 @contextmanager
@@ -395,13 +455,13 @@ def resolved_model(model: str = CHAMPION, name: str = REGISTERED_MODEL) -> Itera
         meta = json.loads((bundle / "bundle.json").read_text())
         run_id = meta.get("run_id")
         label = f"run:{run_id}" if run_id else path.name
-        yield ResolvedModel(bundle, label, None, None, run_id, str(path))
+        yield ResolvedModel(bundle, label, None, None, run_id, str(path), meta.get("trained_at"))
         return
     configure()
     uri = _model_uri(model, name)
     client = mlflow.MlflowClient()
     try:
-        label, version, run_id = _label_from_uri(uri, name, client)
+        label, version, run_id, trained_at = _label_from_uri(uri, name, client)
     except mlflow.exceptions.MlflowException:
         known = list_versions(name)
         raise ConfigError(
@@ -424,7 +484,21 @@ def resolved_model(model: str = CHAMPION, name: str = REGISTERED_MODEL) -> Itera
         bundle = local / "artifacts" / "bundle"
         if not is_bundle(bundle):
             raise ConfigError(f"{uri} is not a churnml model (no artifacts/bundle/bundle.json)")
+        meta = json.loads((bundle / "bundle.json").read_text())
         if run_id is None:
-            run_id = json.loads((bundle / "bundle.json").read_text()).get("run_id")
+            run_id = meta.get("run_id")
             label = f"run:{run_id}" if run_id else uri
-        yield ResolvedModel(bundle, label, name if version else None, version, run_id, uri)
+        if trained_at is None and run_id:
+            try:
+                trained_at = _iso_ms(client.get_run(run_id).info.start_time)
+            except mlflow.exceptions.MlflowException:
+                trained_at = None  # the run was deleted; the bundle's own record remains
+        yield ResolvedModel(
+            bundle,
+            label,
+            label.split("/", 1)[0] if version else None,
+            version,
+            run_id,
+            uri,
+            trained_at or meta.get("trained_at"),
+        )

@@ -1,4 +1,11 @@
-"""Score with a model from the MLflow registry (or a bundle folder)."""
+"""Score with a model from the MLflow registry (or a bundle folder).
+
+:func:`load_model` is the one way a model is loaded for scoring, by the CLI, the Python API
+and the HTTP service alike: the registry (or a folder) is resolved by
+:mod:`churnml.tracking`, and the bundle is read by churnml's own loader (JSON and LightGBM
+text files). MLflow's pyfunc loader is never used for scoring, so no code stored with a model
+(``pyfunc_model.py``) runs.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,13 @@ import pandas as pd
 
 from churnml.config import REGISTERED_MODEL, parse_day
 from churnml.data.validation import ValidatedTransactions
+from churnml.models.base import BaseScorer
 from churnml.models.bundle import load_bundle
 from churnml.scoring import score_with, unscored_customers
 from churnml.settings import RunSettings
-from churnml.tracking import resolved_model
+from churnml.tracking import model_version, resolved_model
 
-__all__ = ["ScoreResult", "score"]
+__all__ = ["LoadedModel", "ScoreResult", "load_model", "model_version_of", "score"]
 
 
 @dataclass
@@ -39,6 +47,8 @@ class ScoreResult:
     meta : dict
         The bundle's metadata (settings, training as-of, backtest) plus ``registry_version``
         and ``model_uri``.
+    model_name : str or None
+        Registered model name, when the model came from the registry.
     """
 
     scores: pd.DataFrame
@@ -48,6 +58,144 @@ class ScoreResult:
     horizon_days: int
     n_unscored: int
     meta: dict[str, Any] = field(default_factory=dict)
+    model_name: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model loaded for scoring, with where it came from.
+
+    Built by :func:`load_model`; it holds no file handles, so it can be kept and shared (a
+    server keeps one and swaps it for a new one when the champion changes).
+
+    Attributes
+    ----------
+    scorer : BaseScorer
+        The fitted scorer.
+    meta : dict
+        The bundle's metadata (family, settings, training as-of, data fingerprint, backtest)
+        plus ``registry_version`` and ``model_uri``.
+    label : str
+        What score rows record as ``model_version``: ``churnml/3`` for a registered model,
+        ``run:<id>`` or the folder name otherwise.
+    name, version, run_id : str or None
+        Registered model name, registry version and MLflow run, when known.
+    uri : str
+        The MLflow URI or folder it was loaded from.
+    settings : RunSettings
+        The settings it was trained with (horizon, segment rules, ...).
+    trained_at : str or None
+        When it was made, ISO 8601 in UTC: the registry version's creation time, else the
+        run's start time, else the bundle's record.
+    """
+
+    scorer: BaseScorer
+    meta: dict[str, Any]
+    label: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+    uri: str
+    settings: RunSettings
+    trained_at: str | None
+
+    @property
+    def family(self) -> str:
+        """The model family (``bgnbd``, ``gbm``, ...)."""
+        return str(self.meta["family"])
+
+    def score(
+        self, tx: ValidatedTransactions, as_of: Any, horizon_days: int | None = None
+    ) -> pd.DataFrame:
+        """Score every customer with a purchase on or before as-of.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions
+            Validated transactions up to as-of.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int, optional
+            Horizon (default: the one the model was trained for).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The score table of :func:`churnml.score_with`, with segments by the model's
+            stored :class:`~churnml.settings.SegmentRules` and ``model_version`` set to
+            :attr:`label`.
+        """
+        horizon = int(horizon_days or self.settings.horizon_days)
+        return score_with(self.scorer, tx, as_of, horizon, self.label, self.settings.segments)
+
+
+def load_model(model: str = "champion", model_name: str = REGISTERED_MODEL) -> LoadedModel:
+    """Load a model from the MLflow registry (or a folder) for scoring.
+
+    The bundle is read by churnml's own loader: BTYD parameters from JSON, LightGBM boosters
+    from LightGBM's text format. Nothing stored with the model is executed (MLflow's
+    ``pyfunc_model.py`` is never imported) and nothing is unpickled.
+
+    Parameters
+    ----------
+    model : str
+        ``champion`` (default), ``challenger``, a version (``3``), an MLflow URI
+        (``models:/churnml@champion``, ``runs:/<id>/model``), a bundle folder or a downloaded
+        MLflow model folder.
+    model_name : str
+        Registered model name.
+
+    Returns
+    -------
+    LoadedModel
+        The scorer, its metadata, settings and registry coordinates.
+
+    Raises
+    ------
+    ConfigError
+        No model matches ``model``; the message lists the versions and aliases that exist.
+    """
+    with resolved_model(model, model_name) as found:
+        scorer, meta = load_bundle(found.bundle_dir)
+    meta.update(registry_version=found.version, model_uri=found.uri)
+    return LoadedModel(
+        scorer=scorer,
+        meta=meta,
+        label=found.label,
+        name=found.name,
+        version=found.version,
+        run_id=found.run_id,
+        uri=found.uri,
+        settings=RunSettings.from_dict(meta["settings"]),
+        trained_at=found.trained_at,
+    )
+
+
+def model_version_of(model: str = "champion", model_name: str = REGISTERED_MODEL) -> str | None:
+    """Return the registry version a model reference points to now.
+
+    One registry call, cheap enough to poll: the HTTP service compares it with the version
+    it has loaded and reloads when the champion moves.
+
+    Parameters
+    ----------
+    model : str
+        An alias (``champion`` by default), a version or a ``models:/`` URI.
+    model_name : str
+        Registered model name.
+
+    Returns
+    -------
+    str or None
+        The version number; None when there is no such alias or version (or ``model`` is a
+        folder or ``runs:/`` URI, which are not registry versions).
+
+    Raises
+    ------
+    ConfigError
+        The registry cannot be read.
+    """
+    return model_version(model, model_name)
 
 
 def score(
@@ -85,19 +233,17 @@ def score(
     ConfigError
         No model matches ``model``; the message lists the versions and aliases that exist.
     """
-    with resolved_model(model, model_name) as found:
-        scorer, meta = load_bundle(found.bundle_dir)
-    meta.update(registry_version=found.version, model_uri=found.uri)
-    settings = RunSettings.from_dict(meta["settings"])
+    loaded = load_model(model, model_name)
     day = parse_day(as_of)
-    horizon = int(horizon_days or settings.horizon_days)
-    scores = score_with(scorer, tx, day, horizon, found.label, settings.segments)
+    horizon = int(horizon_days or loaded.settings.horizon_days)
+    scores = loaded.score(tx, day, horizon)
     return ScoreResult(
         scores=scores,
-        model_version=found.label,
-        family=meta["family"],
+        model_version=loaded.label,
+        family=loaded.family,
         as_of=day,
         horizon_days=horizon,
         n_unscored=unscored_customers(tx, day, scores),
-        meta=meta,
+        meta=loaded.meta,
+        model_name=loaded.name,
     )
