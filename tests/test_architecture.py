@@ -87,6 +87,27 @@ def test_no_churnml_import_hides_inside_a_function():
     assert found == []
 
 
+def _imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module or "")
+    return names
+
+
+def test_churnml_never_imports_the_service():
+    # serve/ imports churnml; `churnml serve` names the app by its import string only
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in PACKAGE.rglob("*.py")
+        for name in _imported(path)
+        if name == "serve" or name.startswith("serve.")
+    ]
+    assert found == []
+
+
 def test_the_check_catches_a_local_import(tmp_path):
     # the AST check above can fail: a local import in a function is found
     sample = tmp_path / "sample.py"

@@ -21,11 +21,12 @@ def test_every_command_has_help():
     assert result.exit_code == 0
     group = typer.main.get_command(app)
     commands = list(group.commands)
-    assert {"describe", "demo", "sample-data", "train", "score", "models"} <= set(commands)
+    expected = {"describe", "demo", "sample-data", "train", "score", "models", "snapshots", "serve"}
+    assert expected <= set(commands)
     nested = [
         [name, sub] for name in commands for sub in getattr(group.commands[name], "commands", {})
     ]
-    assert ["models", "rollback"] in nested
+    assert ["models", "rollback"] in nested and ["snapshots", "activate"] in nested
     for path in [[name] for name in commands] + nested:
         sub = runner.invoke(app, [*path, "--help"])
         assert sub.exit_code == 0 and "Usage" in sub.output, path

@@ -8,8 +8,13 @@ traceback.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
+import ipaddress
 import json
+import os
+import shutil
+import tempfile
 import typing
 import warnings
 from collections.abc import Callable, Iterator
@@ -28,6 +33,8 @@ from churnml._version import __version__
 from churnml.config import (
     EXPERIMENT,
     REGISTERED_MODEL,
+    SCORE_STORE_ENV,
+    SNAPSHOT_KEEP_ENV,
     ColumnMap,
     ValidationPolicy,
     tracking_uri,
@@ -41,16 +48,20 @@ from churnml.data import (
     simulate_transactions,
 )
 from churnml.evaluation import CHAMPION_RULE, PROMOTION_RULE, Evaluation
-from churnml.exceptions import ChurnmlError, ChurnmlWarning
+from churnml.exceptions import ChurnmlError, ChurnmlWarning, ConfigError
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, describe_keys
 from churnml.settings import ValueSettings
+from churnml.store import ScoreStore
 from churnml.summary import DataSummary
 from churnml.summary import describe as describe_data
 from churnml.workflows import (
     DEMO_MODEL,
     TrainResult,
+    activate_snapshot,
+    list_snapshots,
     list_versions,
     promote,
+    publish_scores,
     rollback,
     run_demo,
 )
@@ -173,6 +184,16 @@ ExperimentOpt = Annotated[str, typer.Option(help="MLflow experiment to log the r
 ModelNameOpt = Annotated[str, typer.Option(help="Registered model name in the MLflow registry.")]
 TrackOpt = Annotated[
     bool, typer.Option(help="Log an MLflow run ($MLFLOW_TRACKING_URI, default ./mlruns.db).")
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help=f"Score store, a SQLAlchemy URL (sqlite:///scores.db, postgresql+psycopg://...). "
+        f"Default: ${SCORE_STORE_ENV}, else sqlite:///scores.db. Prefer the variable for a URL "
+        "with a password: command lines are visible to other users.",
+        show_default=False,
+    ),
 ]
 
 
@@ -590,24 +611,62 @@ def score(
         ),
     ] = "champion",
     model_name: ModelNameOpt = REGISTERED_MODEL,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="Also write the scores to the score store as a snapshot and make it the one "
+            "the HTTP API serves.",
+        ),
+    ] = False,
+    store: StoreOpt = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            help=f"With --publish: snapshots to keep, newest first (the current one is never "
+            f"deleted). Default: ${SNAPSHOT_KEEP_ENV}, else 10.",
+            min=1,
+        ),
+    ] = None,
     loader: dict[str, Any] | None = None,
 ) -> None:
-    """Score every customer seen up to --as-of with a registered model; write the scores CSV."""
-    tx = _load(transactions, as_of=as_of, **(loader or {}))
-    with model_warnings_shown_below(), err.status("Scoring"):
-        result = run_scoring(
-            tx, as_of, horizon_days=horizon_days, model=model, model_name=model_name
+    """Score every customer seen up to --as-of with a registered model; write the scores CSV.
+
+    With --publish the scores also go to the score store as a new snapshot, which becomes
+    current (served by churnml serve) once completely written.
+    """
+    target = None
+    if publish:
+        # Reach the store before scoring, so a wrong URL fails in a second, not after the run.
+        target = ScoreStore(store)
+        target.current_id()
+    try:
+        tx = _load(transactions, as_of=as_of, **(loader or {}))
+        with model_warnings_shown_below(), err.status("Scoring"):
+            result = run_scoring(
+                tx, as_of, horizon_days=horizon_days, model=model, model_name=model_name
+            )
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        result.scores.to_csv(out_path, index=False)
+        _print_scoring(
+            result.scores, result.model_version, result.family, result.meta["as_of"], out_path
         )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    result.scores.to_csv(out_path, index=False)
-    _print_scoring(
-        result.scores, result.model_version, result.family, result.meta["as_of"], out_path
-    )
-    if result.n_unscored:
-        out.print(
-            f"note: {result.n_unscored:,} customers have no purchase with a positive net amount "
-            "up to as-of and get no score"
-        )
+        if result.n_unscored:
+            out.print(
+                f"note: {result.n_unscored:,} customers have no purchase with a positive net "
+                "amount up to as-of and get no score"
+            )
+        if target is not None:
+            with err.status("Publishing"):
+                snap = publish_scores(result, store=target, keep=keep)
+            out.print(
+                f"Published snapshot {snap.id} ({snap.n_rows:,} rows, {snap.model_version}, "
+                f"as of {snap.as_of}) to {target.url}; it is now the current snapshot",
+                soft_wrap=True,
+            )
+    finally:
+        if target is not None:
+            target.dispose()
 
 
 def _print_scoring(
@@ -688,6 +747,194 @@ def models_rollback(model_name: ModelNameOpt = REGISTERED_MODEL) -> None:
     """Give champion back to the version that held it before the current one."""
     demoted, restored = rollback(model_name)
     out.print(f"{model_name}: champion rolled back from version {demoted} to {restored}")
+
+
+snapshots_app = typer.Typer(
+    help="Score snapshots in the score store: list them, choose the one the HTTP API serves.",
+    no_args_is_help=True,
+)
+app.add_typer(snapshots_app, name="snapshots")
+
+
+def _print_snapshots(frame: pd.DataFrame, url: str) -> None:
+    if frame.empty:
+        out.print(f"No snapshots in {url}; publish one with churnml score --publish.")
+        return
+    table = Table(title=f"Score snapshots in {url}", title_justify="left")
+    for header in ("id", "current", "created (UTC)", "model version", "as of", "h (d)", "rows"):
+        table.add_column(header, no_wrap=True, justify="right" if header == "rows" else "left")
+    for row in frame.itertuples():
+        table.add_row(
+            str(row.id),
+            "*" if row.is_current else "",
+            row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.model_version,
+            row.as_of,
+            str(row.horizon_days),
+            f"{row.n_rows:,}",
+        )
+    Console(width=max(out.width, 100)).print(table)
+
+
+@snapshots_app.command("list")
+@friendly_errors
+def snapshots_list(
+    store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the snapshots in the score store, newest first; * marks the one served."""
+    with ScoreStore(store) as opened:
+        frame = list_snapshots(opened)
+        url = opened.url
+    if as_json:
+        out.print_json(frame.to_json(orient="records", date_format="iso"))
+        return
+    _print_snapshots(frame, url)
+
+
+@snapshots_app.command("activate")
+@friendly_errors
+def snapshots_activate(
+    snapshot_id: Annotated[int, typer.Argument(help="Id of the snapshot to serve.")],
+    store: StoreOpt = None,
+) -> None:
+    """Make a stored snapshot the one the HTTP API serves (a rollback, for instance)."""
+    with ScoreStore(store) as opened:
+        previous = opened.current_id()
+        snap = activate_snapshot(snapshot_id, opened)
+        url = opened.url
+    was = f" (was {previous})" if previous not in (None, snap.id) else ""
+    out.print(
+        f"Snapshot {snap.id} is now current{was} in {url}: {snap.model_version}, "
+        f"as of {snap.as_of}, {snap.n_rows:,} rows",
+        soft_wrap=True,
+    )
+
+
+class LogLevel(StrEnum):
+    """uvicorn log levels."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
+#: The service, named by its import string only: serve/ imports churnml, never the reverse,
+#: so the command line must not import it (uvicorn does, in each worker).
+SERVE_APP = "serve.app:create_app"
+API_KEYS_ENV = "CHURNML_API_KEYS"
+INSECURE_ENV = "CHURNML_INSECURE_NO_AUTH"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _require_api_keys(insecure_no_auth: bool) -> None:
+    """Refuse to start an API that anyone could call, unless told to.
+
+    Parameters
+    ----------
+    insecure_no_auth : bool
+        ``--insecure-no-auth`` was given.
+
+    Raises
+    ------
+    ConfigError
+        ``CHURNML_API_KEYS`` holds no key and ``insecure_no_auth`` is false.
+    """
+    keys = [k for k in os.environ.get(API_KEYS_ENV, "").split(",") if k.strip()]
+    if not keys and not insecure_no_auth:
+        raise ConfigError(
+            f"no API key: set {API_KEYS_ENV} (comma-separated keys, or sha256:<hex digest> of "
+            "each) or pass --insecure-no-auth to serve without keys"
+        )
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback exposes the API.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (2 on 2 cores serves most).", min=1)
+    ] = 1,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            help=f"Serve without API keys (local trials only). Otherwise ${API_KEYS_ENV} must "
+            "hold at least one key.",
+        ),
+    ] = False,
+    log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level.")] = LogLevel.info,
+) -> None:
+    """Run the HTTP API (serve/): scores by customer id, batch scoring, recall lists.
+
+    The service reads its settings from the environment: $CHURNML_API_KEYS (comma-separated
+    keys, or sha256:<hex> digests of them), $CHURNML_SCORE_STORE, $MLFLOW_TRACKING_URI and
+    the others listed in serve/settings.py. OpenAPI documentation is at /docs.
+    """
+    _require_api_keys(insecure_no_auth)
+    if not _is_loopback(host):
+        err.print(
+            f"[yellow]warning:[/] binding to {host}: the API is reachable from other machines; "
+            "put it behind TLS (a reverse proxy) and keep the keys secret",
+            highlight=False,
+            soft_wrap=True,
+        )
+    # Imported here, not at the top: every other command would pay for it at start-up.
+    import uvicorn
+
+    changed: dict[str, str | None] = {}
+
+    def setenv(name: str, value: str) -> None:
+        changed.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    metrics_dir = None
+    if insecure_no_auth:
+        err.print("[yellow]warning:[/] --insecure-no-auth: every route answers without a key")
+        setenv(INSECURE_ENV, "1")
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Each worker counts its own requests; prometheus_client's multiprocess mode sums them
+        # for /metrics from files in this folder, which must start empty.
+        metrics_dir = tempfile.mkdtemp(prefix="churnml-metrics-")
+        setenv(MULTIPROC_ENV, metrics_dir)
+    fast = importlib.util.find_spec("uvloop") and importlib.util.find_spec("httptools")
+    try:
+        uvicorn.run(
+            SERVE_APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop" if fast else "auto",
+            http="httptools" if fast else "auto",
+            log_level=log_level.value,
+            access_log=False,  # the app writes one structured line per request itself
+            server_header=False,
+            proxy_headers=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        for name, old in changed.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 class SampleKind(StrEnum):
