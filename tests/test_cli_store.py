@@ -1,10 +1,11 @@
-"""The command line around the score store and the service: score --publish, snapshots, serve."""
+"""Commands around the score store and the service: score --publish, snapshots, serve, recall."""
 
 from __future__ import annotations
 
 import json
 import os
 
+import pandas as pd
 import pytest
 import uvicorn
 from typer.testing import CliRunner
@@ -14,6 +15,7 @@ from churnml.data import load_transactions, simulate_transactions
 from churnml.models import BTYDScorer
 from churnml.models.bundle import save_bundle
 from churnml.settings import RunSettings
+from tests.store.conftest import score_table
 
 runner = CliRunner()
 AS_OF = "2021-01-31"
@@ -165,3 +167,32 @@ def test_serve_options_set_the_environment_for_the_workers(fake_uvicorn, monkeyp
     assert "CHURNML_INSECURE_NO_AUTH" not in os.environ
     text = " ".join(result.output.split())
     assert "binding to 0.0.0.0" in text and "--insecure-no-auth" in text
+
+
+def test_recall_from_a_scores_csv(tmp_path):
+    scores = score_table(30, seed=3)
+    scores.loc[0, "customer_id"] = "0001"
+    scores.loc[0, "segment"] = "warm"
+    scores.loc[0, "expected_revenue"] = 1e6  # first in any at-risk list
+    path = tmp_path / "scores.csv"
+    scores.to_csv(path, index=False)
+    out = tmp_path / "out" / "recall.csv"
+    args = ["recall", "--scores", str(path), "--budget", "10", "--cost-per-contact", "2.5"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--horizon-days", "90"])
+    assert result.exit_code == 0, result.output
+    ranked = pd.read_csv(out, dtype={"customer_id": str})
+    assert len(ranked) == 4 and ranked["customer_id"].iloc[0] == "0001"
+    assert ranked["segment"].isin(["warm", "high_recall", "low_recall"]).all()
+    text = " ".join(result.output.split())
+    assert "4 customers to contact (warm, high_recall, low_recall), total cost 10.00" in text
+    assert "0001" in text and "in 90 d" in text
+
+    only_new = runner.invoke(app, [*args, "--segment", "new", "--limit", "1", "--out", str(out)])
+    assert only_new.exit_code == 0, only_new.output
+    assert pd.read_csv(out)["segment"].tolist() == ["new"]
+
+    bad = runner.invoke(app, [*args[:-1], "0", "--out", str(out)])
+    assert bad.exit_code == 2 and "cost_per_contact must be a positive number" in bad.output
+    missing = runner.invoke(app, [*args[:2], str(tmp_path / "none.csv"), *args[3:], "--out", "x"])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert "Traceback" not in bad.output + missing.output

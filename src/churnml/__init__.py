@@ -13,6 +13,7 @@ The public API, in the order a data scientist meets it:
 - serving: :func:`load_model` (a registered model, loaded without running stored code) and
   :func:`model_version_of`; the score store (:class:`ScoreStore`): :func:`publish_scores`,
   :func:`list_snapshots`, :func:`activate_snapshot`;
+- campaigns: :func:`recall_list` (at-risk customers ranked within a budget);
 - settings: :class:`RunSettings`, :class:`ValueSettings`, :class:`SegmentRules`,
   :class:`ColumnMap`, :class:`ValidationPolicy`.
 
@@ -25,6 +26,7 @@ Examples
 """
 
 from churnml._version import __version__
+from churnml.campaign import recall_list
 from churnml.config import DEFAULT_SCORE_STORE, REGISTERED_MODEL, ColumnMap, ValidationPolicy
 from churnml.data import (
     ValidatedTransactions,
@@ -124,6 +126,7 @@ __all__ = [
     "model_version_of",
     "promote",
     "publish_scores",
+    "recall_list",
     "rollback",
     "run_demo",
     "score",

@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from churnml._version import __version__
+from churnml.campaign import RECALL_SEGMENTS, recall_list
 from churnml.config import (
     EXPERIMENT,
     REGISTERED_MODEL,
@@ -48,7 +49,7 @@ from churnml.data import (
     simulate_transactions,
 )
 from churnml.evaluation import CHAMPION_RULE, PROMOTION_RULE, Evaluation
-from churnml.exceptions import ChurnmlError, ChurnmlWarning, ConfigError
+from churnml.exceptions import ChurnmlError, ChurnmlWarning, ConfigError, DataFileError
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, describe_keys
 from churnml.settings import ValueSettings
 from churnml.store import ScoreStore
@@ -935,6 +936,86 @@ def serve(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
+
+
+def _read_scores(path: Path) -> pd.DataFrame:
+    """Read a scores CSV written by churnml score, customer ids as text.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The score table.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing or not a CSV.
+    """
+    if not path.is_file():
+        raise DataFileError(str(path), "no such file (write one with churnml score --out)")
+    try:
+        return pd.read_csv(path, dtype={"customer_id": str})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataFileError(str(path), f"cannot be read as CSV: {exc}") from None
+
+
+@app.command()
+@friendly_errors
+def recall(
+    scores_path: Annotated[
+        Path, typer.Option("--scores", help="Scores CSV written by churnml score.")
+    ],
+    budget: Annotated[float, typer.Option(help="Money available for the contacts.", min=0)],
+    cost_per_contact: Annotated[float, typer.Option(help="Cost of one contact (> 0).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Write the recall list CSV here.")],
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Segment to recall instead of warm, high_recall and low_recall; repeat for "
+            "several (new, active, warm, high_recall, low_recall, lost).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Most customers to list, whatever the budget.", min=0)
+    ] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(help="The scores' horizon, quoted in the reasons (e.g. 90).", min=1),
+    ] = None,
+) -> None:
+    """Rank at-risk customers by expected revenue and keep as many as the budget pays for."""
+    scores = _read_scores(scores_path)
+    ranked = recall_list(
+        scores,
+        budget=budget,
+        cost_per_contact=cost_per_contact,
+        segment=segment or None,
+        limit=limit,
+        horizon_days=horizon_days,
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    ranked.to_csv(out_path, index=False)
+    spent = float(ranked["cumulative_cost"].iloc[-1]) if len(ranked) else 0.0
+    segments = ", ".join(segment or RECALL_SEGMENTS)
+    out.print(
+        f"{len(ranked):,} customers to contact ({segments}), total cost {spent:,.2f} of "
+        f"budget {budget:,.2f}, expected revenue {ranked['expected_revenue'].sum():,.2f}; "
+        f"written to {out_path}",
+        soft_wrap=True,
+    )
+    if len(ranked):
+        table = Table(title="Top of the list", title_justify="left")
+        for header in ("rank", "customer", "tier", "reason"):
+            table.add_column(header, justify="right" if header == "rank" else "left")
+        for row in ranked.head(10).itertuples():
+            table.add_row(str(row.rank), row.customer_id, row.value_tier, row.reason)
+        Console(width=max(out.width, 100)).print(table)
 
 
 class SampleKind(StrEnum):
