@@ -136,6 +136,10 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _is_number_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
 def _nullable(values: np.ndarray, missing: np.ndarray) -> list[Any]:
     out = values.astype(object)
     out[missing] = None
@@ -654,8 +658,13 @@ class ScoreStore:
         names = orjson.loads(header.extra_columns)
         if names:
             decoded = [orjson.loads(text) if text else {} for text in values[-1]]
+            extras = pd.DataFrame.from_records(decoded, columns=names)
+            # a column of numbers with gaps comes back as objects; as floats it is what was sent
             for name in names:
-                frame[name] = pd.Series([d.get(name) for d in decoded], dtype=None)
+                column = extras[name]
+                if column.dtype == object and column.map(_is_number_or_none).all():
+                    extras[name] = column.astype(float)
+            frame = pd.concat([frame, extras], axis=1)
         return frame
 
     def lookup(self, snapshot_id: int, customer_id: str) -> dict[str, Any] | None:
