@@ -37,6 +37,8 @@ MAIN_MODULES = (
     "exceptions",
     "summary",
     "scoring",
+    "campaign",
+    "store",
 )
 
 

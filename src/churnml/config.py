@@ -33,16 +33,18 @@ __all__ = [
     "tracking_uri",
 ]
 
-#: Name of the registered model in the MLflow registry.
 REGISTERED_MODEL = "churnml"
+"""Name of the registered model in the MLflow registry."""
 #: MLflow experiment that train and evaluate runs go to.
 EXPERIMENT = "churnml"
 
 #: Environment variable holding the score store's SQLAlchemy URL.
 SCORE_STORE_ENV = "CHURNML_SCORE_STORE"
-#: Score store used when neither an argument nor ``CHURNML_SCORE_STORE`` names one: a SQLite
-#: file in the working directory, beside MLflow's default ``mlruns.db``.
 DEFAULT_SCORE_STORE = "sqlite:///scores.db"
+"""Score store used when neither an argument nor ``CHURNML_SCORE_STORE`` names one.
+
+A SQLite file in the working directory, beside MLflow's default ``mlruns.db``.
+"""
 #: Environment variable holding how many score snapshots the store keeps.
 SNAPSHOT_KEEP_ENV = "CHURNML_SNAPSHOT_KEEP"
 #: Snapshots kept when neither an argument nor ``CHURNML_SNAPSHOT_KEEP`` says how many.
