@@ -1,0 +1,141 @@
+"""The by-id lookup, and the lean ASGI path that answers it without FastAPI's routing.
+
+FastAPI resolves dependencies and validates parameters on every request, which costs several
+times what the lookup itself does: a dictionary read of a row serialised when the snapshot
+loaded. The lookup is the route a CRM calls most, so :class:`FastLookup` answers
+``GET /v1/customers/{id}/scores`` directly: the same key check, the same row, the same errors as
+the FastAPI route in :mod:`serve.routers.scores`, which documents it in the OpenAPI schema and
+answers whatever the fast path leaves to it (an id FastAPI would refuse, another method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from serve.deps import UNAUTHORISED_DETAIL, key_matches
+from serve.state import Serving
+
+__all__ = ["MAX_ID_LENGTH", "ROUTE", "FastLookup", "find_row"]
+
+ROUTE = "/v1/customers/{customer_id}/scores"
+MAX_ID_LENGTH = 256
+_PREFIX, _SUFFIX = "/v1/customers/", "/scores"
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Stands for the route in ``scope["route"]``, so logs and metrics name the template."""
+
+    path: str = ROUTE
+
+
+def find_row(serving: Serving, customer_id: str) -> tuple[int, bytes | str, int | None]:
+    """Find a customer's serialised row in the snapshot being served.
+
+    Parameters
+    ----------
+    serving : Serving
+        What is being served.
+    customer_id : str
+        The customer.
+
+    Returns
+    -------
+    status : int
+        200, 404 (unknown customer) or 503 (no snapshot loaded).
+    body : bytes or str
+        The row's JSON for 200, else the error detail.
+    snapshot_id : int or None
+        The snapshot searched.
+    """
+    snapshot = serving.snapshot
+    if snapshot is None:
+        return 503, f"no score snapshot loaded: {serving.snapshot_error or 'loading'}", None
+    s = snapshot.snapshot
+    row = snapshot.rows.get(customer_id)
+    if row is None:
+        return (
+            404,
+            f"customer {customer_id!r} is not in score snapshot {s.id} "
+            f"(as of {s.as_of}, {s.n_rows} customers, model {s.model_version})",
+            s.id,
+        )
+    return 200, row, s.id
+
+
+class FastLookup:
+    """Answer ``GET /v1/customers/{id}/scores`` before FastAPI's routing.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application to wrap.
+    serving : Serving
+        What is being served.
+    api_digests : tuple of bytes
+        Digests of the keys accepted on ``/v1``.
+    insecure_no_auth : bool
+        Whether keys are not checked.
+    """
+
+    def __init__(
+        self, app, serving: Serving, api_digests: tuple[bytes, ...], insecure_no_auth: bool
+    ) -> None:
+        self.app = app
+        self.serving = serving
+        self.api_digests = api_digests
+        self.insecure_no_auth = insecure_no_auth
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Answer a lookup, or pass the request on."""
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path = scope["path"]
+            if path.startswith(_PREFIX) and path.endswith(_SUFFIX):
+                customer_id = path[len(_PREFIX) : -len(_SUFFIX)]
+                # anything FastAPI would refuse (422) or not route (404) is left to it
+                if 0 < len(customer_id) <= MAX_ID_LENGTH and "/" not in customer_id:
+                    await self._answer(scope, send, customer_id)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _answer(self, scope, send, customer_id: str) -> None:
+        scope["route"] = _Route()
+        headers = []
+        if not self.insecure_no_auth:
+            key = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
+            text = key.decode("latin-1") if key is not None else None
+            if not key_matches(text, self.api_digests):
+                await _send_error(
+                    scope, send, 401, UNAUTHORISED_DETAIL, [(b"www-authenticate", b"ApiKey")]
+                )
+                return
+        status, body, snapshot_id = find_row(self.serving, customer_id)
+        if snapshot_id is not None:
+            headers.append((b"x-snapshot-id", str(snapshot_id).encode()))
+        if status != 200:
+            await _send_error(scope, send, status, body, headers)
+            return
+        await _send(send, 200, body, headers)
+
+
+async def _send_error(scope, send, status: int, detail, headers) -> None:
+    request_id = scope.get("state", {}).get("request_id")
+    body = orjson.dumps({"detail": detail, "request_id": request_id})
+    await _send(send, status, body, headers)
+
+
+async def _send(send, status: int, body: bytes, headers) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

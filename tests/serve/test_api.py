@@ -1,0 +1,335 @@
+"""The HTTP API end to end: a real ``churnml serve`` (uvicorn) on 127.0.0.1, real stores."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from serve.app import create_app
+from serve.settings import ServeSettings
+from tests.serve.conftest import API_KEY, AS_OF, MODEL_NAME
+
+pytestmark = pytest.mark.slow
+
+NUMBERS = [
+    "p_alive",
+    "p_repurchase",
+    "expected_purchases",
+    "expected_revenue",
+    "clv",
+    "expected_days_to_next_purchase",
+]
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and (
+            b is None or (isinstance(b, float) and math.isnan(b))
+        )
+    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_health_and_readiness(server, served):
+    with server.client(key=None) as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        ready = c.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True and body["problems"] == []
+    assert body["model_version"] == f"{MODEL_NAME}/1"
+    assert body["snapshot_id"] == served.snapshot_id
+
+
+def test_model_describes_the_champion_and_the_snapshot(server, served):
+    with server.client() as c:
+        info = c.get("/v1/model").json()
+    assert info["name"] == MODEL_NAME and info["version"] == "1"
+    assert info["label"] == f"{MODEL_NAME}/1" and info["family"] == "bgnbd"
+    assert len(info["run_id"]) == 32 and info["trained_at"]
+    assert info["data_as_of"] == AS_OF and info["horizon_days"] == 90
+    assert 0.5 < info["metrics"]["auc"] < 1
+    snap = info["snapshot"]
+    assert snap["id"] == served.snapshot_id and snap["n_rows"] == len(served.scores)
+    assert snap["as_of"] == AS_OF and snap["age_seconds"] >= 0
+
+
+def test_lookup_returns_the_published_row(server, served):
+    scores = served.scores.set_index("customer_id")
+    picks = [scores.index[0], scores.index[len(scores) // 2], scores.index[-1]]
+    with server.client() as c:
+        for customer in picks:
+            answer = c.get(f"/v1/customers/{customer}/scores")
+            assert answer.status_code == 200
+            assert answer.headers["x-snapshot-id"] == str(served.snapshot_id)
+            row = answer.json()
+            expected = scores.loc[customer]
+            assert row["customer_id"] == customer
+            for column in NUMBERS:
+                assert _same(row[column], expected[column]), column
+            assert row["segment"] == expected["segment"]
+            assert row["value_tier"] == expected["value_tier"]
+            assert row["model_version"] == f"{MODEL_NAME}/1"
+            assert row["next_purchase_date"] == (
+                None
+                if pd.isna(expected["next_purchase_date"])
+                else str(pd.Timestamp(expected["next_purchase_date"]).date())
+            )
+
+
+def test_unknown_customer_is_a_404_naming_the_snapshot(server, served):
+    with server.client() as c:
+        answer = c.get("/v1/customers/no-such-customer/scores")
+    assert answer.status_code == 404
+    detail = answer.json()["detail"]
+    assert "no-such-customer" in detail and f"snapshot {served.snapshot_id}" in detail
+
+
+def _histories(tx, customers):
+    lines = tx.lines[tx.lines["customer_id"].isin(customers)]
+    out = []
+    for customer, rows in lines.groupby("customer_id", sort=False):
+        out.append(
+            {
+                "customer_id": customer,
+                "transactions": [
+                    {"date": str(d.date()), "amount": float(a)}
+                    for d, a in zip(rows["date"], rows["amount"], strict=True)
+                ],
+            }
+        )
+    return out
+
+
+def test_posted_histories_score_as_the_snapshot_did(server, served):
+    # the snapshot came from churnml score over the whole log; each BG/NBD row depends only on
+    # the customer's own history, so posting those histories must give the same numbers
+    customers = list(served.scores["customer_id"].iloc[::500])
+    body = {"as_of": AS_OF, "horizon_days": 90, "customers": _histories(served.tx, customers)}
+    with server.client() as c:
+        answer = c.post("/v1/scores", json=body)
+    assert answer.status_code == 200, answer.text
+    out = answer.json()
+    assert out["model_version"] == f"{MODEL_NAME}/1" and out["horizon_days"] == 90
+    assert out["unscored"] == []
+    got = {r["customer_id"]: r for r in out["scores"]}
+    assert set(got) == set(customers)
+    snapshot = served.scores.set_index("customer_id")
+    for customer, row in got.items():
+        for column in ["p_alive", "p_repurchase", "expected_purchases", "expected_revenue"]:
+            assert _same(row[column], snapshot.loc[customer, column]), (customer, column)
+
+
+def test_empty_history_and_late_orders_have_documented_answers(server):
+    body = {
+        "as_of": "2024-06-30",
+        "customers": [
+            {"customer_id": "00042", "transactions": []},
+            {
+                "customer_id": "00043",
+                "transactions": [
+                    {"date": "2024-01-05", "amount": 20},
+                    {"date": "2024-03-01", "amount": 35.5},
+                    {"date": "2024-07-04", "amount": 12},
+                ],
+            },
+            {"customer_id": "00044", "transactions": [{"date": "2024-09-01", "amount": 5}]},
+        ],
+    }
+    with server.client() as c:
+        answer = c.post("/v1/scores", json=body)
+    assert answer.status_code == 200, answer.text
+    out = answer.json()
+    assert [r["customer_id"] for r in out["scores"]] == ["00043"]
+    assert out["horizon_days"] == 90  # the model's, when none is given
+    unscored = {u["customer_id"]: u["reason"] for u in out["unscored"]}
+    assert unscored == {
+        "00042": "no transactions posted",
+        "00044": "no purchase with a positive net amount up to as_of",
+    }
+    assert out["excluded_rows"] == {"after_as_of": 2}
+    with server.client() as c:
+        nobody = c.post("/v1/scores", json={"as_of": "2024-06-30", "customers": []})
+    assert nobody.status_code == 200 and nobody.json()["scores"] == []
+
+
+GOOD = {"customer_id": "a", "transactions": [{"date": "2024-01-01", "amount": 1.5}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"as_of": "2024-06-30", "customers": [', "body"),
+        ({"as_of": "2024-06-30", "customers": "many"}, "customers"),
+        ({"as_of": "30/06/2024x", "customers": [GOOD]}, "as_of"),
+        ({"as_of": "2024-06-30", "horizon_days": 0, "customers": [GOOD]}, "horizon_days"),
+        ({"as_of": "2024-06-30", "horizon_days": -5, "customers": [GOOD]}, "horizon_days"),
+        ({"as_of": "2024-06-30", "customers": [GOOD], "colour": "red"}, "colour"),
+        ({"as_of": "2024-06-30", "customers": [GOOD, GOOD]}, "customers"),
+        (
+            {
+                "as_of": "2024-06-30",
+                "customers": [{"customer_id": "a", "transactions": [{"date": "x", "amount": 1}]}],
+            },
+            "customers[0].transactions[0].date",
+        ),
+        (
+            '{"as_of": "2024-06-30", "customers": [{"customer_id": "a", "transactions": '
+            '[{"date": "2024-01-01", "amount": NaN}]}]}',
+            "customers[0].transactions[0].amount",
+        ),
+        (
+            '{"as_of": "2024-06-30", "customers": [{"customer_id": "a", "transactions": '
+            '[{"date": "2024-01-01", "amount": 1e999}]}]}',
+            "customers[0].transactions[0].amount",
+        ),
+        (
+            {
+                "as_of": "2024-06-30",
+                "customers": [{"customer_id": "a", "transactions": [{"date": "2024-01-01"}]}],
+            },
+            "customers[0].transactions[0].amount",
+        ),
+    ],
+)
+def test_invalid_requests_are_422_naming_the_field(server, body, field):
+    with server.client() as c:
+        if isinstance(body, str):
+            answer = c.post(
+                "/v1/scores", content=body, headers={"content-type": "application/json"}
+            )
+        else:
+            answer = c.post("/v1/scores", json=body)
+    assert answer.status_code == 422, answer.text
+    fields = [d["field"] for d in answer.json()["detail"]]
+    assert any(f == field or f.startswith(field) for f in fields), fields
+
+
+def test_every_v1_route_needs_a_key(server):
+    with server.client(key=None) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        v1 = [
+            (method, path.replace("{customer_id}", "1"))
+            for path, item in paths.items()
+            if path.startswith("/v1")
+            for method in item
+        ]
+        assert len(v1) >= 5
+        for key in (None, "wrong-key", API_KEY + "x"):
+            headers = {"X-API-Key": key} if key else {}
+            for method, path in v1:
+                answer = c.request(method.upper(), path, headers=headers)
+                assert answer.status_code == 401, (method, path, key)
+                assert answer.headers["www-authenticate"] == "ApiKey"
+    with server.client() as c:
+        assert c.post("/v1/admin/reload").status_code == 403  # a plain key is not an admin key
+
+
+def test_responses_carry_request_id_and_security_headers(server):
+    with server.client() as c:
+        mine = c.get("/v1/model", headers={"X-Request-ID": "crm-call-0001"})
+        generated = c.get("/v1/model")
+        refused = c.get("/v1/model", headers={"X-Request-ID": "bad id with spaces"})
+        preflight = c.options(
+            "/v1/model",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
+    assert mine.headers["x-request-id"] == "crm-call-0001"
+    assert len(generated.headers["x-request-id"]) == 32
+    assert refused.headers["x-request-id"] != "bad id with spaces"
+    for answer in (mine, preflight):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert "access-control-allow-origin" not in preflight.headers  # CORS is off by default
+    assert "server" not in mine.headers
+
+
+def test_docs_document_every_field_with_an_example(server):
+    with server.client(key=None) as c:
+        assert c.get("/docs").status_code == 200
+        schema = c.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    missing = []
+    for name, model in schema["components"]["schemas"].items():
+        if name in ("HTTPValidationError", "ValidationError"):
+            continue  # FastAPI's own, unused: our 422 is ValidationErrorResponse
+        for field_name, prop in model.get("properties", {}).items():
+            if "description" not in prop:
+                missing.append(f"{name}.{field_name}: description")
+            if not prop.get("examples") and not _has_nested(prop):
+                missing.append(f"{name}.{field_name}: example")
+    assert missing == []
+
+
+def _has_nested(prop) -> bool:
+    # a field holding another documented model is exemplified by that model's fields
+    text = json.dumps(prop)
+    return "$ref" in text
+
+
+def test_metrics_and_access_log(server):
+    with server.client() as c:
+        c.get("/v1/customers/1/scores", headers={"X-Request-ID": "metrics-probe-1"})
+        text = c.get("/metrics").text
+    assert (
+        'churnml_http_requests_total{method="GET",route="/v1/customers/{customer_id}/scores"'
+        in (text)
+    )
+    assert "churnml_http_request_duration_seconds_bucket" in text
+    assert f'churnml_model_info{{family="bgnbd",version="{MODEL_NAME}/1"}} 1.0' in text
+    assert "churnml_snapshot_age_seconds" in text
+    deadline = time.monotonic() + 5  # access lines are flushed every quarter second
+    access = []
+    while not access and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = [json.loads(x) for x in server.log_lines() if x.startswith('{"ts"')]
+        access = [x for x in lines if x.get("request_id") == "metrics-probe-1"]
+    assert len(access) == 1
+    (entry,) = access
+    assert entry["route"] == "/v1/customers/{customer_id}/scores" and entry["status"] in (200, 404)
+    assert entry["model_version"] == f"{MODEL_NAME}/1" and entry["latency_ms"] > 0
+    assert API_KEY not in server.log_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def lean_and_reference(served):
+    """The same app with the lean lookup on and off (FastAPI's route, the reference)."""
+    clients = []
+    for lean in (True, False):
+        settings = ServeSettings(
+            api_keys=API_KEY,
+            score_store=served.store_url,
+            model_name=MODEL_NAME,
+            reload_interval_seconds=0,
+            lean_lookup=lean,
+        )
+        clients.append(TestClient(create_app(settings)).__enter__())
+    yield clients
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def test_lean_lookup_answers_as_the_fastapi_route_does(lean_and_reference):
+    # status, body, snapshot header, auth challenge and content type must match for known and
+    # unknown ids, with and without a valid key
+    for customer in ["00001", "no-such-customer", "x" * 256, "x" * 257, "a b"]:
+        for key in (API_KEY, None, "wrong"):
+            headers = {"X-Request-ID": "same-id"} | ({"X-API-Key": key} if key else {})
+            answers = []
+            for client in lean_and_reference:
+                answer = client.get(f"/v1/customers/{customer}/scores", headers=headers)
+                answers.append(
+                    (
+                        answer.status_code,
+                        answer.json(),
+                        answer.headers.get("x-snapshot-id"),
+                        answer.headers.get("www-authenticate"),
+                        answer.headers["content-type"],
+                    )
+                )
+            assert answers[0] == answers[1], (customer, key)
