@@ -49,6 +49,11 @@ def test_every_column_round_trips_with_missing_values_and_text_ids(store):
     frame.loc[3, "segment"] = None
     frame.loc[4, "p_buy_30d"] = np.nan
     frame.loc[5, "reasons"] = None
+    # text that a CSV or COPY path could mistake for a missing value or a delimiter
+    frame.loc[1, "reasons"] = "nan"
+    frame.loc[2, "reasons"] = ""
+    frame.loc[3, "reasons"] = 'says "hi",\n\tthen \\N'
+    frame.loc[4, "value_tier"] = "nan"
     snap = _publish(store, frame, model_name="churnml", family="bgnbd")
 
     assert isinstance(snap, Snapshot) and snap.is_current and snap.n_rows == 6
@@ -80,6 +85,10 @@ def test_every_column_round_trips_with_missing_values_and_text_ids(store):
     missing = store.lookup(snap.id, frame.loc[2, "customer_id"])
     assert missing["p_alive"] is None and missing["next_purchase_date"] is None
     assert store.lookup(snap.id, frame.loc[5, "customer_id"])["reasons"] is None
+    assert store.lookup(snap.id, "7")["reasons"] == "nan"
+    assert store.lookup(snap.id, frame.loc[2, "customer_id"])["reasons"] == ""
+    assert store.lookup(snap.id, frame.loc[3, "customer_id"])["reasons"] == frame.loc[3, "reasons"]
+    assert store.lookup(snap.id, frame.loc[4, "customer_id"])["value_tier"] == "nan"
     assert store.lookup(snap.id, frame.loc[4, "customer_id"])["p_buy_30d"] is None
     assert store.lookup(snap.id, "0007") is None
 
