@@ -9,7 +9,9 @@ PostgreSQL refuses to run as root: under root (as in CI) ``initdb`` and ``pg_ctl
 ``postgres`` system user, which owns the temporary folder. Binaries are looked up in
 ``$PG_BINDIR``, ``pg_config --bindir``, ``/usr/lib/postgresql/*/bin`` (newest first),
 ``/usr/local/pgsql/bin`` and ``PATH``; when none holds ``initdb``, ``pg_ctl`` and ``postgres``, the
-fixture skips saying where it looked (``.ci/run`` installs the server, so CI never skips).
+fixture skips saying where it looked. With ``CHURNML_REQUIRE_POSTGRES=1`` in the environment (as
+``.ci/run`` sets it, after installing the server) that skip is a failure instead, so CI cannot
+pass while silently leaving the PostgreSQL tests out.
 
 Enable it for every test with one line in ``tests/conftest.py``::
 
@@ -49,6 +51,20 @@ import pytest
 SUPERUSER = "churnml"
 RUN_AS = "postgres"  # the system user the server runs as when the tests run as root
 _NEEDED = ("initdb", "pg_ctl", "postgres")
+#: Set to 1 (CI does) and a server that cannot be started fails the tests rather than skipping them.
+REQUIRE_ENV = "CHURNML_REQUIRE_POSTGRES"
+
+
+def postgres_required() -> bool:
+    """Whether ``CHURNML_REQUIRE_POSTGRES`` asks for a failure instead of a skip."""
+    return os.environ.get(REQUIRE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _skip_or_fail(reason: str) -> None:
+    if postgres_required():
+        value = os.environ[REQUIRE_ENV]
+        pytest.fail(f"{REQUIRE_ENV}={value} (a failure, not a skip): {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -250,11 +266,14 @@ class PostgresServer:
 
 
 def start_server() -> PostgresServer:
-    """Start a throwaway server, or skip the calling test saying why it cannot."""
+    """Start a throwaway server, or skip the calling test saying why it cannot.
+
+    With ``CHURNML_REQUIRE_POSTGRES=1`` the test fails instead of skipping.
+    """
     bindir = find_bindir()
     if bindir is None:
         looked = ", ".join(candidate_bindirs()) or "nothing"
-        pytest.skip(
+        _skip_or_fail(
             "no PostgreSQL server binaries: initdb, pg_ctl and postgres were looked for in "
             "$PG_BINDIR, `pg_config --bindir`, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin "
             f"and PATH (checked: {looked}); install the server (apt-get install postgresql) "
@@ -265,7 +284,7 @@ def start_server() -> PostgresServer:
         try:
             run_as = pwd.getpwnam(RUN_AS)
         except KeyError:
-            pytest.skip(f"PostgreSQL will not run as root and there is no {RUN_AS!r} user")
+            _skip_or_fail(f"PostgreSQL will not run as root and there is no {RUN_AS!r} user")
     parent = Path(tempfile.gettempdir())
     if run_as is not None and not parent.stat().st_mode & 0o001:
         parent = Path("/tmp")  # the server's user must be able to reach its folder

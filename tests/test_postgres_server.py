@@ -96,14 +96,32 @@ def test_mlflow_backend_store_on_postgresql(postgres_server, tmp_path):
 
 
 def test_without_binaries_the_fixture_skips_naming_what_it_looked_for(monkeypatch):
+    monkeypatch.delenv(pg.REQUIRE_ENV, raising=False)
     monkeypatch.setattr(pg, "find_bindir", lambda: None)
     with pytest.raises(pytest.skip.Exception, match=r"initdb, pg_ctl and postgres .*PG_BINDIR"):
         pg.start_server()
 
 
+@pytest.mark.parametrize("value", ["1", "true"])
+def test_without_binaries_but_postgres_required_the_fixture_fails(monkeypatch, value):
+    # what CI sets (.ci/run): a missing server must not turn the PostgreSQL tests into skips
+    monkeypatch.setenv(pg.REQUIRE_ENV, value)
+    monkeypatch.setattr(pg, "find_bindir", lambda: None)
+    failure = r"CHURNML_REQUIRE_POSTGRES=\w+ \(a failure, not a skip\): no PostgreSQL server"
+    with pytest.raises(pytest.fail.Exception, match=failure):
+        pg.start_server()
+
+
+def test_a_require_switch_that_is_off_still_skips(monkeypatch):
+    monkeypatch.setenv(pg.REQUIRE_ENV, "0")
+    monkeypatch.setattr(pg, "find_bindir", lambda: None)
+    with pytest.raises(pytest.skip.Exception):
+        pg.start_server()
+
+
 def test_a_server_that_fails_to_start_is_cleaned_up_and_its_log_quoted(monkeypatch):
     if pg.find_bindir() is None:
-        pytest.skip("no PostgreSQL server binaries")
+        pg._skip_or_fail("no PostgreSQL server binaries")
     made = []
     real_mkdtemp, real_run = pg.tempfile.mkdtemp, pg.PostgresServer._run
 
