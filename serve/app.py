@@ -99,7 +99,8 @@ async def _flush_every(handler: logging.Handler, seconds: float) -> None:
 
 
 def _field(loc: tuple) -> str:
-    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+    # where the field sits (body, query, path, header) stays in "loc"; "field" is its name
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -111,6 +112,18 @@ def _request_id(request: Request) -> str | None:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI's 400 for a body it could not even decode (not UTF-8, say): malformed JSON,
+        # which this API answers 422 like any other
+        detail = [
+            {
+                "field": "body",
+                "loc": ["body"],
+                "msg": f"the body is not JSON ({type(exc.__cause__).__name__})",
+                "type": "json_invalid",
+            }
+        ]
+        return JSONResponse({"detail": detail, "request_id": _request_id(request)}, status_code=422)
     return JSONResponse(
         {"detail": exc.detail, "request_id": _request_id(request)},
         status_code=exc.status_code,
@@ -131,14 +144,6 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         for e in exc.errors()
     ]
     return JSONResponse({"detail": detail, "request_id": _request_id(request)}, status_code=422)
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error in %s", request.url.path, exc_info=exc)
-    return JSONResponse(
-        {"detail": "internal error; quote the request id", "request_id": _request_id(request)},
-        status_code=500,
-    )
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
@@ -201,7 +206,6 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected_error)
     # middleware added later wraps what was added before: the lean lookup sits inside CORS,
     # so a browser caller gets the same CORS headers from it as from every other route
     if settings.lean_lookup:

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 __all__ = ["LATENCY", "REQUESTS", "BodyTooLarge", "ServingMiddleware"]
 
 access_log = logging.getLogger("serve.access")
+log = logging.getLogger("serve")
 
 REQUESTS = Counter(
     "churnml_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -125,6 +126,25 @@ class ServingMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
+        except Exception:
+            # Answered here rather than by Starlette's error middleware, which re-raises: then
+            # uvicorn would print a plain-text traceback and close the client's connection.
+            log.exception("unhandled error in %s (request %s)", path, request_id)
+            if not started:
+                body = orjson.dumps(
+                    {"detail": "internal error; quote the request id", "request_id": request_id}
+                )
+                await send_with_headers(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
         finally:
             self._record(scope, status, start)
 

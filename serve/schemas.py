@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
     "CustomerHistory",
@@ -31,8 +31,21 @@ __all__ = [
     "ValidationErrorResponse",
 ]
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Text = Annotated[str, Field(min_length=1, max_length=256)]
+# Strict: JSON true is not 1, "90" is not 90. (Not strict on whole models: FastAPI validates
+# the parsed JSON, where a date can only be a string.)
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Text = Annotated[str, Field(min_length=1, max_length=256, strict=True)]
+
+
+def _text_date(value: object) -> object:
+    # pydantic reads a number as a Unix time; a date in this API is ISO 8601 text
+    if not isinstance(value, str | dt.date):
+        raise ValueError("expected an ISO 8601 date or timestamp as a string")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_text_date)]
+Moment = Annotated[dt.datetime | dt.date, BeforeValidator(_text_date)]
 
 
 class _Request(BaseModel):
@@ -42,7 +55,7 @@ class _Request(BaseModel):
 class Transaction(_Request):
     """One order (or order line) of a customer."""
 
-    date: dt.datetime | dt.date = Field(
+    date: Moment = Field(
         description="Date or timestamp of the order (ISO 8601).", examples=["2024-03-05"]
     )
     amount: FiniteFloat = Field(
@@ -73,12 +86,13 @@ class CustomerHistory(_Request):
 class ScoreRequest(_Request):
     """Histories to score with the champion model."""
 
-    as_of: dt.date = Field(
+    as_of: Day = Field(
         description="Scoring date: orders after it are excluded and counted.",
         examples=["2024-06-30"],
     )
     horizon_days: int | None = Field(
         default=None,
+        strict=True,
         gt=0,
         le=3650,
         description="Horizon of the probabilities and expectations (default: the model's).",

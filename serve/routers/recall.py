@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
 
 from churnml import ConfigError, recall_list
 from serve.deps import SnapshotDep
@@ -14,6 +15,9 @@ from serve.schemas import ErrorResponse, RecallResponse, ValidationErrorResponse
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["recall"])
+
+# the lifecycle segments of churnml.segments, spelled out so the schema lists them
+Segment = Literal["new", "active", "warm", "high_recall", "low_recall", "lost"]
 
 
 @router.get(
@@ -35,7 +39,7 @@ def get_recall(
         Query(gt=0, allow_inf_nan=False, description="Cost of one contact.", examples=[0.05]),
     ],
     segment: Annotated[
-        list[str] | None,
+        list[Segment] | None,
         Query(
             description="Only these segments (repeat the parameter for several).",
             examples=[["high_recall"]],
@@ -59,7 +63,10 @@ def get_recall(
             limit=limit,
         )
     except ConfigError as exc:
-        raise HTTPException(422, str(exc)) from None
+        # the parameters were checked above; what is left is about their combination
+        raise RequestValidationError(
+            [{"loc": ("query",), "msg": str(exc), "type": "value_error"}]
+        ) from None
     rows = ranked.astype(object).where(ranked.notna(), None).to_dict("records")
     body = {
         "snapshot_id": snapshot.snapshot.id,

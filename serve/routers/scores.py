@@ -9,7 +9,7 @@ import orjson
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from churnml import DataValidationError, load_transactions
+from churnml import DataValidationError, InsufficientDataError, load_transactions
 from serve.deps import ModelDep, ServingDep, SettingsDep
 from serve.lookup import MAX_ID_LENGTH, find_row
 from serve.schemas import (
@@ -181,7 +181,10 @@ def post_scores(request: ScoreRequest, model: ModelDep, settings: SettingsDep) -
             excluded = {"no_valid_order": len(frame)}
         if tx is not None:
             excluded = {k: int(v) for k, v in tx.report.excluded.items() if v}
-            scores = loaded.score(tx, as_of, horizon)
+            try:
+                scores = loaded.score(tx, as_of, horizon)
+            except InsufficientDataError:
+                scores = pd.DataFrame()  # no purchase left to score: every customer is unscored
     scored = set(scores["customer_id"]) if len(scores) else set()
     unscored = [
         {

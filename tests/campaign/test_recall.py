@@ -113,3 +113,13 @@ def test_bad_parameters_are_named(kwargs, name):
 def test_a_missing_column_is_named():
     with pytest.raises(DataValidationError, match="'expected_revenue'"):
         recall_list(_scores().drop(columns="expected_revenue"), budget=1, cost_per_contact=1)
+
+
+def test_an_astronomical_budget_buys_everyone():
+    # found by schemathesis through GET /v1/recall: 1e30 / 1 overflowed decimal division
+    scores = _scores()
+    everyone = recall_list(scores, budget=1e30, cost_per_contact=1.0)
+    tiny_cost = recall_list(scores, budget=1e300, cost_per_contact=1e-300)
+    assert (
+        len(everyone) == len(tiny_cost) == len(recall_list(scores, budget=1e6, cost_per_contact=1))
+    )

@@ -154,7 +154,37 @@ def test_empty_history_and_late_orders_have_documented_answers(server):
     assert out["excluded_rows"] == {"after_as_of": 2}
     with server.client() as c:
         nobody = c.post("/v1/scores", json={"as_of": "2024-06-30", "customers": []})
+        # found by schemathesis: nothing left to score was a 500
+        returns_only = c.post(
+            "/v1/scores",
+            json={
+                "as_of": "2024-06-30",
+                "customers": [
+                    {"customer_id": "r", "transactions": [{"date": "2024-01-01", "amount": -5}]}
+                ],
+            },
+        )
     assert nobody.status_code == 200 and nobody.json()["scores"] == []
+    assert returns_only.status_code == 200, returns_only.text
+    assert returns_only.json()["scores"] == []
+    assert returns_only.json()["unscored"] == [
+        {"customer_id": "r", "reason": "no purchase with a positive net amount up to as_of"}
+    ]
+
+
+def test_recall_parameters_are_checked(server):
+    with server.client() as c:
+        unknown = c.get("/v1/recall?budget=10&cost_per_contact=1&segment=loyal")
+        zero_cost = c.get("/v1/recall?budget=10&cost_per_contact=0")
+        ranked = c.get("/v1/recall?budget=1&cost_per_contact=0.25&segment=warm&segment=lost")
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"].startswith("segment")
+    assert zero_cost.status_code == 422
+    assert zero_cost.json()["detail"][0]["field"] == "cost_per_contact"
+    body = ranked.json()
+    assert body["n_selected"] == 4 and body["total_cost"] == pytest.approx(1.0)
+    assert {r["segment"] for r in body["customers"]} <= {"warm", "lost"}
+    values = [r["expected_value"] for r in body["customers"]]
+    assert values == sorted(values, reverse=True)
 
 
 GOOD = {"customer_id": "a", "transactions": [{"date": "2024-01-01", "amount": 1.5}]}
@@ -194,11 +224,32 @@ GOOD = {"customer_id": "a", "transactions": [{"date": "2024-01-01", "amount": 1.
             },
             "customers[0].transactions[0].amount",
         ),
+        # found by schemathesis: types are not coerced beyond the schema
+        ({"as_of": "2024-06-30", "horizon_days": "90", "customers": []}, "horizon_days"),
+        ({"as_of": "2024-06-30", "horizon_days": 90.5, "customers": []}, "horizon_days"),
+        ({"as_of": 20240630, "customers": []}, "as_of"),
+        (
+            {
+                "as_of": "2024-06-30",
+                "customers": [
+                    {"customer_id": "a", "transactions": [{"date": "2024-01-01", "amount": True}]}
+                ],
+            },
+            "customers[0].transactions[0].amount",
+        ),
+        (
+            {
+                "as_of": "2024-06-30",
+                "customers": [{"customer_id": "a", "transactions": [{"date": 0, "amount": 1}]}],
+            },
+            "customers[0].transactions[0].date",
+        ),
+        (b"\x80\xff{}", "body"),
     ],
 )
 def test_invalid_requests_are_422_naming_the_field(server, body, field):
     with server.client() as c:
-        if isinstance(body, str):
+        if isinstance(body, str | bytes):
             answer = c.post(
                 "/v1/scores", content=body, headers={"content-type": "application/json"}
             )

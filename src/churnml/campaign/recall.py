@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -68,6 +69,10 @@ def _segments(segment: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _affordable(budget: float, cost: float) -> int:
+    # A budget of 1e15 contacts or more buys every customer there is; decimal division of
+    # such numbers would run out of precision (DivisionImpossible) for nothing.
+    if budget / cost >= 1e15:
+        return sys.maxsize
     # In decimal, as people write prices: a budget of 0.3 buys three contacts at 0.1, which
     # binary floating point (0.3 / 0.1 = 2.9999...) would make two.
     return int(Decimal(repr(budget)) // Decimal(repr(cost)))
