@@ -165,9 +165,10 @@ def main() -> None:
     stores = {"SQLite": f"sqlite:///{folder}/scores.db"}
     pg = None
     if args.postgres:
-        from tests.postgres_server import PostgresServer
+        # the tests' throwaway server: initdb + pg_ctl from the machine's binaries
+        from tests.postgres_server import start_server
 
-        pg = PostgresServer.start(folder / "pg")
+        pg = start_server()
         stores["PostgreSQL"] = pg.url("bench_scores")
     for name, url in stores.items():
         started = time.perf_counter()
@@ -222,32 +223,28 @@ def main() -> None:
         "CHURNML_MODEL_NAME": "bench",
         "CHURNML_RELOAD_INTERVAL_SECONDS": "30",
     }
-    for name, url in stores.items():
-        for workers in (1, 2):
-            port = _free_port()
-            started = time.perf_counter()
-            server = _start(
-                [str(bin_dir / "churnml"), "serve", "--port", str(port), "--workers", str(workers)],
-                {**env_base, "CHURNML_SCORE_STORE": url},
-                port,
-                folder / f"serve-{name}-{workers}.log",
+    # the lean lookup path off (FastAPI's route answers): what the lean path is worth
+    runs = [(name, url, workers, True) for name, url in stores.items() for workers in (1, 2)]
+    runs.insert(1, ("SQLite", stores["SQLite"], 1, False))
+    for name, url, workers, lean in runs:
+        port = _free_port()
+        started = time.perf_counter()
+        label = f"{name}, {workers} worker(s)" + ("" if lean else ", FastAPI route")
+        server = _start(
+            [str(bin_dir / "churnml"), "serve", "--port", str(port), "--workers", str(workers)],
+            {**env_base, "CHURNML_SCORE_STORE": url, "CHURNML_LEAN_LOOKUP": str(int(lean))},
+            port,
+            folder / f"serve-{name}-{workers}-{lean}.log",
+        )
+        print(f"  churnml serve ({label}) ready in {time.perf_counter() - started:.1f} s")
+        try:
+            _lookups(
+                f"http://127.0.0.1:{port}", ids, f"churnml serve, {label}", rows, args.requests
             )
-            print(
-                f"  churnml serve ({name}, {workers} worker(s)) ready in "
-                f"{time.perf_counter() - started:.1f} s"
-            )
-            try:
-                _lookups(
-                    f"http://127.0.0.1:{port}",
-                    ids,
-                    f"churnml serve, {name}, {workers} worker(s)",
-                    rows,
-                    args.requests,
-                )
-                if name == "SQLite" and workers == 2:
-                    _posts(f"http://127.0.0.1:{port}", tx, scores, as_of, orjson)
-            finally:
-                _stop(server)
+            if name == "SQLite" and workers == 2:
+                _posts(f"http://127.0.0.1:{port}", tx, scores, as_of, orjson)
+        finally:
+            _stop(server)
     if pg is not None:
         pg.stop()
 
