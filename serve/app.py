@@ -27,11 +27,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from churnml import __version__
+from serve.auth import KeyGate
 from serve.deps import ApiKey
 from serve.lookup import FastLookup
 from serve.middleware import ServingMiddleware
 from serve.routers import admin, health, recall, scores
-from serve.settings import ServeSettings, key_digests
+from serve.settings import ServeSettings
 from serve.state import Serving
 
 __all__ = ["create_app"]
@@ -195,32 +196,36 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # no 307 to the same path with a slash: its Location would echo the Host header
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.serving = serving
     app.state.api_digests = api_digests
-    app.state.admin_digests = key_digests(settings.admin_keys)
+    app.state.admin_digests = settings.admin_key_digests
     app.include_router(health.router)
     app.include_router(scores.router, dependencies=[ApiKey])
     app.include_router(recall.router, dependencies=[ApiKey])
     app.include_router(admin.router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # middleware added later wraps what was added before: the lean lookup sits inside CORS,
-    # so a browser caller gets the same CORS headers from it as from every other route
+    # middleware added later wraps what was added before: the key gate and the lean lookup sit
+    # inside CORS, so a browser gets the same CORS headers from them as from every route
     if settings.lean_lookup:
-        app.add_middleware(
-            FastLookup,
-            serving=serving,
-            api_digests=api_digests,
-            insecure_no_auth=settings.insecure_no_auth,
-        )
+        app.add_middleware(FastLookup, serving=serving)
+    app.add_middleware(
+        KeyGate,
+        api_digests=api_digests,
+        admin_digests=app.state.admin_digests,
+        insecure_no_auth=settings.insecure_no_auth,
+    )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST"],
             allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Snapshot-Id"],
         )
     # added last, so outermost: its headers and log line cover every response, CORS ones too
     app.add_middleware(

@@ -3,7 +3,8 @@
 FastAPI resolves dependencies and validates parameters on every request, which costs several
 times what the lookup itself does: a dictionary read of a row serialised when the snapshot
 loaded. The lookup is the route a CRM calls most, so :class:`FastLookup` answers
-``GET /v1/customers/{id}/scores`` directly: the same key check, the same row, the same errors as
+``GET /v1/customers/{id}/scores`` directly, after :class:`serve.auth.KeyGate` has checked the
+key: the same row, the same errors as
 the FastAPI route in :mod:`serve.routers.scores`, which documents it in the OpenAPI schema and
 answers whatever the fast path leaves to it (an id FastAPI would refuse, another method).
 """
@@ -14,12 +15,11 @@ from dataclasses import dataclass
 
 import orjson
 
-from serve.deps import UNAUTHORISED_DETAIL, key_matches
 from serve.state import Serving
 
 __all__ = ["MAX_ID_LENGTH", "ROUTE", "FastLookup", "find_row"]
 
-ROUTE = "/v1/customers/{customer_id}/scores"
+ROUTE = "/v1/customers/{customer_id:path}/scores"
 MAX_ID_LENGTH = 256
 _PREFIX, _SUFFIX = "/v1/customers/", "/scores"
 
@@ -74,19 +74,11 @@ class FastLookup:
         The application to wrap.
     serving : Serving
         What is being served.
-    api_digests : tuple of bytes
-        Digests of the keys accepted on ``/v1``.
-    insecure_no_auth : bool
-        Whether keys are not checked.
     """
 
-    def __init__(
-        self, app, serving: Serving, api_digests: tuple[bytes, ...], insecure_no_auth: bool
-    ) -> None:
+    def __init__(self, app, serving: Serving) -> None:
         self.app = app
         self.serving = serving
-        self.api_digests = api_digests
-        self.insecure_no_auth = insecure_no_auth
 
     async def __call__(self, scope, receive, send) -> None:
         """Answer a lookup, or pass the request on."""
@@ -94,8 +86,9 @@ class FastLookup:
             path = scope["path"]
             if path.startswith(_PREFIX) and path.endswith(_SUFFIX):
                 customer_id = path[len(_PREFIX) : -len(_SUFFIX)]
-                # anything FastAPI would refuse (422) or not route (404) is left to it
-                if 0 < len(customer_id) <= MAX_ID_LENGTH and "/" not in customer_id:
+                # anything FastAPI would refuse (422) is left to it; an id may hold a "/"
+                # (sent as %2F), as the route's path converter allows
+                if 0 < len(customer_id) <= MAX_ID_LENGTH:
                     await self._answer(scope, send, customer_id)
                     return
         await self.app(scope, receive, send)
@@ -103,14 +96,6 @@ class FastLookup:
     async def _answer(self, scope, send, customer_id: str) -> None:
         scope["route"] = _Route()
         headers = []
-        if not self.insecure_no_auth:
-            key = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
-            text = key.decode("latin-1") if key is not None else None
-            if not key_matches(text, self.api_digests):
-                await _send_error(
-                    scope, send, 401, UNAUTHORISED_DETAIL, [(b"www-authenticate", b"ApiKey")]
-                )
-                return
         status, body, snapshot_id = find_row(self.serving, customer_id)
         if snapshot_id is not None:
             headers.append((b"x-snapshot-id", str(snapshot_id).encode()))

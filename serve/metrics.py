@@ -29,21 +29,29 @@ class _ServingCollector:
 
     def collect(self) -> Iterator[Metric]:
         model, snapshot = self.serving.model, self.serving.snapshot
-        info = InfoMetricFamily("churnml_model", "The model being served.")
+        # each worker answers a scrape with what it serves itself: the worker label keeps two
+        # workers that have not reloaded together yet from passing for one
+        worker = [str(os.getpid())]
+        info = InfoMetricFamily("churnml_model", "The model being served.", labels=["worker"])
         if model is not None:
-            info.add_metric(
-                [], {"version": model.label, "family": str(model.model.meta.get("family"))}
-            )
+            family = str(model.model.meta.get("family"))
+            info.add_metric(worker, {"version": model.label, "family": family})
         yield info
         age = GaugeMetricFamily(
-            "churnml_snapshot_age_seconds", "Seconds since the served score snapshot was published."
+            "churnml_snapshot_age_seconds",
+            "Seconds since the served score snapshot was published.",
+            labels=["worker"],
         )
-        rows = GaugeMetricFamily("churnml_snapshot_rows", "Customers in the served snapshot.")
-        ready = GaugeMetricFamily("churnml_ready", "1 when a model and a snapshot are loaded.")
+        rows = GaugeMetricFamily(
+            "churnml_snapshot_rows", "Customers in the served snapshot.", labels=["worker"]
+        )
+        ready = GaugeMetricFamily(
+            "churnml_ready", "1 when a model and a snapshot are loaded.", labels=["worker"]
+        )
         if snapshot is not None:
-            age.add_metric([], max(0.0, time.time() - snapshot.created_ts))
-            rows.add_metric([], snapshot.snapshot.n_rows)
-        ready.add_metric([], 1.0 if self.serving.ready else 0.0)
+            age.add_metric(worker, max(0.0, time.time() - snapshot.created_ts))
+            rows.add_metric(worker, snapshot.snapshot.n_rows)
+        ready.add_metric(worker, 1.0 if self.serving.ready else 0.0)
         yield age
         yield rows
         yield ready

@@ -79,6 +79,7 @@ class ServingMiddleware:
             return
         start = time.perf_counter()
         request_id = None
+        declared = 0
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 text = value.decode("latin-1")
@@ -88,12 +89,11 @@ class ServingMiddleware:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_body_bytes:
-                    scope.setdefault("state", {})["request_id"] = request_id or uuid.uuid4().hex
-                    await self._reject_too_large(scope, send, start)
-                    return
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        if declared > self.max_body_bytes:
+            await self._reject_too_large(scope, send, start)
+            return
         rid = request_id.encode()
         path = scope["path"]
         extra = [] if path.startswith(_DOCS_PATHS) else [_CSP_API]

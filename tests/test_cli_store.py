@@ -140,6 +140,27 @@ def test_serve_refuses_to_start_without_keys(fake_uvicorn, monkeypatch):
     assert runner.invoke(app, ["serve"]).exit_code == 2 and fake_uvicorn == []
 
 
+def test_serve_refuses_malformed_keys_and_workers_that_would_never_reload(
+    fake_uvicorn, monkeypatch
+):
+    # found in review: a malformed key made each worker fail at start-up, and uvicorn restarted
+    # them in a loop; several workers without polling never all picked up an admin reload
+    monkeypatch.setenv("CHURNML_API_KEYS", "good-key,sha256:zz")
+    bad_key = runner.invoke(app, ["serve", "--workers", "2"])
+    assert bad_key.exit_code == 2 and fake_uvicorn == []
+    assert "API key 2" in bad_key.output and "zz" not in bad_key.output
+    monkeypatch.setenv("CHURNML_API_KEYS", "good-key")
+    monkeypatch.setenv("CHURNML_ADMIN_KEYS", "caf\u00e9")
+    assert runner.invoke(app, ["serve"]).exit_code == 2 and fake_uvicorn == []
+    monkeypatch.delenv("CHURNML_ADMIN_KEYS")
+    monkeypatch.setenv("CHURNML_RELOAD_INTERVAL_SECONDS", "0")
+    never = runner.invoke(app, ["serve", "--workers", "2"])
+    assert never.exit_code == 2 and fake_uvicorn == []
+    assert "reaches one worker only" in " ".join(never.output.split())
+    assert runner.invoke(app, ["serve", "--workers", "1"]).exit_code == 0
+    assert len(fake_uvicorn) == 1
+
+
 def test_serve_runs_the_app_by_its_import_string(fake_uvicorn, monkeypatch):
     monkeypatch.setenv("CHURNML_API_KEYS", "k1")
     result = runner.invoke(app, ["serve", "--port", "8123"])

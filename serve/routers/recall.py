@@ -61,6 +61,7 @@ def get_recall(
             cost_per_contact=cost_per_contact,
             segment=segment,
             limit=limit,
+            horizon_days=snapshot.snapshot.horizon_days,
         )
     except ConfigError as exc:
         # the parameters were checked above; what is left is about their combination
@@ -74,7 +75,8 @@ def get_recall(
         "budget": budget,
         "cost_per_contact": cost_per_contact,
         "n_selected": len(rows),
-        "total_cost": float(ranked["cost"].sum()) if len(ranked) else 0.0,
+        # the list's own running total, summed in decimal as the budget was cut
+        "total_cost": float(ranked["cumulative_cost"].iloc[-1]) if len(ranked) else 0.0,
         "customers": rows,
     }
     return Response(

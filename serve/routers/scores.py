@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Annotated
 
@@ -85,7 +86,7 @@ async def model_info(model: ModelDep, serving: ServingDep) -> ModelInfo:
 
 
 @router.get(
-    "/customers/{customer_id}/scores",
+    "/customers/{customer_id:path}/scores",
     summary="One customer's scores from the current snapshot",
     response_model=ScoreRow,
     responses={
@@ -116,6 +117,10 @@ async def customer_scores(
     return Response(
         body, media_type="application/json", headers={"x-snapshot-id": str(snapshot_id)}
     )
+
+
+def _day(value: dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def _frame(request: ScoreRequest) -> pd.DataFrame:
@@ -177,8 +182,14 @@ def post_scores(request: ScoreRequest, model: ModelDep, settings: SettingsDep) -
         try:
             tx = load_transactions(frame, as_of=as_of)
         except DataValidationError:
-            tx = None  # no valid order left: every customer is unscored
-            excluded = {"no_valid_order": len(frame)}
+            # no valid order left, so no validation report: count what the report would
+            tx = None
+            after = sum(
+                _day(t.date) > request.as_of for c in request.customers for t in c.transactions
+            )
+            excluded = {"after_as_of": after} if after else {}
+            if len(frame) > after:
+                excluded["invalid"] = len(frame) - after
         if tx is not None:
             excluded = {k: int(v) for k, v in tx.report.excluded.items() if v}
             try:

@@ -32,12 +32,14 @@ from rich.table import Table
 from churnml._version import __version__
 from churnml.campaign import RECALL_SEGMENTS, recall_list
 from churnml.config import (
+    API_KEYS_ENV,
     EXPERIMENT,
     REGISTERED_MODEL,
     SCORE_STORE_ENV,
     SNAPSHOT_KEEP_ENV,
     ColumnMap,
     ValidationPolicy,
+    api_key_digests,
     tracking_uri,
 )
 from churnml.data import (
@@ -826,7 +828,8 @@ class LogLevel(StrEnum):
 #: The service, named by its import string only: serve/ imports churnml, never the reverse,
 #: so the command line must not import it (uvicorn does, in each worker).
 SERVE_APP = "serve.app:create_app"
-API_KEYS_ENV = "CHURNML_API_KEYS"
+ADMIN_KEYS_ENV = "CHURNML_ADMIN_KEYS"
+RELOAD_INTERVAL_ENV = "CHURNML_RELOAD_INTERVAL_SECONDS"
 INSECURE_ENV = "CHURNML_INSECURE_NO_AUTH"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -841,7 +844,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _require_api_keys(insecure_no_auth: bool) -> None:
-    """Refuse to start an API that anyone could call, unless told to.
+    """Refuse to start an API that anyone could call, or whose keys are malformed.
 
     Parameters
     ----------
@@ -851,13 +854,44 @@ def _require_api_keys(insecure_no_auth: bool) -> None:
     Raises
     ------
     ConfigError
-        ``CHURNML_API_KEYS`` holds no key and ``insecure_no_auth`` is false.
+        ``CHURNML_API_KEYS`` holds no key and ``insecure_no_auth`` is false, or a key in it or
+        in ``CHURNML_ADMIN_KEYS`` is malformed (each worker would otherwise fail at start-up,
+        and uvicorn would restart it over and over).
     """
-    keys = [k for k in os.environ.get(API_KEYS_ENV, "").split(",") if k.strip()]
+    keys = api_key_digests(os.environ.get(API_KEYS_ENV, ""))
+    api_key_digests(os.environ.get(ADMIN_KEYS_ENV, ""))
     if not keys and not insecure_no_auth:
         raise ConfigError(
             f"no API key: set {API_KEYS_ENV} (comma-separated keys, or sha256:<hex digest> of "
             "each) or pass --insecure-no-auth to serve without keys"
+        )
+
+
+def _require_reload_reach(workers: int) -> None:
+    """Refuse several workers that would never reload together.
+
+    Parameters
+    ----------
+    workers : int
+        ``--workers``.
+
+    Raises
+    ------
+    ConfigError
+        Several workers with ``CHURNML_RELOAD_INTERVAL_SECONDS=0``: ``POST /v1/admin/reload``
+        reaches one worker only, and without polling the others would keep serving the old
+        snapshot for good.
+    """
+    interval = os.environ.get(RELOAD_INTERVAL_ENV, "").strip()
+    try:
+        seconds = float(interval) if interval else None
+    except ValueError:
+        raise ConfigError(f"{RELOAD_INTERVAL_ENV} must be a number of seconds") from None
+    if workers > 1 and seconds == 0:
+        raise ConfigError(
+            f"{RELOAD_INTERVAL_ENV}=0 with --workers {workers}: an admin reload reaches one "
+            "worker only, so the others would never change; set an interval (seconds) or run "
+            "one worker"
         )
 
 
@@ -888,6 +922,7 @@ def serve(
     the others listed in serve/settings.py. OpenAPI documentation is at /docs.
     """
     _require_api_keys(insecure_no_auth)
+    _require_reload_reach(workers)
     if not _is_loopback(host):
         err.print(
             f"[yellow]warning:[/] binding to {host}: the API is reachable from other machines; "

@@ -5,6 +5,7 @@ Nothing here imports the rest of churnml.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import os
 from dataclasses import dataclass, field, fields
@@ -31,6 +32,8 @@ __all__ = [
     "score_store_url",
     "snapshot_keep",
     "tracking_uri",
+    "API_KEYS_ENV",
+    "api_key_digests",
 ]
 
 REGISTERED_MODEL = "churnml"
@@ -266,3 +269,64 @@ def snapshot_keep(keep: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ConfigError(f"{name} must be a whole number of snapshots, at least 1; got {value!r}")
     return int(value)
+
+
+#: Environment variable holding the HTTP API's keys (comma-separated).
+API_KEYS_ENV = "CHURNML_API_KEYS"
+_HASH_PREFIX = "sha256:"
+
+
+def api_key_digests(keys: str) -> tuple[bytes, ...]:
+    """SHA-256 digests of comma-separated API keys, each plaintext or ``sha256:<hex>``.
+
+    The HTTP service compares a presented key's digest with these; ``churnml serve`` reads
+    the same way before starting, so a malformed entry stops it with a clear error.
+
+    Parameters
+    ----------
+    keys : str
+        The environment variable's value (``CHURNML_API_KEYS`` or ``CHURNML_ADMIN_KEYS``).
+
+    Returns
+    -------
+    tuple of bytes
+        One 32-byte digest per key; empty entries are skipped.
+
+    Raises
+    ------
+    ConfigError
+        An entry is ``sha256:`` without 64 hexadecimal digits after it, or a plaintext key has
+        characters outside printable ASCII (an HTTP header could not carry it). The message
+        gives the entry's position, never its value.
+
+    Examples
+    --------
+    >>> import hashlib
+    >>> plain = api_key_digests("s3cret")
+    >>> hashed = api_key_digests("sha256:" + hashlib.sha256(b"s3cret").hexdigest())
+    >>> plain == hashed
+    True
+    """
+    out = []
+    for position, entry in enumerate((k.strip() for k in keys.split(",")), start=1):
+        if not entry:
+            continue
+        if entry.startswith(_HASH_PREFIX):
+            try:
+                digest = bytes.fromhex(entry.removeprefix(_HASH_PREFIX))
+            except ValueError:
+                digest = b""
+            if len(digest) != hashlib.sha256().digest_size:
+                raise ConfigError(
+                    f"API key {position} starts with {_HASH_PREFIX!r} but is not followed by "
+                    "64 hexadecimal digits"
+                )
+            out.append(digest)
+        elif not (entry.isascii() and entry.isprintable()):
+            raise ConfigError(
+                f"API key {position} has characters outside printable ASCII, which an "
+                "X-API-Key header cannot carry"
+            )
+        else:
+            out.append(hashlib.sha256(entry.encode()).digest())
+    return tuple(out)

@@ -276,8 +276,21 @@ def test_every_v1_route_needs_a_key(server):
                 answer = c.request(method.upper(), path, headers=headers)
                 assert answer.status_code == 401, (method, path, key)
                 assert answer.headers["www-authenticate"] == "ApiKey"
+        # found in review: the key is checked before the body is read, so a malformed body
+        # without a key is a 401 (not a 422), and nobody without a key gets a body parsed
+        garbage = c.post(
+            "/v1/scores", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert garbage.status_code == 401
+        # no redirect to the slash-less path (its Location would echo the Host header)
+        slash = c.get("/v1/model/", headers={"X-API-Key": API_KEY, "Host": "evil.example"})
+        assert slash.status_code == 404 and "location" not in slash.headers
     with server.client() as c:
         assert c.post("/v1/admin/reload").status_code == 403  # a plain key is not an admin key
+        # an id holding a slash (%2F) is looked up, and the 404 names the snapshot searched
+        slashed = c.get("/v1/customers/a%2Fb/scores")
+        assert slashed.status_code == 404 and "'a/b'" in slashed.json()["detail"]
+        assert "snapshot" in slashed.json()["detail"]
 
 
 def test_responses_carry_request_id_and_security_headers(server):
@@ -328,11 +341,11 @@ def test_metrics_and_access_log(server):
         c.get("/v1/customers/1/scores", headers={"X-Request-ID": "metrics-probe-1"})
         text = c.get("/metrics").text
     assert (
-        'churnml_http_requests_total{method="GET",route="/v1/customers/{customer_id}/scores"'
+        'churnml_http_requests_total{method="GET",route="/v1/customers/{customer_id:path}/scores"'
         in (text)
     )
     assert "churnml_http_request_duration_seconds_bucket" in text
-    assert f'churnml_model_info{{family="bgnbd",version="{MODEL_NAME}/1"}} 1.0' in text
+    assert f'churnml_model_info{{family="bgnbd",version="{MODEL_NAME}/1",worker="' in text
     assert "churnml_snapshot_age_seconds" in text
     deadline = time.monotonic() + 5  # access lines are flushed every quarter second
     access = []
@@ -342,7 +355,10 @@ def test_metrics_and_access_log(server):
         access = [x for x in lines if x.get("request_id") == "metrics-probe-1"]
     assert len(access) == 1
     (entry,) = access
-    assert entry["route"] == "/v1/customers/{customer_id}/scores" and entry["status"] in (200, 404)
+    assert entry["route"] == "/v1/customers/{customer_id:path}/scores" and entry["status"] in (
+        200,
+        404,
+    )
     assert entry["model_version"] == f"{MODEL_NAME}/1" and entry["latency_ms"] > 0
     assert API_KEY not in server.log_path.read_text()
 

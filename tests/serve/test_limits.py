@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from churnml import ConfigError
 from serve.app import create_app
 from serve.settings import ServeSettings
 from tests.serve.conftest import served_env, start_server, stop_server
@@ -66,6 +67,7 @@ def test_batch_and_body_limits_are_413(strict_server):
         big = c.post(
             "/v1/scores",
             json={"as_of": "1997-09-30", "customers": _customers(1), "pad": "x" * 5000},
+            headers={"X-Request-ID": "big-one"},
         )
 
         def chunks():
@@ -82,6 +84,7 @@ def test_batch_and_body_limits_are_413(strict_server):
     assert many.status_code == 413 and "limit is 3" in many.json()["detail"]
     assert orders.status_code == 413 and "limit is 10" in orders.json()["detail"]
     assert big.status_code == 413 and "4000 bytes" in big.json()["detail"]
+    assert big.headers["x-request-id"] == "big-one"  # kept whatever the header order
     assert streamed.status_code == 413 and "4000 bytes" in streamed.json()["detail"]
     for answer in (many, big, streamed):
         assert answer.json()["request_id"] == answer.headers["x-request-id"]
@@ -104,5 +107,5 @@ def test_cors_allows_only_the_configured_origin(strict_server):
 def test_the_app_refuses_to_be_built_without_keys():
     with pytest.raises(RuntimeError, match="CHURNML_API_KEYS"):
         create_app(ServeSettings(api_keys="", admin_keys="", insecure_no_auth=False))
-    with pytest.raises(ValueError, match="64 hexadecimal"):
+    with pytest.raises(ConfigError, match="64 hexadecimal"):
         _ = ServeSettings(api_keys="sha256:abc").api_key_digests
