@@ -8,9 +8,8 @@ dependencies in :mod:`serve.deps` keep the same check (and document it in the Op
 
 from __future__ import annotations
 
-import orjson
-
 from serve.deps import UNAUTHORISED_DETAIL, key_matches
+from serve.responses import send_error
 
 __all__ = ["KeyGate"]
 
@@ -53,9 +52,9 @@ class KeyGate:
                 key = raw.decode("latin-1") if raw is not None else None
                 if path.startswith(_ADMIN) and not key_matches(key, self.admin_digests):
                     if key_matches(key, self.api_digests):
-                        await _refuse(scope, send, 403, "this route needs an admin key", [])
+                        await send_error(scope, send, 403, "this route needs an admin key", [])
                     else:
-                        await _refuse(
+                        await send_error(
                             scope,
                             send,
                             401,
@@ -64,25 +63,8 @@ class KeyGate:
                         )
                     return
                 if not key_matches(key, self.api_digests):
-                    await _refuse(
+                    await send_error(
                         scope, send, 401, UNAUTHORISED_DETAIL, [(b"www-authenticate", b"ApiKey")]
                     )
                     return
         await self.app(scope, receive, send)
-
-
-async def _refuse(scope, send, status: int, detail: str, headers: list) -> None:
-    request_id = scope.get("state", {}).get("request_id")
-    body = orjson.dumps({"detail": detail, "request_id": request_id})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

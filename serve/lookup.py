@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
+from serve.responses import send_error, send_json
 from serve.state import Serving
 
 __all__ = ["MAX_ID_LENGTH", "ROUTE", "FastLookup", "find_row"]
@@ -100,27 +99,6 @@ class FastLookup:
         if snapshot_id is not None:
             headers.append((b"x-snapshot-id", str(snapshot_id).encode()))
         if status != 200:
-            await _send_error(scope, send, status, body, headers)
+            await send_error(scope, send, status, body, headers)
             return
-        await _send(send, 200, body, headers)
-
-
-async def _send_error(scope, send, status: int, detail, headers) -> None:
-    request_id = scope.get("state", {}).get("request_id")
-    body = orjson.dumps({"detail": detail, "request_id": request_id})
-    await _send(send, status, body, headers)
-
-
-async def _send(send, status: int, body: bytes, headers) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await send_json(send, 200, body, headers)

@@ -17,6 +17,8 @@ import orjson
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 
+from serve.responses import send_error
+
 __all__ = ["LATENCY", "REQUESTS", "BodyTooLarge", "ServingMiddleware"]
 
 access_log = logging.getLogger("serve.access")
@@ -131,46 +133,22 @@ class ServingMiddleware:
             # uvicorn would print a plain-text traceback and close the client's connection.
             log.exception("unhandled error in %s (request %s)", path, request_id)
             if not started:
-                body = orjson.dumps(
-                    {"detail": "internal error; quote the request id", "request_id": request_id}
+                await send_error(
+                    scope, send_with_headers, 500, "internal error; quote the request id"
                 )
-                await send_with_headers(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
         finally:
             self._record(scope, status, start)
 
     async def _reject_too_large(self, scope, send, start: float) -> None:
-        request_id = scope["state"]["request_id"]
-        body = orjson.dumps(
-            {
-                "detail": f"request body larger than the limit of {self.max_body_bytes} bytes",
-                "request_id": request_id,
-            }
+        # sent before the app is called, so this is where its headers are added
+        rid = scope["state"]["request_id"].encode()
+        await send_error(
+            scope,
+            send,
+            413,
+            f"request body larger than the limit of {self.max_body_bytes} bytes",
+            [(b"x-request-id", rid), (b"connection", b"close"), *_SECURITY_HEADERS, _CSP_API],
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", request_id.encode()),
-                    (b"connection", b"close"),
-                    *_SECURITY_HEADERS,
-                    _CSP_API,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
         self._record(scope, 413, start)
 
     def _record(self, scope, status: int, start: float) -> None:

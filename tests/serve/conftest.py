@@ -8,6 +8,7 @@ Servers are ``churnml serve`` processes on 127.0.0.1 and a free port.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -141,3 +142,27 @@ def server(served, tmp_path_factory) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("server"), served_env(served))
     yield running
     stop_server(running)
+
+
+def same(a, b) -> bool:
+    """Two score values agree: both missing (None or NaN), or equal to rounding."""
+    missing_a = a is None or (isinstance(a, float) and math.isnan(a))
+    missing_b = b is None or (isinstance(b, float) and math.isnan(b))
+    if missing_a or missing_b:
+        return missing_a and missing_b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def histories(tx, customers: list[str]) -> list[dict]:
+    """The ``customers`` entries of a ``POST /v1/scores`` body, from validated transactions."""
+    lines = tx.lines[tx.lines["customer_id"].isin(customers)]
+    return [
+        {
+            "customer_id": customer,
+            "transactions": [
+                {"date": str(d.date()), "amount": float(a)}
+                for d, a in zip(rows["date"], rows["amount"], strict=True)
+            ],
+        }
+        for customer, rows in lines.groupby("customer_id", sort=False)
+    ]

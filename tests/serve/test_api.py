@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from churnml import CONTRACT_COLUMNS
 from serve.app import create_app
 from serve.settings import ServeSettings
-from tests.serve.conftest import API_KEY, AS_OF, MODEL_NAME
+from tests.serve.conftest import API_KEY, AS_OF, MODEL_NAME, histories, same
 
 pytestmark = pytest.mark.slow
 
-NUMBERS = [
-    "p_alive",
-    "p_repurchase",
-    "expected_purchases",
-    "expected_revenue",
-    "clv",
-    "expected_days_to_next_purchase",
-]
-
-
-def _same(a, b) -> bool:
-    if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
-        return (a is None or (isinstance(a, float) and math.isnan(a))) and (
-            b is None or (isinstance(b, float) and math.isnan(b))
-        )
-    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
+TEXT_COLUMNS = {"customer_id", "next_purchase_date", "segment", "value_tier", "model_version"}
+NUMBERS = [c for c in CONTRACT_COLUMNS if c not in TEXT_COLUMNS]
 
 
 def test_health_and_readiness(server, served):
@@ -70,7 +56,7 @@ def test_lookup_returns_the_published_row(server, served):
             expected = scores.loc[customer]
             assert row["customer_id"] == customer
             for column in NUMBERS:
-                assert _same(row[column], expected[column]), column
+                assert same(row[column], expected[column]), column
             assert row["segment"] == expected["segment"]
             assert row["value_tier"] == expected["value_tier"]
             assert row["model_version"] == f"{MODEL_NAME}/1"
@@ -89,27 +75,11 @@ def test_unknown_customer_is_a_404_naming_the_snapshot(server, served):
     assert "no-such-customer" in detail and f"snapshot {served.snapshot_id}" in detail
 
 
-def _histories(tx, customers):
-    lines = tx.lines[tx.lines["customer_id"].isin(customers)]
-    out = []
-    for customer, rows in lines.groupby("customer_id", sort=False):
-        out.append(
-            {
-                "customer_id": customer,
-                "transactions": [
-                    {"date": str(d.date()), "amount": float(a)}
-                    for d, a in zip(rows["date"], rows["amount"], strict=True)
-                ],
-            }
-        )
-    return out
-
-
 def test_posted_histories_score_as_the_snapshot_did(server, served):
     # the snapshot came from churnml score over the whole log; each BG/NBD row depends only on
     # the customer's own history, so posting those histories must give the same numbers
     customers = list(served.scores["customer_id"].iloc[::500])
-    body = {"as_of": AS_OF, "horizon_days": 90, "customers": _histories(served.tx, customers)}
+    body = {"as_of": AS_OF, "horizon_days": 90, "customers": histories(served.tx, customers)}
     with server.client() as c:
         answer = c.post("/v1/scores", json=body)
     assert answer.status_code == 200, answer.text
@@ -121,7 +91,7 @@ def test_posted_histories_score_as_the_snapshot_did(server, served):
     snapshot = served.scores.set_index("customer_id")
     for customer, row in got.items():
         for column in ["p_alive", "p_repurchase", "expected_purchases", "expected_revenue"]:
-            assert _same(row[column], snapshot.loc[customer, column]), (customer, column)
+            assert same(row[column], snapshot.loc[customer, column]), (customer, column)
 
 
 def test_empty_history_and_late_orders_have_documented_answers(server):

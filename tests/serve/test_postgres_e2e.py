@@ -19,7 +19,6 @@ import contextlib
 import inspect
 import itertools
 import json
-import math
 import os
 import re
 from collections.abc import Iterator
@@ -41,6 +40,8 @@ from tests.serve.conftest import (
     ADMIN_KEY,
     AS_OF,
     Served,
+    histories,
+    same,
     served_env,
     start_server,
     stop_server,
@@ -55,14 +56,6 @@ postgres_server = pg.postgres_server
 MODEL_NAME = "churnml-pg-e2e"
 DATABASE = "churnml_e2e"
 NUMBERS = ["p_alive", "p_repurchase", "expected_purchases", "expected_revenue", "clv"]
-
-
-def _same(a, b) -> bool:
-    missing_a = a is None or (isinstance(a, float) and math.isnan(a))
-    missing_b = b is None or (isinstance(b, float) and math.isnan(b))
-    if missing_a or missing_b:
-        return missing_a and missing_b
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
 
 
 @contextlib.contextmanager
@@ -131,20 +124,6 @@ def pg_app(pg_stack, tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("pg-server"), served_env(pg_stack.served))
     yield server
     stop_server(server)
-
-
-def _histories(tx, customers: list[str]) -> list[dict]:
-    lines = tx.lines[tx.lines["customer_id"].isin(customers)]
-    return [
-        {
-            "customer_id": customer,
-            "transactions": [
-                {"date": str(d.date()), "amount": float(a)}
-                for d, a in zip(rows["date"], rows["amount"], strict=True)
-            ],
-        }
-        for customer, rows in lines.groupby("customer_id", sort=False)
-    ]
 
 
 def _cli(*args: str, store_url: str | None = None) -> Result:
@@ -216,11 +195,11 @@ def test_lookup_by_id_is_the_published_row(pg_app, pg_stack):
             assert set(row) == set(stored)
             for column, value in stored.items():
                 if isinstance(value, float) or value is None:
-                    assert _same(row[column], value), (customer, column)
+                    assert same(row[column], value), (customer, column)
                 else:
                     assert row[column] == value, (customer, column)
             for column in NUMBERS:
-                assert _same(row[column], scores.loc[customer, column]), (customer, column)
+                assert same(row[column], scores.loc[customer, column]), (customer, column)
         unpadded = str(int(picks[0]))  # "1" is not "00001"
         missing = c.get(f"/v1/customers/{unpadded}/scores")
     assert missing.status_code == 404
@@ -230,7 +209,7 @@ def test_lookup_by_id_is_the_published_row(pg_app, pg_stack):
 def test_posted_histories_score_with_the_postgresql_champion(pg_app, pg_stack):
     served = pg_stack.served
     customers = list(served.scores["customer_id"].iloc[::997][:20])
-    body = {"as_of": AS_OF, "horizon_days": 90, "customers": _histories(served.tx, customers)}
+    body = {"as_of": AS_OF, "horizon_days": 90, "customers": histories(served.tx, customers)}
     with pg_app.client() as c:
         answer = c.post("/v1/scores", json=body)
     assert answer.status_code == 200, answer.text
@@ -241,7 +220,7 @@ def test_posted_histories_score_with_the_postgresql_champion(pg_app, pg_stack):
     snapshot = served.scores.set_index("customer_id")
     for customer, row in got.items():
         for column in ["p_alive", "p_repurchase", "expected_purchases", "expected_revenue"]:
-            assert _same(row[column], snapshot.loc[customer, column]), (customer, column)
+            assert same(row[column], snapshot.loc[customer, column]), (customer, column)
 
 
 def test_a_second_snapshot_is_served_after_reload_and_rolled_back_by_the_cli(pg_app, pg_stack):
