@@ -23,6 +23,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
@@ -32,6 +33,7 @@ from serve.deps import ApiKey
 from serve.lookup import FastLookup
 from serve.middleware import ServingMiddleware
 from serve.routers import admin, health, recall, scores
+from serve.schemas import ScoreRequest
 from serve.settings import ServeSettings
 from serve.state import Serving
 
@@ -113,18 +115,6 @@ def _request_id(request: Request) -> str | None:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    if exc.status_code == 400 and exc.__cause__ is not None:
-        # FastAPI's 400 for a body it could not even decode (not UTF-8, say): malformed JSON,
-        # which this API answers 422 like any other
-        detail = [
-            {
-                "field": "body",
-                "loc": ["body"],
-                "msg": f"the body is not JSON ({type(exc.__cause__).__name__})",
-                "type": "json_invalid",
-            }
-        ]
-        return JSONResponse({"detail": detail, "request_id": _request_id(request)}, status_code=422)
     return JSONResponse(
         {"detail": exc.detail, "request_id": _request_id(request)},
         status_code=exc.status_code,
@@ -145,6 +135,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         for e in exc.errors()
     ]
     return JSONResponse({"detail": detail, "request_id": _request_id(request)}, status_code=422)
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema, plus the request body that ``POST /v1/scores`` validates itself."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in body.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["ScoreRequest"] = body
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
@@ -199,6 +207,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         # no 307 to the same path with a slash: its Location would echo the Host header
         redirect_slashes=False,
     )
+    app.openapi = lambda: _openapi(app)
     app.state.settings = settings
     app.state.serving = serving
     app.state.api_digests = api_digests

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Annotated
 
 import orjson
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from churnml import DataValidationError, InsufficientDataError, load_transactions
 from serve.deps import ModelDep, ServingDep, SettingsDep
@@ -22,11 +26,14 @@ from serve.schemas import (
     SnapshotInfo,
     ValidationErrorResponse,
 )
-from serve.state import SnapshotState
+from serve.settings import ServeSettings
+from serve.state import ModelState, SnapshotState
 
-__all__ = ["router", "snapshot_info"]
+__all__ = ["SCORE_REQUEST_REF", "parse_score_request", "router", "snapshot_info"]
 
 router = APIRouter(prefix="/v1", tags=["scores"])
+
+SCORE_REQUEST_REF = "#/components/schemas/ScoreRequest"
 
 _ERRORS = {
     401: {"model": ErrorResponse, "description": "Missing or invalid X-API-Key."},
@@ -143,6 +150,67 @@ def _frame(request: ScoreRequest) -> pd.DataFrame:
     return frame.dropna(axis=1, how="all") if len(frame) else frame[columns[:3]]
 
 
+def parse_score_request(body: bytes, settings: ServeSettings) -> ScoreRequest:
+    """Parse and validate a ``POST /v1/scores`` body, counting the batch first.
+
+    Runs in a worker thread: a large body parsed on the event loop would hold up every lookup
+    on that worker while it lasts.
+
+    Parameters
+    ----------
+    body : bytes
+        The raw request body.
+    settings : ServeSettings
+        The batch limits.
+
+    Returns
+    -------
+    ScoreRequest
+        The validated request.
+
+    Raises
+    ------
+    fastapi.exceptions.RequestValidationError
+        The body is not JSON or does not fit the schema (answered 422, field by field).
+    fastapi.HTTPException
+        Too many customers or orders (413), counted before validation.
+    """
+    try:
+        # the standard parser, as FastAPI's: NaN and 1e999 parse, and are refused by the schema
+        # at the field that holds them
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {detail}"}]
+        ) from None
+    customers = data.get("customers") if isinstance(data, dict) else None
+    if isinstance(customers, list):
+        if len(customers) > settings.max_batch_customers:
+            raise HTTPException(
+                413,
+                f"{len(customers)} customers in one request; the limit is "
+                f"{settings.max_batch_customers}",
+            )
+        n_orders = sum(
+            len(c["transactions"])
+            for c in customers
+            if isinstance(c, dict) and isinstance(c.get("transactions"), list)
+        )
+        if n_orders > settings.max_batch_transactions:
+            raise HTTPException(
+                413,
+                f"{n_orders} transactions in one request; the limit is "
+                f"{settings.max_batch_transactions}",
+            )
+    try:
+        return ScoreRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+
+
 @router.post(
     "/scores",
     summary="Score posted purchase histories with the model being served",
@@ -151,27 +219,28 @@ def _frame(request: ScoreRequest) -> pd.DataFrame:
         413: {"model": ErrorResponse, "description": "Too many customers, orders or bytes."},
         422: {"model": ValidationErrorResponse, "description": "A field is invalid."},
     },
+    # the body is read raw and validated in a thread (parse_score_request); the schema is
+    # ScoreRequest's, added to the components by serve.app
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": SCORE_REQUEST_REF}}},
+        }
+    },
 )
-def post_scores(request: ScoreRequest, model: ModelDep, settings: SettingsDep) -> ScoreResponse:
+async def post_scores(raw: Request, model: ModelDep, settings: SettingsDep) -> ScoreResponse:
     """Score each posted customer as of ``as_of`` with the model being served.
 
     Orders dated after ``as_of`` are excluded and counted in ``excluded_rows``, as are invalid
     or duplicate orders. A customer with no purchase of positive net amount up to ``as_of``
     (an empty history included) is listed under ``unscored`` with the reason.
     """
-    n_customers = len(request.customers)
-    n_orders = sum(len(c.transactions) for c in request.customers)
-    if n_customers > settings.max_batch_customers:
-        raise HTTPException(
-            413,
-            f"{n_customers} customers in one request; the limit is {settings.max_batch_customers}",
-        )
-    if n_orders > settings.max_batch_transactions:
-        raise HTTPException(
-            413,
-            f"{n_orders} transactions in one request; the limit is "
-            f"{settings.max_batch_transactions}",
-        )
+    body = await raw.body()
+    return await run_in_threadpool(_score, body, model, settings)
+
+
+def _score(body: bytes, model: ModelState, settings: ServeSettings) -> Response:
+    request = parse_score_request(body, settings)
     loaded = model.model
     horizon = request.horizon_days or loaded.settings.horizon_days
     as_of = pd.Timestamp(request.as_of)

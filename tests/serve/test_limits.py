@@ -80,8 +80,11 @@ def test_batch_and_body_limits_are_413(strict_server):
         streamed = c.post(
             "/v1/scores", content=chunks(), headers={"content-type": "application/json"}
         )
+        # the batch is counted before the (costlier) validation, in the worker thread
+        many_invalid = c.post("/v1/scores", json={"as_of": "x", "customers": [{}, {}, {}, {}]})
     assert ok.status_code == 200
     assert many.status_code == 413 and "limit is 3" in many.json()["detail"]
+    assert many_invalid.status_code == 413
     assert orders.status_code == 413 and "limit is 10" in orders.json()["detail"]
     assert big.status_code == 413 and "4000 bytes" in big.json()["detail"]
     assert big.headers["x-request-id"] == "big-one"  # kept whatever the header order
