@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from churnml import __version__
@@ -199,7 +200,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             access_log.flush()
             serving.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="churnml scoring API",
         version=__version__,
         description=DESCRIPTION,

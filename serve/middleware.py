@@ -42,9 +42,9 @@ _SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-# The API answers JSON only; the interactive docs load Swagger UI's script and style from a CDN.
+# The API answers JSON only; the interactive docs run Swagger UI's script, served by the app.
 _CSP_API = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-_DOCS_PATHS = ("/docs", "/redoc")
+_DOCS_PATHS = ("/docs", "/redoc", "/static-offline-docs")
 
 
 class BodyTooLarge(HTTPException):
