@@ -1,8 +1,16 @@
-"""A recall list: at-risk customers ranked by what a contact is expected to bring back.
+"""A recall list: customers ranked by the expected profit of contacting them, cut at a budget.
 
-Provisional ranking (issue 12 replaces it, keeping :func:`recall_list`'s signature): among the
-at-risk segments, customers are ranked by their expected revenue over the horizon, and the
-list is cut where the contacts would exceed the budget.
+The expected profit of a contact is what it adds, not what the customer would have brought
+anyway::
+
+    expected_profit = uplift * p_alive * (1 - p_repurchase) * margin * order_value - cost
+
+``uplift`` is the response uplift of a contact (the share of customers who would not have
+bought on their own and buy because of it), applied in proportion to P(alive) since a customer
+who has left reads no message; ``1 - p_repurchase`` is the probability they would not return on
+their own within the horizon; ``margin * order_value`` is the margin of the return purchase
+(``order_value`` is the model's expected spend per purchase, ``expected_revenue /
+expected_purchases``).
 """
 
 from __future__ import annotations
@@ -11,7 +19,9 @@ import math
 import numbers
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +29,28 @@ import pandas as pd
 from churnml.exceptions import ConfigError, DataValidationError
 from churnml.segments import SEGMENTS
 
-__all__ = ["RECALL_COLUMNS", "RECALL_SEGMENTS", "recall_list"]
+__all__ = [
+    "DEFAULT_LIKELY_BUYER",
+    "DEFAULT_MARGIN",
+    "DEFAULT_UPLIFT",
+    "RECALL_COLUMNS",
+    "RECALL_SEGMENTS",
+    "RecallPlan",
+    "plan_recall",
+    "recall_list",
+]
 
 #: Segments recalled by default: customers past their active window but not yet lost.
 RECALL_SEGMENTS = ("warm", "high_recall", "low_recall")
+#: Default response uplift of one contact: 5 in 100 reachable customers who would not have
+#: bought on their own buy because of it (the low end of reported win-back e-mail and SMS
+#: campaigns; measure yours with a hold-out group and pass it).
+DEFAULT_UPLIFT = 0.05
+#: Default margin on revenue: 1.0 counts revenue as profit, as the scores' CLV does by
+#: default; pass your gross margin.
+DEFAULT_MARGIN = 1.0
+#: Customers at least this likely to buy on their own are left out unless asked for.
+DEFAULT_LIKELY_BUYER = 0.7
 #: Columns of :func:`recall_list`, in order.
 RECALL_COLUMNS = (
     "rank",
@@ -32,19 +60,34 @@ RECALL_COLUMNS = (
     "p_alive",
     "p_repurchase",
     "expected_revenue",
+    "order_value",
+    "p_won_back",
+    "expected_margin",
+    "expected_profit",
     "expected_value",
     "cost",
     "cumulative_cost",
+    "cumulative_profit",
+    "days_since_last_purchase",
+    "purchase_cycle_days",
     "reason",
 )
 _NEEDED = ("customer_id", "segment", "value_tier", "p_alive", "p_repurchase", "expected_revenue")
+_DRIVERS = 2
 
 
-def _number(value: object, name: str, *, positive: bool) -> float:
+def _number(value: object, name: str, *, low: float, high: float | None = None) -> float:
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and math.isfinite(float(value)) and (float(value) > 0 if positive else value >= 0):
-        return float(value)
-    bound = "a positive number" if positive else "a number of at least 0"
+    number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    if math.isfinite(number) and number >= low and (high is None or number <= high):
+        if not (name == "cost_per_contact" and number == 0):
+            return number
+    if name == "cost_per_contact":
+        bound = "a positive number"
+    elif high is None:
+        bound = f"a number of at least {low:g}"
+    else:
+        bound = f"a number from {low:g} to {high:g}"
     raise ConfigError(f"{name} must be {bound}; got {value!r}")
 
 
@@ -78,6 +121,296 @@ def _affordable(budget: float, cost: float) -> int:
     return int(Decimal(repr(budget)) // Decimal(repr(cost)))
 
 
+@dataclass
+class RecallPlan:
+    """A recall list under a budget, with its expected return and the profit curve.
+
+    Attributes
+    ----------
+    contacts : pandas.DataFrame
+        The customers to contact, best first (columns :data:`RECALL_COLUMNS`).
+    curve : pandas.DataFrame
+        Expected profit against the number contacted, over every candidate in rank order
+        (budget or not): ``contacted`` (0, 1, ...), ``cost``, ``expected_margin``,
+        ``expected_profit``, ``within_budget``.
+    budget, cost_per_contact, uplift, margin : float
+        The plan's inputs.
+    candidates : int
+        Customers eligible for the list (in the chosen segments and not left out).
+    excluded : dict of str to int
+        Customers of the score table not eligible, by reason.
+    peak_contacts : int
+        Number of contacts where the expected profit peaks: each contact beyond it is expected
+        to cost more than it brings back, even where the budget would pay for it.
+    peak_profit : float
+        Expected profit at that peak.
+    """
+
+    contacts: pd.DataFrame
+    curve: pd.DataFrame
+    budget: float
+    cost_per_contact: float
+    uplift: float
+    margin: float
+    candidates: int
+    excluded: dict[str, int] = field(default_factory=dict)
+    peak_contacts: int = 0
+    peak_profit: float = 0.0
+
+    @property
+    def cost(self) -> float:
+        """Cost of contacting the list."""
+        return float(self.contacts["cumulative_cost"].iloc[-1]) if len(self.contacts) else 0.0
+
+    @property
+    def expected_margin(self) -> float:
+        """Expected margin the contacts bring back (beyond what would come anyway)."""
+        return float(self.contacts["expected_margin"].sum())
+
+    @property
+    def expected_profit(self) -> float:
+        """Expected margin less cost."""
+        return self.expected_margin - self.cost
+
+    @property
+    def roi(self) -> float:
+        """Return on the money spent: expected profit over cost (NaN for an empty list)."""
+        return self.expected_profit / self.cost if self.cost else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the plan's figures (not the rows) as a JSON-ready dictionary.
+
+        Returns
+        -------
+        dict
+            Inputs, ``contacted``, ``cost``, ``expected_margin``, ``expected_profit``, ``roi``
+            (None for an empty list), ``candidates``, ``excluded``, ``peak_contacts``,
+            ``peak_cost`` and ``peak_profit``.
+        """
+        roi = self.roi
+        return {
+            "budget": self.budget,
+            "cost_per_contact": self.cost_per_contact,
+            "uplift": self.uplift,
+            "margin": self.margin,
+            "contacted": len(self.contacts),
+            "cost": self.cost,
+            "expected_margin": self.expected_margin,
+            "expected_profit": self.expected_profit,
+            "roi": None if math.isnan(roi) else roi,
+            "candidates": self.candidates,
+            "excluded": dict(self.excluded),
+            "peak_contacts": self.peak_contacts,
+            "peak_cost": float(_cumulative_cost(self.peak_contacts, self.cost_per_contact)[-1])
+            if self.peak_contacts
+            else 0.0,
+            "peak_profit": self.peak_profit,
+        }
+
+
+def _cumulative_cost(n: int, cost: float) -> np.ndarray:
+    return np.round(np.arange(1, n + 1) * cost, 10)
+
+
+def _order_value(pool: pd.DataFrame) -> np.ndarray:
+    revenue = pool["expected_revenue"].to_numpy(dtype=float)
+    if "expected_purchases" in pool.columns:
+        purchases = pd.to_numeric(pool["expected_purchases"], errors="coerce").to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(purchases > 1e-9, revenue / purchases, np.nan)
+    else:
+        value = np.full(revenue.size, np.nan)
+    known = value[np.isfinite(value)]
+    # without the model's spend per purchase, the typical one of the table stands in
+    fallback = float(np.median(known)) if known.size else 0.0
+    return np.where(np.isfinite(value), value, fallback)
+
+
+def _drivers(text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    parts = [p.strip() for p in text.split(";") if p.strip()][:_DRIVERS]
+    return "; model: " + "; ".join(parts) if parts else ""
+
+
+def _reasons(top: pd.DataFrame, horizon: int | None) -> list[str]:
+    within = f" in {horizon} d" if horizon else ""
+    reasons = []
+    for row in top.itertuples(index=False):
+        words = [str(row.segment)]
+        days = getattr(row, "days_since_last_purchase", None)
+        cycle = getattr(row, "purchase_cycle_days", None)
+        if days is not None and np.isfinite(days):
+            text = f"{int(days)} days since last purchase"
+            if cycle is not None and np.isfinite(cycle) and cycle > 0:
+                text += f", {days / cycle:.1f}x their {cycle:.0f}-day cycle"
+            words.append(text)
+        words.append(
+            f"buys on their own {row.p_repurchase:.0%}{within}, P(alive) {row.p_alive:.2f}"
+        )
+        words.append(f"a return is worth {row.margin_value:.2f}")
+        reasons.append(", ".join(words) + _drivers(getattr(row, "reasons", None)))
+    return reasons
+
+
+def plan_recall(
+    scores: pd.DataFrame,
+    *,
+    budget: float,
+    cost_per_contact: float,
+    segment: str | Sequence[str] | None = None,
+    limit: int | None = None,
+    horizon_days: int | None = None,
+    uplift: float = DEFAULT_UPLIFT,
+    margin: float = DEFAULT_MARGIN,
+    include_likely_buyers: bool = False,
+    likely_buyer: float = DEFAULT_LIKELY_BUYER,
+    stop_at_peak: bool = False,
+) -> RecallPlan:
+    """Rank customers by the expected profit of a contact and keep what the budget pays for.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A score table (``churnml.score`` output, a snapshot's rows or ``scores.csv``) with at
+        least ``customer_id``, ``segment``, ``value_tier``, ``p_alive``, ``p_repurchase`` and
+        ``expected_revenue``; ``expected_purchases``, ``days_since_last_purchase``,
+        ``purchase_cycle_days`` and ``reasons`` are used where present.
+    budget : float
+        Money available for the contacts, at least 0.
+    cost_per_contact : float
+        Cost of contacting one customer, more than 0 (e.g. 0.05 for an SMS).
+    segment : str or sequence of str, optional
+        Segment(s) to recall instead of ``warm``, ``high_recall`` and ``low_recall``.
+    limit : int, optional
+        Most customers to list, whatever the budget.
+    horizon_days : int, optional
+        The scores' horizon, quoted in the reasons when given.
+    uplift : float
+        Response uplift of a contact, from 0 to 1 (default :data:`DEFAULT_UPLIFT`).
+    margin : float
+        Margin on revenue, from 0 to 1 (default :data:`DEFAULT_MARGIN`).
+    include_likely_buyers : bool
+        Keep customers with ``p_repurchase >= likely_buyer`` (left out by default: they are
+        expected to buy without a contact).
+    likely_buyer : float
+        That threshold (default :data:`DEFAULT_LIKELY_BUYER`).
+    stop_at_peak : bool
+        Cut the list where the expected profit peaks when that comes before the budget.
+
+    Returns
+    -------
+    RecallPlan
+        The list, the profit curve, its peak, the ROI and who was left out and why.
+
+    Raises
+    ------
+    ConfigError
+        A parameter is out of range or of the wrong type; the message names it.
+    DataValidationError
+        ``scores`` lacks a needed column.
+
+    Notes
+    -----
+    Per candidate: ``p_won_back = uplift * p_alive * (1 - p_repurchase)``,
+    ``expected_margin = p_won_back * margin * order_value`` and ``expected_profit =
+    expected_margin - cost_per_contact``. Candidates are ranked by expected profit (ties:
+    higher ``p_won_back``, then ``customer_id``) and the first ``floor(budget / cost)`` are
+    kept (decimal arithmetic, so the cost never exceeds the budget), or ``limit`` if fewer.
+    The list can hold contacts with a negative expected profit when the budget reaches them;
+    ``peak_contacts`` says where to stop instead.
+    """
+    budget = _number(budget, "budget", low=0)
+    cost = _number(cost_per_contact, "cost_per_contact", low=0)
+    uplift = _number(uplift, "uplift", low=0, high=1)
+    margin = _number(margin, "margin", low=0, high=1)
+    likely_buyer = _number(likely_buyer, "likely_buyer", low=0, high=1)
+    most = _count(limit, "limit", 0)
+    horizon = _count(horizon_days, "horizon_days", 1)
+    chosen = _segments(segment)
+    if not isinstance(scores, pd.DataFrame):
+        raise ConfigError(f"scores must be a pandas DataFrame; got {type(scores).__name__}")
+    missing = [c for c in _NEEDED if c not in scores.columns]
+    if missing:
+        raise DataValidationError(
+            "scores", f"missing column(s) {', '.join(map(repr, missing))} for a recall list"
+        )
+
+    in_segment = scores["segment"].isin(chosen).to_numpy()
+    p_rep = pd.to_numeric(scores["p_repurchase"], errors="coerce").to_numpy(dtype=float)
+    likely = in_segment & (p_rep >= likely_buyer) & (not include_likely_buyers)
+    excluded = {"segment not recalled": int((~in_segment).sum())}
+    if likely.any():
+        excluded[f"likely to buy anyway (p_repurchase >= {likely_buyer:g})"] = int(likely.sum())
+    extra = [
+        c
+        for c in ("expected_purchases", "days_since_last_purchase", "purchase_cycle_days")
+        if c in scores.columns
+    ]
+    pool = scores.loc[in_segment & ~likely, [*_NEEDED, *extra]].copy()
+    if "reasons" in scores.columns:
+        pool["reasons"] = scores.loc[pool.index, "reasons"]
+    pool["customer_id"] = pool["customer_id"].astype(str)
+    for name in ("p_alive", "p_repurchase", "expected_revenue", *extra):
+        pool[name] = pd.to_numeric(pool[name], errors="coerce").astype(float)
+    unscorable = pool[["p_alive", "p_repurchase", "expected_revenue"]].isna().any(axis=1)
+    if unscorable.any():
+        excluded["missing score"] = int(unscorable.sum())
+        pool = pool.loc[~unscorable]
+    pool["order_value"] = _order_value(pool)
+    pool["margin_value"] = margin * pool["order_value"]
+    pool["p_won_back"] = uplift * pool["p_alive"].clip(0, 1) * (1 - pool["p_repurchase"].clip(0, 1))
+    pool["expected_margin"] = pool["p_won_back"] * pool["margin_value"]
+    pool["expected_profit"] = pool["expected_margin"] - cost
+    pool = pool.sort_values(
+        ["expected_profit", "p_won_back", "customer_id"],
+        ascending=[False, False, True],
+        kind="mergesort",
+    ).reset_index(drop=True)
+
+    n_all = len(pool)
+    curve_profit = np.concatenate([[0.0], np.cumsum(pool["expected_margin"].to_numpy())])
+    curve_cost = np.concatenate([[0.0], _cumulative_cost(n_all, cost)])
+    profit = curve_profit - curve_cost
+    peak = int(np.argmax(profit))  # the first maximum: no contact that adds nothing
+    n = min(n_all, _affordable(budget, cost), n_all if most is None else most)
+    while n and curve_cost[n] > budget:  # a float product just above the budget
+        n -= 1
+    if stop_at_peak:
+        n = min(n, peak)
+    curve = pd.DataFrame(
+        {
+            "contacted": np.arange(n_all + 1),
+            "cost": curve_cost,
+            "expected_margin": curve_profit,
+            "expected_profit": profit,
+            "within_budget": curve_cost <= budget,
+        }
+    )
+    top = pool.iloc[:n].copy()
+    top.insert(0, "rank", np.arange(1, n + 1))
+    top["expected_value"] = top["expected_profit"]  # the 0.6 name, kept for one release
+    top["cost"] = cost
+    top["cumulative_cost"] = curve_cost[1 : n + 1]
+    top["cumulative_profit"] = profit[1 : n + 1]
+    for name in ("days_since_last_purchase", "purchase_cycle_days"):
+        if name not in top.columns:
+            top[name] = np.nan
+    top["reason"] = _reasons(top, horizon)
+    return RecallPlan(
+        contacts=top[list(RECALL_COLUMNS)].reset_index(drop=True),
+        curve=curve,
+        budget=budget,
+        cost_per_contact=cost,
+        uplift=uplift,
+        margin=margin,
+        candidates=n_all,
+        excluded=excluded,
+        peak_contacts=peak,
+        peak_profit=float(profit[peak]),
+    )
+
+
 def recall_list(
     scores: pd.DataFrame,
     *,
@@ -86,52 +419,49 @@ def recall_list(
     segment: str | Sequence[str] | None = None,
     limit: int | None = None,
     horizon_days: int | None = None,
+    uplift: float = DEFAULT_UPLIFT,
+    margin: float = DEFAULT_MARGIN,
+    include_likely_buyers: bool = False,
+    stop_at_peak: bool = False,
 ) -> pd.DataFrame:
-    """Rank at-risk customers for a recall campaign and keep as many as the budget pays for.
-
-    Candidates are the customers in the recall segments (``warm``, ``high_recall`` and
-    ``low_recall`` unless ``segment`` says otherwise). Each is valued by the expected value
-    of a contact, ``expected_value = expected_revenue - cost_per_contact``: the revenue the
-    customer is expected to bring over the scores' horizon (P(alive)-weighted expected
-    purchases times expected spend, the contract's ``expected_revenue``), less what the
-    contact costs, as if the contact did not change the customer's behaviour. Candidates are
-    ranked by it (ties: higher ``p_repurchase`` first, then ``customer_id``), and the list
-    keeps the first ``floor(budget / cost_per_contact)`` of them, or ``limit`` if fewer.
-    Customers whose expected value is negative are still listed when the budget reaches them;
-    the column shows it.
+    """List the customers to contact under a budget, best first (:func:`plan_recall`'s list).
 
     Parameters
     ----------
     scores : pandas.DataFrame
-        A score table (``churnml.score`` output, a snapshot's rows or ``scores.csv``) with
-        at least ``customer_id``, ``segment``, ``value_tier``, ``p_alive``, ``p_repurchase``
-        and ``expected_revenue``.
+        A score table with at least ``customer_id``, ``segment``, ``value_tier``,
+        ``p_alive``, ``p_repurchase`` and ``expected_revenue``.
     budget : float
         Money available for the contacts, at least 0.
     cost_per_contact : float
         Cost of contacting one customer, more than 0.
     segment : str or sequence of str, optional
-        Segment(s) to recall instead of the default at-risk ones (any of ``new``, ``active``,
-        ``warm``, ``high_recall``, ``low_recall``, ``lost``).
+        Segment(s) to recall instead of ``warm``, ``high_recall`` and ``low_recall``.
     limit : int, optional
         Most customers to list, whatever the budget.
     horizon_days : int, optional
-        The scores' horizon, quoted in the reasons (``... in 90 d``) when given.
+        The scores' horizon, quoted in the reasons when given.
+    uplift : float
+        Response uplift of a contact (default :data:`DEFAULT_UPLIFT`).
+    margin : float
+        Margin on revenue (default :data:`DEFAULT_MARGIN`).
+    include_likely_buyers : bool
+        Keep customers very likely to buy on their own.
+    stop_at_peak : bool
+        Cut where the expected profit peaks when that comes before the budget.
 
     Returns
     -------
     pandas.DataFrame
-        One row per customer to contact, best first, with the columns of
-        :data:`RECALL_COLUMNS`: ``rank`` (from 1), the customer's scores, ``expected_value``,
-        ``cost`` (per contact), ``cumulative_cost`` (never above ``budget``) and ``reason`` in
-        plain words (``high_recall: P(alive) 0.41, expected revenue 23.10 in 90 d``).
+        Columns :data:`RECALL_COLUMNS`: ``rank`` (from 1), the customer's scores,
+        ``order_value``, ``p_won_back``, ``expected_margin``, ``expected_profit`` (and its
+        former name ``expected_value``), ``cost``, ``cumulative_cost`` (never above
+        ``budget``), ``cumulative_profit`` and ``reason`` in plain words.
 
     Raises
     ------
     ConfigError
-        ``budget`` is negative or not a number, ``cost_per_contact`` is not positive,
-        ``limit`` or ``horizon_days`` is not a whole number, or a segment is unknown; the
-        message names the parameter.
+        A parameter is out of range or of the wrong type.
     DataValidationError
         ``scores`` lacks a needed column.
 
@@ -145,49 +475,22 @@ def recall_list(
     ...     "p_alive": [0.8, 0.4, 0.9, 0.2],
     ...     "p_repurchase": [0.5, 0.3, 0.7, 0.1],
     ...     "expected_revenue": [40.0, 25.0, 90.0, 5.0],
+    ...     "expected_purchases": [1.0, 0.5, 2.0, 0.1],
     ... })
-    >>> recall_list(scores, budget=5, cost_per_contact=2)[["rank", "customer_id", "cost"]]
+    >>> recall_list(scores, budget=0.2, cost_per_contact=0.1)[["rank", "customer_id", "cost"]]
        rank customer_id  cost
-    0     1           a   2.0
-    1     2           b   2.0
+    0     1           a   0.1
+    1     2           b   0.1
     """
-    budget = _number(budget, "budget", positive=False)
-    cost = _number(cost_per_contact, "cost_per_contact", positive=True)
-    most = _count(limit, "limit", 0)
-    horizon = _count(horizon_days, "horizon_days", 1)
-    chosen = _segments(segment)
-    if not isinstance(scores, pd.DataFrame):
-        raise ConfigError(f"scores must be a pandas DataFrame; got {type(scores).__name__}")
-    missing = [c for c in _NEEDED if c not in scores.columns]
-    if missing:
-        raise DataValidationError(
-            "scores", f"missing column(s) {', '.join(map(repr, missing))} for a recall list"
-        )
-
-    pool = scores.loc[scores["segment"].isin(chosen), list(_NEEDED)].copy()
-    pool["customer_id"] = pool["customer_id"].astype(str)
-    for name in ("p_alive", "p_repurchase", "expected_revenue"):
-        pool[name] = pd.to_numeric(pool[name], errors="coerce").astype(float)
-    pool["expected_value"] = pool["expected_revenue"] - cost
-    pool = pool.sort_values(
-        ["expected_value", "p_repurchase", "customer_id"],
-        ascending=[False, False, True],
-        na_position="last",
-        kind="mergesort",
-    )
-    n = min(len(pool), _affordable(budget, cost), len(pool) if most is None else most)
-    cumulative = np.round(np.arange(1, n + 1) * cost, 10)
-    while n and cumulative[n - 1] > budget:  # a float product just above the budget
-        n -= 1
-    top = pool.iloc[:n].reset_index(drop=True)
-    top.insert(0, "rank", np.arange(1, n + 1))
-    top["cost"] = cost
-    top["cumulative_cost"] = cumulative[:n]
-    within = f" in {horizon} d" if horizon else ""
-    top["reason"] = [
-        f"{seg}: P(alive) {alive:.2f}, expected revenue {revenue:.2f}{within}"
-        for seg, alive, revenue in zip(
-            top["segment"], top["p_alive"], top["expected_revenue"], strict=True
-        )
-    ]
-    return top[list(RECALL_COLUMNS)]
+    return plan_recall(
+        scores,
+        budget=budget,
+        cost_per_contact=cost_per_contact,
+        segment=segment,
+        limit=limit,
+        horizon_days=horizon_days,
+        uplift=uplift,
+        margin=margin,
+        include_likely_buyers=include_likely_buyers,
+        stop_at_peak=stop_at_peak,
+    ).contacts

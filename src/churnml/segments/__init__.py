@@ -1,6 +1,7 @@
 """Marketer-facing segments from per-customer recency, order counts and value."""
 
 from churnml.segments.lifecycle import (
+    SEGMENT_ACTIONS,
     SEGMENTS,
     VALUE_TIERS,
     SegmentRules,
@@ -8,4 +9,11 @@ from churnml.segments.lifecycle import (
     value_tier,
 )
 
-__all__ = ["SEGMENTS", "VALUE_TIERS", "SegmentRules", "lifecycle_segment", "value_tier"]
+__all__ = [
+    "SEGMENTS",
+    "SEGMENT_ACTIONS",
+    "VALUE_TIERS",
+    "SegmentRules",
+    "lifecycle_segment",
+    "value_tier",
+]

@@ -7,10 +7,26 @@ import pandas as pd
 
 from churnml.settings import SegmentRules
 
-__all__ = ["SEGMENTS", "VALUE_TIERS", "SegmentRules", "lifecycle_segment", "value_tier"]
+__all__ = [
+    "SEGMENTS",
+    "SEGMENT_ACTIONS",
+    "VALUE_TIERS",
+    "SegmentRules",
+    "lifecycle_segment",
+    "value_tier",
+]
 
 #: Lifecycle segments, from most to least engaged.
 SEGMENTS = ("new", "active", "warm", "high_recall", "low_recall", "lost")
+#: The suggested action for each segment (from the business brief).
+SEGMENT_ACTIONS = {
+    "new": "push a second purchase (welcome series, second-order offer)",
+    "active": "reward loyalty: perks, trials, early access; no discount needed",
+    "warm": "light reminders at their usual purchase cycle",
+    "high_recall": "regular offers plus care messages",
+    "low_recall": "care messages plus the big promotions",
+    "lost": "only in big win-back pushes",
+}
 #: Value tiers, best first.
 VALUE_TIERS = ("gold", "silver", "bronze")
 
