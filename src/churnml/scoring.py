@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnml.campaign.reminders import customer_cycles
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import history_until, lines_of
@@ -38,6 +39,7 @@ def score_with(
     horizon_days: int,
     model_version: str,
     rules: SegmentRules | None = None,
+    population_cycle_days: float | None = None,
 ) -> pd.DataFrame:
     """Score every customer with a purchase on or before as-of, with segments and tiers.
 
@@ -55,12 +57,17 @@ def score_with(
         Written into every row.
     rules : SegmentRules, optional
         Lifecycle thresholds and tier shares.
+    population_cycle_days : float, optional
+        The population's purchase cycle the personal cycles shrink toward (default: the
+        median gap of ``tx``; a model scores with its training data's).
 
     Returns
     -------
     pandas.DataFrame
         :data:`CONTRACT_COLUMNS` first, then the timing quantiles, ``p_buy_*d`` and any other
-        model columns (``reasons`` for GBM models).
+        model columns (``reasons`` for GBM models), then the purchase-cycle columns of
+        :func:`churnml.campaign.customer_cycles` (``n_purchases``, ``last_purchase_date``,
+        ``days_since_last_purchase``, ``purchase_cycle_days``, ``reminder_date``).
     """
     as_of = parse_day(as_of)
     scores = scorer.predict(tx, as_of, horizon_days)
@@ -72,6 +79,11 @@ def score_with(
     ).to_numpy()
     scores["value_tier"] = value_tier(scores["clv"], rules).to_numpy()
     scores["model_version"] = model_version
+    cycles = customer_cycles(hist, population_cycle_days=population_cycle_days)
+    cycles = cycles.loc[scores.index]
+    for name in ("last_purchase_date", "reminder_date"):
+        cycles[name] = cycles[name].dt.strftime("%Y-%m-%d")
+    scores = scores.join(cycles)
     out = scores.reset_index()
     rest = [c for c in out.columns if c not in CONTRACT_COLUMNS]
     return out[[*CONTRACT_COLUMNS, *rest]]

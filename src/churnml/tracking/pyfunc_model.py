@@ -46,7 +46,15 @@ class ChurnmlModel(PythonModel):
         tx = load_transactions(pd.DataFrame(model_input), as_of=as_of)
         horizon = int(params.get("horizon_days") or self.settings.horizon_days)
         day = as_of if as_of is not None else tx.report.last_date
-        return score_with(self.scorer, tx, day, horizon, self.label, self.settings.segments)
+        return score_with(
+            self.scorer,
+            tx,
+            day,
+            horizon,
+            self.label,
+            self.settings.segments,
+            population_cycle_days=self.meta.get("purchase_cycle_days"),
+        )
 
 
 def _registry_label(run_id: str | None, name: str | None) -> str:

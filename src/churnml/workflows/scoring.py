@@ -126,7 +126,15 @@ class LoadedModel:
             :attr:`label`.
         """
         horizon = int(horizon_days or self.settings.horizon_days)
-        return score_with(self.scorer, tx, as_of, horizon, self.label, self.settings.segments)
+        return score_with(
+            self.scorer,
+            tx,
+            as_of,
+            horizon,
+            self.label,
+            self.settings.segments,
+            population_cycle_days=self.meta.get("purchase_cycle_days"),
+        )
 
 
 def load_model(model: str = "champion", model_name: str = REGISTERED_MODEL) -> LoadedModel:

@@ -19,16 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from churnml._version import __version__
+from churnml.campaign import purchase_gaps
 from churnml.config import EXPERIMENT, REGISTERED_MODEL, parse_day
 from churnml.data.fingerprint import fingerprint
 from churnml.data.validation import ValidatedTransactions, load_transactions
 from churnml.evaluation import CHAMPION_RULE, Evaluation, beats, select_champion
 from churnml.evaluation import evaluate as backtest
 from churnml.exceptions import ChurnmlError, ConfigError
-from churnml.features.rfm import lines_of
+from churnml.features.rfm import history_until, lines_of
 from churnml.models import FAMILIES, BaseScorer, BTYDScorer, GBMScorer, make_scorer
 from churnml.models.bundle import save_bundle
 from churnml.models.catalog import check_keys
@@ -341,6 +343,8 @@ def _bundle_meta(
     result: TrainResult, tx: ValidatedTransactions, run: TrackedRun | None, model_name: str
 ) -> dict[str, Any]:
     settings, evaluation = result.settings, result.backtest
+    as_of = settings.as_of if settings.as_of is not None else lines_of(tx)["date"].max()
+    gaps = purchase_gaps(history_until(tx, as_of))
     return {
         "family": result.champion,
         "reason": result.reason,
@@ -348,6 +352,9 @@ def _bundle_meta(
         "settings": settings.to_dict(),
         "as_of": settings.to_dict()["as_of"],
         "horizon_days": settings.horizon_days,
+        # the population's purchase cycle, which personal cycles shrink toward when the model
+        # scores a few customers at a time (the API)
+        "purchase_cycle_days": float(np.median(gaps)) if gaps.size else None,
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
         "churnml_version": __version__,
         "data": fingerprint(tx),
