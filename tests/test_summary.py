@@ -76,3 +76,28 @@ def test_cdnow_customers_seen_and_with_a_purchase(cdnow_tx):
     out = json.loads(json.dumps(summary.to_dict()))
     assert out["stats"]["customers_seen"] == 23_570
     assert out["stats"]["customers"] == 23_502
+
+
+def test_cdnow_rates_months_and_cohorts_in_the_summary(cdnow_tx):
+    """describe carries the brief's figures and the tables `describe --json` writes."""
+    summary = describe(cdnow_tx)
+    stats = summary.stats
+    assert round(stats["repeat_customer_rate"], 3) == 0.490
+    assert round(stats["repeat_buyers_revenue_share"], 3) == 0.853
+    assert stats["repeat_customer_rate"] == summary.rates.by_buyers
+    assert stats["purchase_cycle_days_median"] == 34.0
+    assert summary.warnings == []
+    out = json.loads(json.dumps(summary.to_dict()))
+    assert len(out["monthly"]) == 18 and out["monthly"]["1998-06"]["buyers"] > 0
+    assert out["cohorts"]["cohorts"][:3] == ["1997-01", "1997-02", "1997-03"]
+    assert out["cohorts"]["retention"][0][0] == 1.0
+    assert out["repeat_rates"]["usual_range"] == [0.2, 0.4]
+
+
+def test_a_short_window_warns_and_counts_only_its_purchases(cdnow_tx):
+    summary = describe(cdnow_tx, since="1998-06-15")
+    assert summary.stats["rates_window"] == "1998-06-15 to 1998-06-30"
+    assert len(summary.warnings) == 1 and "16 days" in summary.warnings[0]
+    assert summary.rates.buyers < summary.stats["customers"]
+    # a buyer needs two purchases in the two weeks to count as a repeat buyer
+    assert summary.stats["repeat_customer_rate"] < 0.2

@@ -8,6 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnml.campaign.rates import (
+    REPEAT_RATE_RANGE,
+    REPEAT_RATE_TARGET,
+    CohortRetention,
+    RepeatRates,
+    cohort_retention,
+    monthly_repeat_rates,
+    repeat_purchase_rates,
+)
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions, ValidationReport
 from churnml.features.rfm import history_until
@@ -35,12 +44,25 @@ class DataSummary:
         daily and weekly purchase periods alike.
     segments : pandas.DataFrame
         Per lifecycle segment: ``customers``, ``share`` of customers, ``revenue_share``.
+    rates : RepeatRates or None
+        Repeat-purchase rates over the window (both definitions) with the purchase cycle.
+    monthly : pandas.DataFrame
+        Rates by calendar month (:func:`churnml.campaign.monthly_repeat_rates`).
+    cohorts : CohortRetention or None
+        First-purchase cohort retention (:func:`churnml.campaign.cohort_retention`).
+    warnings : list of str
+        What the reader should know before trusting the rates (a window shorter than the
+        purchase cycle).
     """
 
     report: ValidationReport
     as_of: pd.Timestamp
     stats: dict[str, Any] = field(default_factory=dict)
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rates: RepeatRates | None = None
+    monthly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cohorts: CohortRetention | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dictionary.
@@ -48,9 +70,12 @@ class DataSummary:
         Returns
         -------
         dict
-            ``as_of`` (ISO date), ``validation`` (the report's dictionary), ``stats`` and
-            ``segments`` (per segment: ``customers``, ``share``, ``revenue_share``).
+            ``as_of`` (ISO date), ``validation`` (the report's dictionary), ``stats``,
+            ``segments`` (per segment: ``customers``, ``share``, ``revenue_share``),
+            ``repeat_rates`` (the window's counts and rates), ``monthly`` (per month, NaN as
+            None), ``cohorts`` (the retention matrix) and ``warnings``.
         """
+        monthly = self.monthly.astype(object).where(self.monthly.notna(), None)
         return {
             "as_of": str(self.as_of.date()),
             "validation": self.report.to_dict(),
@@ -59,6 +84,13 @@ class DataSummary:
                 str(k): {c: _py(v) for c, v in row.items()}
                 for k, row in self.segments.to_dict(orient="index").items()
             },
+            "repeat_rates": None if self.rates is None else self.rates.to_dict(),
+            "monthly": {
+                str(k): {c: _py(v) for c, v in row.items()}
+                for k, row in monthly.to_dict(orient="index").items()
+            },
+            "cohorts": None if self.cohorts is None else self.cohorts.to_dict(),
+            "warnings": list(self.warnings),
         }
 
 
@@ -72,6 +104,7 @@ def describe(
     tx: ValidatedTransactions,
     as_of: str | pd.Timestamp | None = None,
     rules: SegmentRules | None = None,
+    since: str | pd.Timestamp | None = None,
 ) -> DataSummary:
     """Summarise validated transactions up to as-of.
 
@@ -83,18 +116,26 @@ def describe(
         Summary date (default: the last date in the data).
     rules : SegmentRules, optional
         Lifecycle thresholds.
+    since : str or pandas.Timestamp, optional
+        First day of the window of the repeat-purchase rates (default: the first day of the
+        log); the window ends at as-of.
 
     Returns
     -------
     DataSummary
         Counts, revenue, repeat-purchase rates by two definitions, the repeat buyers' share of
-        customers and revenue, the purchase cycle and lifecycle segment sizes.
+        customers and revenue, the purchase cycle and lifecycle segment sizes; the rates by
+        month, the first-purchase cohorts and a warning when the window is shorter than the
+        purchase cycle.
 
     Notes
     -----
-    Repeat-purchase rate has two common definitions and both are given:
-    ``repeat_customer_rate`` is the share of customers with two or more purchases;
-    ``repeat_purchase_share`` the share of purchases that are not a customer's first. Because
+    Repeat-purchase rate has two common definitions and both are given, over the window from
+    ``since`` to as-of (:func:`churnml.campaign.repeat_purchase_rates`): by buyers,
+    ``repeat_customer_rate`` is the share of the window's buyers with two or more purchases in
+    it; by transactions, ``repeat_purchase_share`` the share of its purchases beyond each
+    buyer's first (``repeat_buyers_purchase_share``: the repeat buyers' purchases over all).
+    The usual e-commerce range by buyers is 20-40 %, 27 % a common target. Because
     young customers have had less time to come back, ``repurchase_within_90d`` restricts to
     customers first seen at least 90 days before as-of and asks whether they bought again within
     90 days of their first purchase.
@@ -110,14 +151,12 @@ def describe(
     cust_revenue = np.bincount(who, weights=p.amount, minlength=n_cust)
     repeat = hist.count >= 2
 
-    # p.day is the first day (a day number) of each purchase's period, for weeks too, so the
-    # gaps are in days whatever the purchase period: no scaling by 7 for weekly purchases.
-    gaps = np.diff(p.day)[who[1:] == who[:-1]]
     second = np.where(
         repeat, p.day[np.minimum(hist.start + 1, n_purch - 1)], np.iinfo(np.int64).max
     )
     old_enough = hist.first_day <= hist.as_of_day - 90
     back_in_90 = (second - hist.first_day <= 90) & old_enough
+    rates = repeat_purchase_rates(tx, since, as_of_ts, freq=tx.policy.freq)
     sorted_rev = np.sort(cust_revenue)[::-1]
     top20 = sorted_rev[: max(1, int(np.ceil(0.2 * n_cust)))].sum()
     stats: dict[str, Any] = {
@@ -137,16 +176,21 @@ def describe(
         ),
         "purchases_per_customer": n_purch / n_cust,
         "avg_purchase_value": revenue / n_purch,
-        "repeat_customer_rate": float(repeat.mean()),
-        "repeat_purchase_share": float((n_purch - n_cust) / n_purch),
+        "rates_window": f"{rates.start.date()} to {rates.end.date()}",
+        "repeat_customer_rate": rates.by_buyers,
+        "repeat_purchase_share": rates.by_transactions,
+        "repeat_buyers_purchase_share": rates.repeat_buyers_purchase_share,
+        "repeat_rate_usual_range": f"{REPEAT_RATE_RANGE[0]:.0%}-{REPEAT_RATE_RANGE[1]:.0%}",
+        "repeat_rate_target": REPEAT_RATE_TARGET,
         "repurchase_within_90d": float(back_in_90.sum() / old_enough.sum())
         if old_enough.any()
         else None,
-        "repeat_buyers_revenue_share": float(cust_revenue[repeat].sum() / revenue),
+        "repeat_buyers_revenue_share": rates.repeat_buyers_revenue_share,
         "top_20pct_customers_revenue_share": float(top20 / revenue),
-        "purchase_cycle_days_median": float(np.median(gaps)) if gaps.size else None,
-        "purchase_cycle_days_p25": float(np.percentile(gaps, 25)) if gaps.size else None,
-        "purchase_cycle_days_p75": float(np.percentile(gaps, 75)) if gaps.size else None,
+        # in days for daily and weekly purchase periods alike
+        "purchase_cycle_days_median": rates.cycle_days,
+        "purchase_cycle_days_p25": rates.cycle_days_p25,
+        "purchase_cycle_days_p75": rates.cycle_days_p75,
     }
     days_since = pd.Series(hist.as_of_day - hist.last_day)
     seg = lifecycle_segment(days_since, pd.Series(hist.count), rules)
@@ -162,4 +206,13 @@ def describe(
             "revenue_share": by_seg["sum"] / revenue,
         }
     ).reindex(list(SEGMENTS))
-    return DataSummary(report=tx.report, as_of=as_of_ts, stats=stats, segments=segments)
+    return DataSummary(
+        report=tx.report,
+        as_of=as_of_ts,
+        stats=stats,
+        segments=segments,
+        rates=rates,
+        monthly=monthly_repeat_rates(tx, as_of_ts, freq=tx.policy.freq),
+        cohorts=cohort_retention(tx, as_of_ts, freq=tx.policy.freq),
+        warnings=[rates.warning] if rates.warning else [],
+    )
