@@ -273,14 +273,26 @@ class RecallRow(BaseModel):
     rank: int = Field(description="1 = contact first.", examples=[1])
     customer_id: str = Field(description="Customer id.", examples=["00042"])
     segment: str | None = Field(description="Lifecycle segment.", examples=["high_recall"])
+    p_won_back: float | None = Field(
+        description="uplift x P(alive) x (1 - p_repurchase): probability the contact brings a "
+        "purchase that would not have happened.",
+        examples=[0.03],
+    )
+    expected_profit: float | None = Field(
+        description="Expected margin the contact brings back, less its cost.", examples=[1.42]
+    )
     expected_value: float | None = Field(
-        description="Expected value of a return purchase.", examples=[23.1]
+        description="Former name of expected_profit (kept for one release).", examples=[1.42]
     )
     cost: float = Field(description="Cost of the contact.", examples=[0.05])
     cumulative_cost: float = Field(description="Cost up to this row.", examples=[0.05])
+    cumulative_profit: float = Field(description="Expected profit up to this row.", examples=[1.42])
     reason: str = Field(
         description="Why this customer, in plain words.",
-        examples=["high_recall: P(alive) 0.41, expected revenue 23.10 in 90 d"],
+        examples=[
+            "high_recall, 132 days since last purchase, 2.1x their 63-day cycle, buys on "
+            "their own 12% in 90 d, P(alive) 0.69, a return is worth 38.90"
+        ],
     )
 
 
@@ -293,6 +305,27 @@ class RecallResponse(BaseModel):
     cost_per_contact: float = Field(description="Cost per contact given.", examples=[0.05])
     n_selected: int = Field(description="Customers in the list.", examples=[2000])
     total_cost: float = Field(description="Cost of contacting them all.", examples=[100.0])
+    uplift: float = Field(description="Response uplift assumed.", examples=[0.05])
+    margin: float = Field(description="Margin on revenue assumed.", examples=[0.3])
+    expected_margin: float = Field(
+        description="Expected margin the list brings back beyond what would come anyway.",
+        examples=[900.0],
+    )
+    expected_profit: float = Field(description="expected_margin - total_cost.", examples=[800.0])
+    roi: float | None = Field(
+        description="expected_profit / total_cost (null for an empty list).", examples=[8.0]
+    )
+    candidates: int = Field(description="Customers eligible for the list.", examples=[6101])
+    excluded: dict[str, int] = Field(
+        description="Customers not eligible, by reason.",
+        examples=[{"segment not recalled": 17296}],
+    )
+    peak_contacts: int = Field(
+        description="Number of contacts where the expected profit peaks (budget or not).",
+        examples=[6035],
+    )
+    peak_cost: float = Field(description="Cost at the peak.", examples=[301.75])
+    peak_profit: float = Field(description="Expected profit at the peak.", examples=[5015.8])
     customers: list[RecallRow] = Field(description="Ranked, best first.")
 
 

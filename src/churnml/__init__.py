@@ -13,7 +13,12 @@ The public API, in the order a data scientist meets it:
 - serving: :func:`load_model` (a registered model, loaded without running stored code) and
   :func:`model_version_of`; the score store (:class:`ScoreStore`): :func:`publish_scores`,
   :func:`list_snapshots`, :func:`activate_snapshot`;
-- campaigns: :func:`recall_list` (at-risk customers ranked within a budget);
+- campaign planning: :func:`repeat_purchase_rates` (both definitions, with the purchase
+  cycle), :func:`monthly_repeat_rates`, :func:`cohort_retention`, :func:`segment_overview`
+  and :func:`value_tier_overview` (sizes, value, suggested actions), :func:`reminders` (who
+  is due by their purchase cycle), :func:`plan_recall` and :func:`recall_list` (ranked by
+  the expected profit of a contact, cut at a budget, with the ROI and the profit curve),
+  :func:`cac_breakeven`;
 - settings: :class:`RunSettings`, :class:`ValueSettings`, :class:`SegmentRules`,
   :class:`ColumnMap`, :class:`ValidationPolicy`.
 
@@ -26,7 +31,21 @@ Examples
 """
 
 from churnml._version import __version__
-from churnml.campaign import recall_list
+from churnml.campaign import (
+    Breakeven,
+    CohortRetention,
+    RecallPlan,
+    RepeatRates,
+    cac_breakeven,
+    cohort_retention,
+    monthly_repeat_rates,
+    plan_recall,
+    recall_list,
+    reminders,
+    repeat_purchase_rates,
+    segment_overview,
+    value_tier_overview,
+)
 from churnml.config import DEFAULT_SCORE_STORE, REGISTERED_MODEL, ColumnMap, ValidationPolicy
 from churnml.data import (
     ValidatedTransactions,
@@ -80,6 +99,18 @@ from churnml.workflows import (
 )
 
 __all__ = [
+    "value_tier_overview",
+    "segment_overview",
+    "repeat_purchase_rates",
+    "reminders",
+    "plan_recall",
+    "monthly_repeat_rates",
+    "cohort_retention",
+    "cac_breakeven",
+    "RepeatRates",
+    "RecallPlan",
+    "CohortRetention",
+    "Breakeven",
     "CATALOGUE",
     "CONTRACT_COLUMNS",
     "DEFAULT_SCORE_STORE",

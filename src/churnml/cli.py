@@ -30,7 +30,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from churnml._version import __version__
-from churnml.campaign import RECALL_SEGMENTS, recall_list
+from churnml.campaign import (
+    DEFAULT_LIKELY_BUYER,
+    DEFAULT_MARGIN,
+    DEFAULT_UPLIFT,
+    RECALL_SEGMENTS,
+    RecallPlan,
+    cac_breakeven,
+    plan_recall,
+    reminders,
+)
 from churnml.config import (
     API_KEYS_ENV,
     EXPERIMENT,
@@ -392,6 +401,45 @@ def print_summary(summary: DataSummary, console: Console = out) -> None:
             f"{row['revenue_share']:.1%}",
         )
     console.print(seg)
+    _print_rates(summary, console)
+
+
+def _print_rates(summary: DataSummary, console: Console) -> None:
+    """Print the rates by month and the cohort matrix (the last 12 of each)."""
+    for warning in summary.warnings:
+        console.print(f"[yellow]Warning:[/] {escape(warning)}", soft_wrap=True)
+    if len(summary.monthly):
+        months = Table(
+            title="Repeat rates by month (returning buyers; purchases not a customer's first)",
+            title_justify="left",
+        )
+        for col in ("month", "buyers", "by buyers", "by purchases", "revenue"):
+            months.add_column(col, justify="left" if col == "month" else "right")
+        for month, row in summary.monthly.tail(12).iterrows():
+            rate_b, rate_t = row["repeat_rate_buyers"], row["repeat_rate_transactions"]
+            months.add_row(
+                f"{month}{' (partial)' if row['partial'] else ''}",
+                f"{int(row['buyers']):,}",
+                "-" if pd.isna(rate_b) else f"{rate_b:.1%}",
+                "-" if pd.isna(rate_t) else f"{rate_t:.1%}",
+                f"{row['revenue']:,.0f}",
+            )
+        console.print(months)
+    cohorts = summary.cohorts
+    if cohorts is not None and len(cohorts.sizes):
+        shown = cohorts.retention.tail(12).iloc[:, :13]
+        table = Table(
+            title="First-purchase cohorts: share buying again N months later (last 12 cohorts)",
+            title_justify="left",
+        )
+        table.add_column("cohort")
+        table.add_column("customers", justify="right")
+        for k in shown.columns[1:]:
+            table.add_column(f"+{k}", justify="right")
+        for label, row in shown.iterrows():
+            cells = ["" if pd.isna(v) else f"{v:.0%}" for v in row.iloc[1:]]
+            table.add_row(str(label), f"{int(cohorts.sizes[label]):,}", *cells)
+        console.print(table)
 
 
 @app.command()
@@ -401,13 +449,31 @@ def describe(
     transactions: TransactionsOpt,
     as_of: AsOfOpt = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the summary as JSON to this file.")
+        Path | None,
+        typer.Option(
+            "--json",
+            help="Also write the summary as JSON to this file (with the rates by month and "
+            "the cohort matrix).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="First day of the window of the repeat rates (default: the whole log); it "
+            "should be longer than the purchase cycle.",
+            show_default=False,
+        ),
     ] = None,
     loader: dict[str, Any] | None = None,
 ) -> None:
-    """Summarise a transaction log: validation, customers, revenue, repeat rates, segments."""
+    """Summarise a transaction log: validation, customers, revenue, repeat rates, segments.
+
+    Repeat rates by buyers and by transactions over a window (--since to as-of), the purchase
+    cycle (with a warning when the window is shorter), rates by month and first-purchase
+    cohorts.
+    """
     tx = _load(transactions, as_of=as_of, report=False, **(loader or {}))
-    summary = describe_data(tx, as_of)
+    summary = describe_data(tx, as_of, since=since)
     print_summary(summary)
     if json_out is not None:
         _write_json(json_out, summary.to_dict())
@@ -1006,7 +1072,9 @@ def recall(
         Path, typer.Option("--scores", help="Scores CSV written by churnml score.")
     ],
     budget: Annotated[float, typer.Option(help="Money available for the contacts.", min=0)],
-    cost_per_contact: Annotated[float, typer.Option(help="Cost of one contact (> 0).")],
+    cost_per_contact: Annotated[
+        float, typer.Option(help="Cost of one contact (> 0), e.g. 0.05 for an SMS.")
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="Write the recall list CSV here.")],
     segment: Annotated[
         list[str] | None,
@@ -1023,34 +1091,215 @@ def recall(
         int | None,
         typer.Option(help="The scores' horizon, quoted in the reasons (e.g. 90).", min=1),
     ] = None,
+    uplift: Annotated[
+        float,
+        typer.Option(
+            help="Response uplift of a contact: share of reachable customers who would not "
+            "have bought and buy because of it (measure it with a hold-out group).",
+            min=0,
+            max=1,
+        ),
+    ] = DEFAULT_UPLIFT,
+    margin: Annotated[
+        float,
+        typer.Option(help="Margin on revenue (1.0 counts revenue as profit).", min=0, max=1),
+    ] = DEFAULT_MARGIN,
+    include_likely_buyers: Annotated[
+        bool,
+        typer.Option(
+            help=f"Keep customers likely to buy anyway (p_repurchase >= {DEFAULT_LIKELY_BUYER}).",
+        ),
+    ] = False,
+    stop_at_peak: Annotated[
+        bool,
+        typer.Option(help="Stop where the expected profit peaks, even below the budget."),
+    ] = False,
+    curve_path: Annotated[
+        Path | None,
+        typer.Option("--curve", help="Also write the profit curve (CSV) here.", show_default=False),
+    ] = None,
 ) -> None:
-    """Rank at-risk customers by expected revenue and keep as many as the budget pays for."""
+    """Rank customers by the expected profit of a contact and keep what the budget pays for.
+
+    Expected profit = uplift x P(alive) x (1 - P(buys on their own)) x margin x order value
+    - cost. Prints the ROI and the profit curve with where spending should stop.
+    """
     scores = _read_scores(scores_path)
-    ranked = recall_list(
+    plan = plan_recall(
         scores,
         budget=budget,
         cost_per_contact=cost_per_contact,
         segment=segment or None,
         limit=limit,
         horizon_days=horizon_days,
+        uplift=uplift,
+        margin=margin,
+        include_likely_buyers=include_likely_buyers,
+        stop_at_peak=stop_at_peak,
     )
+    ranked = plan.contacts
     out_path.parent.mkdir(parents=True, exist_ok=True)
     ranked.to_csv(out_path, index=False)
-    spent = float(ranked["cumulative_cost"].iloc[-1]) if len(ranked) else 0.0
+    if curve_path is not None:
+        curve_path.parent.mkdir(parents=True, exist_ok=True)
+        plan.curve.to_csv(curve_path, index=False)
     segments = ", ".join(segment or RECALL_SEGMENTS)
     out.print(
-        f"{len(ranked):,} customers to contact ({segments}), total cost {spent:,.2f} of "
-        f"budget {budget:,.2f}, expected revenue {ranked['expected_revenue'].sum():,.2f}; "
-        f"written to {out_path}",
+        f"{len(ranked):,} customers to contact ({segments}), total cost {plan.cost:,.2f} of "
+        f"budget {budget:,.2f}; written to {out_path}",
         soft_wrap=True,
     )
+    _print_plan(plan)
     if len(ranked):
         table = Table(title="Top of the list", title_justify="left")
-        for header in ("rank", "customer", "tier", "reason"):
-            table.add_column(header, justify="right" if header == "rank" else "left")
+        for header in ("rank", "customer", "tier", "profit", "reason"):
+            table.add_column(header, justify="right" if header in ("rank", "profit") else "left")
         for row in ranked.head(10).itertuples():
-            table.add_row(str(row.rank), row.customer_id, row.value_tier, row.reason)
-        Console(width=max(out.width, 100)).print(table)
+            table.add_row(
+                str(row.rank),
+                row.customer_id,
+                row.value_tier,
+                f"{row.expected_profit:,.2f}",
+                escape(row.reason),
+            )
+        Console(width=max(out.width, 120)).print(table)
+
+
+def _print_plan(plan: RecallPlan) -> None:
+    """Print the ROI, who was left out, and the profit curve at a few points."""
+    figures = plan.to_dict()
+    roi = "-" if figures["roi"] is None else f"{figures['roi']:.1%}"
+    out.print(
+        f"Expected: margin won back {plan.expected_margin:,.2f}, profit "
+        f"{plan.expected_profit:,.2f}, ROI {roi} (uplift {plan.uplift:g}, margin "
+        f"{plan.margin:g}; {plan.candidates:,} candidates)",
+        soft_wrap=True,
+    )
+    left_out = ", ".join(f"{n:,} {why}" for why, n in plan.excluded.items() if n)
+    if left_out:
+        out.print(f"Left out: {left_out}", soft_wrap=True)
+    where = "within" if figures["peak_cost"] <= plan.budget else "beyond"
+    out.print(
+        f"Profit curve peaks at {plan.peak_contacts:,} contacts (cost "
+        f"{figures['peak_cost']:,.2f}, expected profit {plan.peak_profit:,.2f}), {where} the "
+        "budget: each contact past the peak is expected to cost more than it brings back.",
+        soft_wrap=True,
+    )
+    curve = plan.curve
+    if len(curve) > 1:
+        n_max = int(curve["contacted"].iloc[-1])
+        points = sorted(
+            {round(n_max * q) for q in (0.1, 0.25, 0.5, 0.75, 1.0)}
+            | {plan.peak_contacts, len(plan.contacts)}
+        )
+        table = Table(title="Profit curve", title_justify="left")
+        for header in ("contacted", "cost", "expected profit", ""):
+            table.add_column(header, justify="right" if header else "left")
+        for n in points:
+            row = curve.iloc[n]
+            note = []
+            if n == plan.peak_contacts:
+                note.append("peak")
+            if n == len(plan.contacts):
+                note.append("this list")
+            table.add_row(
+                f"{n:,}", f"{row['cost']:,.2f}", f"{row['expected_profit']:,.2f}", ", ".join(note)
+            )
+        out.print(table)
+
+
+class ReminderBasis(StrEnum):
+    """What a reminder date is based on."""
+
+    cycle = "cycle"
+    model = "model"
+
+
+@app.command()
+@friendly_errors
+def remind(
+    scores_path: Annotated[
+        Path, typer.Option("--scores", help="Scores CSV written by churnml score.")
+    ],
+    within_days: Annotated[
+        int, typer.Option(help="List customers due in the next N days after as-of.", min=1)
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="Write the reminders CSV here.")],
+    basis: Annotated[
+        ReminderBasis,
+        typer.Option(
+            help="cycle: last purchase + the customer's own cycle (shrunk toward the "
+            "population's); model: the model's next purchase date.",
+        ),
+    ] = ReminderBasis.cycle,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Scoring date (default: read from the scores).", show_default=False),
+    ] = None,
+) -> None:
+    """List customers due to buy again by their purchase cycle in the next N days."""
+    scores = _read_scores(scores_path)
+    due = reminders(scores, within_days, as_of=as_of, basis=basis.value)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    due.to_csv(out_path, index=False)
+    out.print(
+        f"{len(due):,} customers due in the next {within_days} days (by {basis.value}); "
+        f"written to "
+        f"{out_path}",
+        soft_wrap=True,
+    )
+    if len(due):
+        table = Table(title="Soonest due", title_justify="left")
+        for header in ("customer", "due", "segment", "cycle (d)", "last purchase"):
+            table.add_column(header)
+        for row in due.head(10).itertuples():
+            table.add_row(
+                row.customer_id,
+                str(row.reminder_date),
+                str(getattr(row, "segment", "")),
+                f"{getattr(row, 'purchase_cycle_days', float('nan')):.0f}",
+                str(getattr(row, "last_purchase_date", "")),
+            )
+        out.print(table)
+
+
+@app.command()
+@friendly_errors
+def breakeven(
+    acquisition_cost: Annotated[float, typer.Option(help="Cost of winning one customer.", min=0)],
+    order_value: Annotated[float, typer.Option(help="Revenue of the first order.", min=0)],
+    margin: Annotated[float, typer.Option(help="Margin on revenue, 0 to 1.", min=0, max=1)],
+    scores_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="Scores CSV: which share of customers' CLV covers the rest.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Show the acquisition cost (CAC) break-even, and which customers are expected to reach it."""
+    scores = _read_scores(scores_path) if scores_path is not None else None
+    result = cac_breakeven(acquisition_cost, order_value, margin, scores=scores)
+    out.print(
+        f"After the first order: {result.after_first_order:+,.2f} per customer "
+        f"({order_value:g} x {margin:.0%} - {acquisition_cost:g})",
+        soft_wrap=True,
+    )
+    needed = result.repeat_purchases_to_break_even
+    out.print(
+        "Repeat purchases to pay it back: "
+        + ("none: a repeat purchase earns nothing" if needed is None else f"{needed}"),
+        soft_wrap=True,
+    )
+    if result.share_paying_back is not None:
+        tiers = ", ".join(f"{t} {v:.0%}" for t, v in result.by_tier.items())
+        out.print(
+            f"Customers whose CLV covers the rest: {result.share_paying_back:.1%} of "
+            f"{result.customers:,} (mean CLV {result.clv_mean:,.2f}, median "
+            f"{result.clv_median:,.2f}){'; by tier: ' + tiers if tiers else ''}",
+            soft_wrap=True,
+        )
 
 
 class SampleKind(StrEnum):
