@@ -1,6 +1,13 @@
-"""Out-of-time evaluation of churnml's models, and the champion and promotion rules."""
+"""Out-of-time evaluation of churnml's models, its curves, and the champion and promotion rules."""
 
 from churnml.evaluation.backtest import evaluate
+from churnml.evaluation.curves import (
+    EvaluationCurves,
+    ModelCurves,
+    calibration_bins,
+    evaluation_curves,
+    gains_curve,
+)
 from churnml.evaluation.metrics import (
     METRIC_NAMES,
     expected_calibration_error,
@@ -24,9 +31,14 @@ __all__ = [
     "METRIC_NAMES",
     "PROMOTION_RULE",
     "Evaluation",
+    "EvaluationCurves",
+    "ModelCurves",
     "beats",
+    "calibration_bins",
     "evaluate",
+    "evaluation_curves",
     "expected_calibration_error",
+    "gains_curve",
     "model_metrics",
     "normalized_gini",
     "select_champion",

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.calibration import calibration_curve
 
+from churnml.evaluation.curves import calibration_bins, gains_curve
 from churnml.evaluation.result import Evaluation
 
 __all__ = [
@@ -23,13 +23,6 @@ __all__ = [
     "gains_figure",
     "save_plots",
 ]
-
-
-def _gains(actual: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-score, kind="stable")
-    captured = np.cumsum(actual[order]) / max(actual.sum(), 1e-12)
-    share = np.arange(1, actual.size + 1) / actual.size
-    return np.concatenate([[0], share]), np.concatenate([[0], captured])
 
 
 def _title(evaluation: Evaluation) -> str:
@@ -59,8 +52,8 @@ def calibration_figure(evaluation: Evaluation) -> Figure:
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfect")
     for name, pred in _models(evaluation).items():
         y = evaluation.labels.loc[pred.index, "bought"].to_numpy(int)
-        frac, mean = calibration_curve(y, pred["p_repurchase"], n_bins=10, strategy="quantile")
-        ax.plot(mean, frac, marker="o", ms=3, label=name)
+        bins = calibration_bins(y, pred["p_repurchase"].to_numpy(float))
+        ax.plot(bins["mean_predicted"], bins["observed"], marker="o", ms=3, label=name)
     ax.set(
         xlabel="predicted P(repurchase)",
         ylabel="observed share who bought",
@@ -89,7 +82,7 @@ def gains_figure(evaluation: Evaluation) -> Figure:
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="random")
     for name, pred in _models(evaluation).items():
         actual = evaluation.labels.loc[pred.index, "revenue"].to_numpy(float)
-        x, y = _gains(actual, pred["expected_revenue"].to_numpy(float))
+        x, y = gains_curve(actual, pred["expected_revenue"].to_numpy(float))
         ax.plot(x, y, label=name)
     ax.set(
         xlabel="share of customers, by predicted revenue",
