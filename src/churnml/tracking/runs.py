@@ -24,17 +24,20 @@ from churnml._version import __version__
 from churnml.config import EXPERIMENT, tracking_uri
 from churnml.data.fingerprint import fingerprint
 from churnml.data.validation import ValidatedTransactions
+from churnml.evaluation.curves import EvaluationCurves
 from churnml.evaluation.plots import save_plots
 from churnml.evaluation.result import Evaluation
 from churnml.exceptions import ConfigError
 from churnml.tracking.lazy_mlflow import mlflow
 
 __all__ = [
+    "CURVES_ARTIFACT",
     "PACKAGES",
     "TrackedRun",
     "configure",
     "environment_tags",
     "get_run",
+    "latest_evaluation_curves",
     "tracked_run",
 ]
 
@@ -49,6 +52,11 @@ PACKAGES = (
     "scikit-learn",
     "mlflow",
 )
+#: The artifact holding an evaluation's gains and calibration curves.
+CURVES_ARTIFACT = "curves.json"
+# Set on a run that logged curves, so that finding the latest takes one search, not a listing
+# of every run's artifacts.
+_CURVES_TAG = "churnml.curves"
 
 
 def configure() -> str:
@@ -240,6 +248,11 @@ class TrackedRun:
             save_plots(evaluation, folder)
             mlflow.log_artifacts(folder, "plots")
 
+    def log_curves(self, curves: EvaluationCurves) -> None:
+        """Log an evaluation's curves as ``curves.json`` (what ``churnml report`` draws)."""
+        mlflow.log_dict(curves.to_dict(), CURVES_ARTIFACT)
+        mlflow.set_tag(_CURVES_TAG, CURVES_ARTIFACT)
+
     def set_tags(self, tags: Mapping[str, str]) -> None:
         """Set run tags."""
         mlflow.set_tags(dict(tags))
@@ -290,3 +303,39 @@ def get_run(run_id: str) -> Any:
     """Fetch a logged run (its ``data.metrics``, ``data.params`` and ``data.tags``)."""
     configure()
     return mlflow.get_run(run_id)
+
+
+def latest_evaluation_curves(experiment: str = EXPERIMENT) -> tuple[EvaluationCurves, str] | None:
+    """Fetch the curves of the latest finished run of an experiment that logged them.
+
+    Parameters
+    ----------
+    experiment : str
+        MLflow experiment name.
+
+    Returns
+    -------
+    tuple of (EvaluationCurves, str) or None
+        The curves and the id of the run they come from; None when the experiment does not
+        exist or none of its finished runs has a ``curves.json``.
+    """
+    configure()
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None or found.lifecycle_stage == "deleted":
+        return None
+    runs = mlflow.search_runs(
+        experiment_ids=[found.experiment_id],
+        filter_string=(
+            f"tags.`{_CURVES_TAG}` = '{CURVES_ARTIFACT}' and attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=20,
+        output_format="list",
+    )
+    for run in runs:
+        try:
+            payload = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/{CURVES_ARTIFACT}")
+        except mlflow.exceptions.MlflowException:
+            continue  # artifacts deleted or unreachable: an older run may still have them
+        return EvaluationCurves.from_dict(payload), run.info.run_id
+    return None

@@ -8,7 +8,7 @@ from typing import Any
 
 from churnml.config import DEFAULT_HORIZON_DAYS, EXPERIMENT
 from churnml.data.validation import ValidatedTransactions
-from churnml.evaluation import Evaluation, save_plots
+from churnml.evaluation import Evaluation, evaluation_curves, save_plots
 from churnml.evaluation import evaluate as backtest
 from churnml.models.catalog import MODEL_KEYS, check_keys
 from churnml.settings import RunSettings, ValueSettings
@@ -59,7 +59,8 @@ def evaluate(
     """Fit every model on data up to the cutoff and score it on (cutoff, cutoff + horizon].
 
     :func:`churnml.evaluation.evaluate`, with the settings checked against the catalogue and
-    the whole run recorded in MLflow: parameters, data fingerprint, every metric, plots.
+    the whole run recorded in MLflow: parameters, data fingerprint, every metric, plots and
+    the gains and calibration curves (``curves.json``, what ``churnml report`` draws).
 
     Parameters
     ----------
@@ -140,6 +141,7 @@ def evaluate(
             result = backtest(tx, settings.cutoff, settings.horizon_days, **kwargs)
         headline = "champion" if "champion" in result.metrics else None
         run.log_evaluation(result, headline=headline)
+        run.log_curves(evaluation_curves(result))
         result.run_id = run.run_id
     return _write(result, out, plots_dir)
 
