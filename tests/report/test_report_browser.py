@@ -30,7 +30,9 @@ WIDTH, HEIGHT = 1200, 8000
 TIMEOUT = 60
 
 
-def _chromium() -> str:
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser, looked for before the (session-scoped) CDNOW fits so a skip is instant."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         if os.environ.get("CHURNML_REQUIRE_CHROMIUM") == "1":
@@ -126,8 +128,9 @@ def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
 
 
 @pytest.mark.slow
-def test_every_chart_renders_offline_in_headless_chromium(cdnow_tx, cdnow_evaluation, tmp_path):
-    chromium = _chromium()
+def test_every_chart_renders_offline_in_headless_chromium(
+    chromium, cdnow_tx, cdnow_evaluation, tmp_path
+):
     scorer = make_scorer("bgnbd")
     scorer.fit(cdnow_tx, "1998-06-30", horizon_days=90)
     scores = score_with(scorer, cdnow_tx, "1998-06-30", 90, "bgnbd-test")
