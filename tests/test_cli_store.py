@@ -194,7 +194,17 @@ def test_recall_from_a_scores_csv(tmp_path):
     scores = score_table(30, seed=3)
     scores.loc[0, "customer_id"] = "0001"
     scores.loc[0, "segment"] = "warm"
-    scores.loc[0, "expected_revenue"] = 1e6  # first in any at-risk list
+    # 0.05 x 0.9 x (1 - 0.1) x 1e6 = 40,500 expected back: first in any at-risk list
+    scores.loc[0, ["p_alive", "p_repurchase", "expected_revenue", "expected_purchases"]] = [
+        0.9,
+        0.1,
+        1e6,
+        1.0,
+    ]
+    candidates = scores["segment"].isin(["warm", "high_recall", "low_recall"]) & (
+        scores["p_repurchase"] < 0.7
+    )
+    assert candidates.sum() >= 4
     path = tmp_path / "scores.csv"
     scores.to_csv(path, index=False)
     out = tmp_path / "out" / "recall.csv"
@@ -204,8 +214,15 @@ def test_recall_from_a_scores_csv(tmp_path):
     ranked = pd.read_csv(out, dtype={"customer_id": str})
     assert len(ranked) == 4 and ranked["customer_id"].iloc[0] == "0001"
     assert ranked["segment"].isin(["warm", "high_recall", "low_recall"]).all()
+    assert ranked["expected_profit"].iloc[0] == pytest.approx(0.05 * 0.9 * 0.9 * 1e6 - 2.5)
+    assert ranked["expected_profit"].is_monotonic_decreasing
     text = " ".join(result.output.split())
     assert "4 customers to contact (warm, high_recall, low_recall), total cost 10.00" in text
+    # by hand from the table: 0.05 x P(alive) x (1 - p_repurchase) x revenue / purchases
+    rows = scores.set_index("customer_id").loc[ranked["customer_id"]]
+    won_back = 0.05 * rows["p_alive"] * (1 - rows["p_repurchase"])
+    roi = ((won_back * rows["expected_revenue"] / rows["expected_purchases"]).sum() - 10) / 10
+    assert f"ROI {roi:.1%}" in text and f"{int(candidates.sum())} candidates" in text
     assert "0001" in text and "in 90 d" in text
 
     only_new = runner.invoke(app, [*args, "--segment", "new", "--limit", "1", "--out", str(out)])

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from churnml import CONTRACT_COLUMNS
+import churnml
+from churnml import CONTRACT_COLUMNS, ScoreStore
 from serve.app import create_app
 from serve.settings import ServeSettings
 from tests.serve.conftest import API_KEY, AS_OF, MODEL_NAME, histories, same
@@ -147,14 +148,93 @@ def test_recall_parameters_are_checked(server):
         unknown = c.get("/v1/recall?budget=10&cost_per_contact=1&segment=loyal")
         zero_cost = c.get("/v1/recall?budget=10&cost_per_contact=0")
         ranked = c.get("/v1/recall?budget=1&cost_per_contact=0.25&segment=warm&segment=lost")
+        bad_uplift = c.get("/v1/recall?budget=10&cost_per_contact=1&uplift=2")
+        bad_margin = c.get("/v1/recall?budget=10&cost_per_contact=1&margin=-0.1")
+        nan_margin = c.get("/v1/recall?budget=10&cost_per_contact=1&margin=nan")
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"].startswith("segment")
     assert zero_cost.status_code == 422
     assert zero_cost.json()["detail"][0]["field"] == "cost_per_contact"
+    for answer, name in [(bad_uplift, "uplift"), (bad_margin, "margin"), (nan_margin, "margin")]:
+        assert answer.status_code == 422, answer.text
+        assert [d["field"] for d in answer.json()["detail"]] == [name]
     body = ranked.json()
     assert body["n_selected"] == 4 and body["total_cost"] == pytest.approx(1.0)
     assert {r["segment"] for r in body["customers"]} <= {"warm", "lost"}
-    values = [r["expected_value"] for r in body["customers"]]
-    assert values == sorted(values, reverse=True)
+    profits = [r["expected_profit"] for r in body["customers"]]
+    assert profits == sorted(profits, reverse=True)
+    assert [r["expected_value"] for r in body["customers"]] == profits  # the former name
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"budget": 25, "cost_per_contact": 0.05, "uplift": 0.1, "margin": 0.3},
+        {"budget": 1000, "cost_per_contact": 0.5, "stop_at_peak": "true"},
+        {
+            "budget": 3,
+            "cost_per_contact": 0.3,
+            "segment": ["warm", "active"],
+            "include_likely_buyers": "true",
+            "limit": 7,
+        },
+    ],
+)
+def test_recall_answers_plan_recall_on_the_snapshot(server, served, query):
+    with ScoreStore(served.store_url) as store:
+        rows = store.rows(served.snapshot_id)
+    kwargs = {k: v for k, v in query.items() if k not in ("stop_at_peak", "include_likely_buyers")}
+    for flag in ("stop_at_peak", "include_likely_buyers"):
+        kwargs[flag] = query.get(flag) == "true"
+    plan = churnml.plan_recall(rows, horizon_days=90, **kwargs)
+    with server.client() as c:
+        answer = c.get("/v1/recall", params=query)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert len(plan.contacts) > 0 and body["n_selected"] == len(plan.contacts)
+    figures = plan.to_dict()
+    assert body["snapshot_id"] == served.snapshot_id
+    assert body["model_version"] == f"{MODEL_NAME}/1"
+    for name in (
+        "budget",
+        "cost_per_contact",
+        "uplift",
+        "margin",
+        "expected_margin",
+        "expected_profit",
+        "roi",
+        "peak_contacts",
+        "peak_cost",
+        "peak_profit",
+        "candidates",
+    ):
+        assert same(body[name], figures[name]), name
+    assert same(body["total_cost"], figures["cost"])
+    assert body["excluded"] == figures["excluded"]
+    # the snapshot carries the purchase cycles, and the reasons quote them
+    assert "days since last purchase" in body["customers"][0]["reason"]
+    expected = plan.contacts.astype(object).where(plan.contacts.notna(), None)
+    assert [r["customer_id"] for r in body["customers"]] == expected["customer_id"].tolist()
+    for got, want in zip(body["customers"], expected.to_dict("records"), strict=True):
+        assert set(got) == set(want)
+        for column, value in want.items():
+            if isinstance(value, str):
+                assert got[column] == value, column
+            else:
+                assert same(got[column], value), column
+    # and by hand from the published rows: uplift x P(alive) x (1 - p) x margin x order value
+    uplift, margin = query.get("uplift", 0.05), query.get("margin", 1.0)
+    cost = query["cost_per_contact"]
+    scores = served.scores.set_index("customer_id")
+    total = 0.0
+    for row in body["customers"]:
+        s = scores.loc[row["customer_id"]]
+        order_value = s["expected_revenue"] / s["expected_purchases"]
+        won_back = uplift * s["p_alive"] * (1 - s["p_repurchase"]) * margin * order_value
+        assert row["expected_profit"] == pytest.approx(won_back - cost, rel=1e-9, abs=1e-12)
+        total += won_back
+    spent = cost * len(body["customers"])
+    assert body["total_cost"] == pytest.approx(spent) and body["total_cost"] <= query["budget"]
+    assert body["roi"] == pytest.approx((total - spent) / spent)
 
 
 GOOD = {"customer_id": "a", "transactions": [{"date": "2024-01-01", "amount": 1.5}]}

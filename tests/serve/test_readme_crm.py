@@ -77,6 +77,14 @@ def test_readme_crm_commands_work_as_written(tmp_path):
     assert row["customer_id"] == "00042" and 0 <= row["p_alive"] <= 1
     assert [r["customer_id"] for r in posted["scores"]] == ["new-1"]
     assert recall["n_selected"] == 3 and recall["total_cost"] == pytest.approx(0.15)
+    # the defaults: uplift 0.05, margin 1; the list is ranked by expected profit
+    assert recall["uplift"] == 0.05 and recall["margin"] == 1.0
+    profits = [r["expected_profit"] for r in recall["customers"]]
+    assert len(profits) == 3 and profits == sorted(profits, reverse=True)
+    margin = sum(p + 0.05 for p in profits)
+    assert recall["expected_profit"] == pytest.approx(margin - 0.15)
+    assert recall["roi"] == pytest.approx((margin - 0.15) / 0.15)
+    assert recall["candidates"] >= 3 and recall["peak_contacts"] >= 0
 
 
 def _served_key(pid: int) -> str:
