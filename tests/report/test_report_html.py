@@ -7,9 +7,18 @@ import re
 import pandas as pd
 import pytest
 
-from churnml.campaign import plan_recall, repeat_purchase_rates
+from churnml.campaign import (
+    cac_breakeven,
+    cohort_retention,
+    monthly_repeat_rates,
+    plan_recall,
+    repeat_purchase_rates,
+)
+from churnml.data import load_transactions
+from churnml.evaluation import EvaluationCurves
 from churnml.report import CHARTS, NO_EVALUATION, NO_SCORES, SECTIONS, render_report
 from churnml.segments import SEGMENT_ACTIONS
+from churnml.summary import describe
 
 
 def _base(inputs):
@@ -141,3 +150,42 @@ def test_a_chart_error_in_the_browser_is_shown_not_swallowed(full):
     # the page records script errors on <html data-errors> and in a visible box
     assert '<div id="report-errors" class="warning" hidden></div>' in full.html
     assert 'window.addEventListener("error"' in full.html
+
+
+def test_a_tiny_log_with_nothing_to_recall_still_renders():
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "date": pd.to_datetime(["2024-01-02", "2024-01-20", "2024-01-05"]),
+            "amount": [10.0, 5.0, 8.0],
+        }
+    )
+    tx = load_transactions(lines)
+    day = pd.Timestamp("2024-01-31")
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "segment": ["active", "new"],  # neither is recalled
+            "value_tier": ["gold", "bronze"],
+            "p_alive": [0.9, 0.5],
+            "p_repurchase": [0.8, 0.3],
+            "expected_revenue": [5.0, 0.0],
+            "clv": [20.0, 0.0],
+        }
+    )
+    plan = plan_recall(scores, budget=1.0, cost_per_contact=0.1)
+    assert plan.candidates == 0
+    no_models = EvaluationCurves(cutoff=day, horizon_days=30, n_customers=0, buyers=0, revenue=0)
+    page = render_report(
+        describe(tx, day),
+        repeat_purchase_rates(tx, end=day),
+        monthly_repeat_rates(tx, day),
+        cohort_retention(tx, day),
+        scores=scores,
+        plan=plan,
+        curves=no_models,
+        breakeven=cac_breakeven(5.0, 10.0, 0.5),
+    )
+    assert page.sections == SECTIONS
+    assert page.charts == CHARTS[:5]  # no model curves: no gains or calibration chart
+    assert "reaches <b>0</b> of 0 candidates" in page.html

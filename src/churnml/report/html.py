@@ -250,7 +250,7 @@ def _summary(summary: DataSummary, rates: RepeatRates) -> str:
             _num(stats.get("customers")), f"customers with a purchase up to {summary.as_of.date()}"
         ),
         _kpi(_num(stats.get("revenue"), 2), "revenue"),
-        _kpi(_num(stats.get("purchases")), "purchases (customer-days with a positive amount)"),
+        _kpi(_num(stats.get("purchases")), "purchases"),
         _kpi(_pct(rates.by_buyers), "repeat rate by buyers: bought twice or more in the window"),
         _kpi(
             _pct(rates.by_transactions),
@@ -593,7 +593,8 @@ def render_report(
         f"<nav>{toc}</nav></header>\n"
         '<div id="report-errors" class="warning" hidden></div>\n'
         f"{sections}\n"
-        "<footer><p>Purchases are customer-days with a positive net amount. Expected profit of "
+        "<footer><p>A purchase is a customer's day (or week, with weekly purchases) with a "
+        "positive net amount. Expected profit of "
         "a contact = uplift x P(alive) x (1 - P(repurchase)) x margin x order value - cost "
         "per contact. CLV is the expected discounted revenue (or margin) over the CLV "
         f"horizon. Made by churnml {_esc(__version__)}; the page loads nothing from the "
