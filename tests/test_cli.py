@@ -136,6 +136,13 @@ def test_sample_data_and_demo(tmp_path):
     assert "MLflow runs: evaluate" in result.output and "Registered model: churnml-demo" in (
         result.output
     )
+    # the report: every chart, from the demo's own scores and evaluation, nothing missing
+    report = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
+    assert "Report (HTML, opens offline)" in result.output
+    for chart in ("repeat_rate", "cohort_retention", "segments", "clv_distribution", "gains"):
+        assert f'data-chart="{chart}"' in report
+    assert 'data-chart="calibration"' in report and 'data-chart="profit_curve"' in report
+    assert "<script src=" not in report
 
 
 @pytest.mark.slow

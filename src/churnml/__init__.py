@@ -18,7 +18,7 @@ The public API, in the order a data scientist meets it:
   and :func:`value_tier_overview` (sizes, value, suggested actions), :func:`reminders` (who
   is due by their purchase cycle), :func:`plan_recall` and :func:`recall_list` (ranked by
   the expected profit of a contact, cut at a budget, with the ROI and the profit curve),
-  :func:`cac_breakeven`;
+  :func:`cac_breakeven`, and :func:`write_report` (one self-contained HTML report);
 - settings: :class:`RunSettings`, :class:`ValueSettings`, :class:`SegmentRules`,
   :class:`ColumnMap`, :class:`ValidationPolicy`.
 
@@ -82,6 +82,7 @@ from churnml.summary import DataSummary, describe
 from churnml.workflows import (
     DemoResult,
     LoadedModel,
+    ReportResult,
     ScoreResult,
     TrainResult,
     activate_snapshot,
@@ -96,9 +97,12 @@ from churnml.workflows import (
     run_demo,
     score,
     train,
+    write_report,
 )
 
 __all__ = [
+    "ReportResult",
+    "write_report",
     "value_tier_overview",
     "segment_overview",
     "repeat_purchase_rates",

@@ -76,6 +76,7 @@ from churnml.workflows import (
     publish_scores,
     rollback,
     run_demo,
+    write_report,
 )
 from churnml.workflows import (
     evaluate as run_evaluation,
@@ -1302,6 +1303,111 @@ def breakeven(
         )
 
 
+def _acquisition(
+    acquisition_cost: float | None, order_value: float | None, margin: float
+) -> dict[str, float] | None:
+    """Return the CAC block's arguments, or None when neither option is given.
+
+    Parameters
+    ----------
+    acquisition_cost, order_value : float or None
+        ``--acquisition-cost`` and ``--order-value``.
+    margin : float
+        ``--margin``.
+
+    Returns
+    -------
+    dict or None
+        Keyword arguments of :func:`churnml.cac_breakeven`.
+
+    Raises
+    ------
+    ConfigError
+        Only one of the two options is given.
+    """
+    if acquisition_cost is None and order_value is None:
+        return None
+    if acquisition_cost is None or order_value is None:
+        raise ConfigError("--acquisition-cost and --order-value go together; give both or neither")
+    return {"acquisition_cost": acquisition_cost, "order_value": order_value, "margin": margin}
+
+
+@app.command()
+@with_loader_options
+@friendly_errors
+def report(
+    transactions: TransactionsOpt,
+    out_path: Annotated[Path, typer.Option("--out", help="Write the HTML report here.")],
+    scores_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="Scores CSV written by churnml score (default: score with the registered "
+            "champion, if there is one).",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+    budget: Annotated[float, typer.Option(help="Budget of the recall section.", min=0)] = 100.0,
+    cost_per_contact: Annotated[
+        float, typer.Option(help="Cost of one contact in the recall section (> 0).")
+    ] = 0.05,
+    uplift: Annotated[
+        float, typer.Option(help="Response uplift of a contact.", min=0, max=1)
+    ] = DEFAULT_UPLIFT,
+    margin: Annotated[
+        float, typer.Option(help="Margin on revenue (1.0 counts revenue as profit).", min=0, max=1)
+    ] = DEFAULT_MARGIN,
+    acquisition_cost: Annotated[
+        float | None,
+        typer.Option(
+            help="Add the CAC break-even block: cost of winning a customer (with --order-value).",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
+    order_value: Annotated[
+        float | None,
+        typer.Option(help="First order value of the CAC block.", min=0, show_default=False),
+    ] = None,
+    experiment: Annotated[
+        str, typer.Option(help="MLflow experiment holding the evaluation to show.")
+    ] = EXPERIMENT,
+    model_name: ModelNameOpt = REGISTERED_MODEL,
+    loader: dict[str, Any] | None = None,
+) -> None:
+    """Write one self-contained HTML report for campaign planners (it opens with no network).
+
+    Repeat rate over time, cohort retention, segments and value, CLV, the latest evaluation's
+    gains and calibration, the profit curve and the top of the recall list.
+    """
+    acquisition = _acquisition(acquisition_cost, order_value, margin)
+    tx = _load(transactions, as_of=as_of, report=False, **(loader or {}))
+    scores = _read_scores(scores_path) if scores_path is not None else None
+    with model_warnings_shown_below():
+        result = write_report(
+            tx,
+            out_path,
+            scores=scores,
+            as_of=as_of,
+            experiment=experiment,
+            model_name=model_name,
+            budget=budget,
+            cost_per_contact=cost_per_contact,
+            uplift=uplift,
+            margin=margin,
+            acquisition=acquisition,
+        )
+    for note in result.notes:
+        err.print(f"[yellow]Note:[/] {escape(note)}", soft_wrap=True)
+    size = result.path.stat().st_size / 1e6
+    out.print(
+        f"Report ({len(result.charts)} charts: {', '.join(result.charts)}; {size:.1f} MB, "
+        f"opens offline) written to {result.path}",
+        soft_wrap=True,
+    )
+
+
 class SampleKind(StrEnum):
     """Bundled data sets."""
 
@@ -1365,7 +1471,8 @@ def demo(
         f"MLflow runs: evaluate {result.evaluate_run_id}, train {result.train_run_id} "
         f"(experiment {DEMO_MODEL!r} in {uri})\n"
         f"Registered model: {DEMO_MODEL} version {result.version}\n"
-        f"Scores (CSV, {len(scoring.scores):,} customers): {result.scores_csv}",
+        f"Scores (CSV, {len(scoring.scores):,} customers): {result.scores_csv}\n"
+        f"Report (HTML, opens offline): {result.report_html}",
         soft_wrap=True,
     )
     out.print(

@@ -64,7 +64,12 @@ def _by_hand(
         elif _missing(p_alive) or _missing(p_rep) or _missing(revenue):
             excluded["missing"] += 1
         else:
-            value = revenue / purchases if not _missing(purchases) and purchases > 0 else None
+            if not _missing(purchases) and purchases > 1e-9:
+                value = revenue / purchases
+            elif p_rep > 1e-9:  # the revenue expected given a return
+                value = revenue / p_rep
+            else:
+                value = None
             pool.append([cid, p_alive, p_rep, value])
     known = [value for *_, value in pool if value is not None]
     fallback = statistics.median(known) if known else 0.0
@@ -263,20 +268,30 @@ def test_missing_scores_are_counted_not_ranked():
     assert plan.excluded["missing score"] == 2
 
 
-def test_order_value_falls_back_to_the_median_of_the_others():
+def test_order_value_falls_back_to_revenue_given_a_return_then_to_the_median():
     rows = [
         ("a", "warm", "gold", 0.9, 0.2, 60.0, 2.0),  # 30
         ("b", "warm", "gold", 0.5, 0.1, 40.0, 1.0),  # 40
         ("c", "warm", "gold", 0.3, 0.05, 10.0, 0.5),  # 20
         ("d", "warm", "gold", 0.4, 0.3, 100.0, 4.0),  # 25
-        ("n", "warm", "gold", 0.7, 0.2, 99.0, float("nan")),  # median(20, 25, 30, 40) = 27.5
-        ("z", "warm", "gold", 0.7, 0.2, 99.0, 0.0),  # no purchases expected: 27.5 too
+        ("n", "warm", "gold", 0.7, 0.2, 99.0, float("nan")),  # 99 / 0.2 = 495
+        ("z", "warm", "gold", 0.7, 0.0, 99.0, 0.0),  # neither: median(20, 25, 30, 40, 495) = 30
     ]
     plan = _plan(rows, budget=100)
     _assert_matches(plan, _hand(rows, budget=100))
     values = plan.contacts.set_index("customer_id")["order_value"]
-    assert values["n"] == pytest.approx(27.5) and values["z"] == pytest.approx(27.5)
+    assert values["n"] == pytest.approx(495) and values["z"] == pytest.approx(30)
     assert values["a"] == pytest.approx(30) and values["c"] == pytest.approx(20)
+
+
+def test_without_expected_purchases_a_return_is_worth_revenue_over_p_repurchase():
+    scores = _frame(ROWS[:3]).drop(columns="expected_purchases")
+    plan = plan_recall(scores, budget=10, cost_per_contact=0.1)
+    expected = scores.set_index("customer_id")
+    got = plan.contacts.set_index("customer_id")["order_value"]
+    for cid, value in got.items():
+        row = expected.loc[cid]
+        assert value == pytest.approx(row["expected_revenue"] / row["p_repurchase"])
 
 
 def test_reasons_name_the_segment_the_cycle_and_the_model_drivers():
@@ -417,13 +432,15 @@ def test_never_over_budget_sorted_and_as_computed_by_hand(
     hand_profit = {c["customer_id"]: c["expected_profit"] for c in hand["contacts"]}
     peak_value = max(hand["curve"])
     # a peak reached twice within float noise may be either one
-    assert hand["curve"][plan.peak_contacts] == pytest.approx(peak_value, abs=1e-9)
+    assert hand["curve"][plan.peak_contacts] == pytest.approx(peak_value, rel=1e-9, abs=1e-9)
     if not stop_at_peak or plan.peak_contacts == hand["peak"]:
         assert len(out) == len(hand["contacts"])
-        assert profits == pytest.approx(list(hand_profit.values()), abs=1e-9)
-        assert plan.expected_profit == pytest.approx(hand["expected_profit"], abs=1e-9)
+        assert profits == pytest.approx(list(hand_profit.values()), rel=1e-9, abs=1e-9)
+        assert plan.expected_profit == pytest.approx(hand["expected_profit"], rel=1e-9, abs=1e-9)
         if hand["roi"] is not None:
             assert plan.roi == pytest.approx(hand["roi"], rel=1e-9, abs=1e-9)
         else:
             assert math.isnan(plan.roi)
-    assert plan.curve["expected_profit"].tolist() == pytest.approx(hand["curve"], abs=1e-9)
+    assert plan.curve["expected_profit"].tolist() == pytest.approx(
+        hand["curve"], rel=1e-9, abs=1e-9
+    )

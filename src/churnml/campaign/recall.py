@@ -10,7 +10,8 @@ bought on their own and buy because of it), applied in proportion to P(alive) si
 who has left reads no message; ``1 - p_repurchase`` is the probability they would not return on
 their own within the horizon; ``margin * order_value`` is the margin of the return purchase
 (``order_value`` is the model's expected spend per purchase, ``expected_revenue /
-expected_purchases``).
+expected_purchases``; without ``expected_purchases``, ``expected_revenue / p_repurchase``, the
+revenue expected given a return).
 """
 
 from __future__ import annotations
@@ -209,19 +210,25 @@ class RecallPlan:
 
 
 def _cumulative_cost(n: int, cost: float) -> np.ndarray:
-    return np.round(np.arange(1, n + 1) * cost, 10)
+    # rounded to ten significant digits of the cost, so that 3 x 0.1 is 0.3 (not
+    # 0.30000000000000004, which a budget of 0.3 would not pay) and a tiny cost stays non-zero
+    decimals = max(10, 10 - int(np.floor(np.log10(cost))))
+    return np.round(np.arange(1, n + 1) * cost, decimals)
 
 
 def _order_value(pool: pd.DataFrame) -> np.ndarray:
     revenue = pool["expected_revenue"].to_numpy(dtype=float)
     if "expected_purchases" in pool.columns:
-        purchases = pd.to_numeric(pool["expected_purchases"], errors="coerce").to_numpy(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(purchases > 1e-9, revenue / purchases, np.nan)
+        per = pd.to_numeric(pool["expected_purchases"], errors="coerce").to_numpy(float)
     else:
-        value = np.full(revenue.size, np.nan)
+        per = np.full(revenue.size, np.nan)
+    p_buy = pool["p_repurchase"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(per > 1e-9, revenue / per, np.nan)
+        # without the model's purchases, the revenue expected given a return (E[rev] / P(buy))
+        value = np.where(np.isfinite(value), value, np.where(p_buy > 1e-9, revenue / p_buy, np.nan))
     known = value[np.isfinite(value)]
-    # without the model's spend per purchase, the typical one of the table stands in
+    # where neither is known, the typical order value among the candidates stands in
     fallback = float(np.median(known)) if known.size else 0.0
     return np.where(np.isfinite(value), value, fallback)
 

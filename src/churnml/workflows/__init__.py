@@ -1,4 +1,4 @@
-"""The public verbs: evaluate, train, score, publish, the registry helpers and the demo.
+"""The public verbs: evaluate, train, score, publish, report, the registry helpers, the demo.
 
 Each is one function that the CLI, the notebooks and the tests call; they compose the lower
 layers (data, models, evaluation, scoring, tracking) and hold no modelling logic themselves.
@@ -13,6 +13,7 @@ from churnml.workflows.publishing import (
     publish_scores,
 )
 from churnml.workflows.registry import list_versions, promote, rollback
+from churnml.workflows.reporting import ReportResult, write_report
 from churnml.workflows.scoring import LoadedModel, ScoreResult, load_model, model_version_of, score
 from churnml.workflows.training import TrainResult, example_transactions, train, train_with
 
@@ -21,6 +22,7 @@ __all__ = [
     "SNAPSHOT_COLUMNS",
     "DemoResult",
     "LoadedModel",
+    "ReportResult",
     "ScoreResult",
     "TrainResult",
     "activate_snapshot",
@@ -37,4 +39,5 @@ __all__ = [
     "score",
     "train",
     "train_with",
+    "write_report",
 ]

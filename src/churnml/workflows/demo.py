@@ -15,6 +15,7 @@ from churnml.models.catalog import FAMILIES, MODEL_KEYS, check_keys
 from churnml.summary import DataSummary, describe
 from churnml.tracking import configure
 from churnml.workflows.evaluating import evaluate
+from churnml.workflows.reporting import ReportResult, write_report
 from churnml.workflows.scoring import ScoreResult, score
 from churnml.workflows.training import TrainResult, train
 
@@ -36,8 +37,9 @@ class DemoResult:
     ----------
     out_dir : pathlib.Path
         The output folder.
-    transactions_csv, summary_json, metrics_json, plots_dir, scores_csv : pathlib.Path
-        The bundled log as CSV, the data summary, the evaluation metrics, the plots, the scores.
+    transactions_csv, summary_json, metrics_json, plots_dir, scores_csv, report_html : pathlib.Path
+        The bundled log as CSV, the data summary, the evaluation metrics, the plots, the scores,
+        the campaign planners' report.
     evaluate_run_id, train_run_id : str or None
         MLflow runs of the evaluation and of the training.
     model_name : str
@@ -54,6 +56,8 @@ class DemoResult:
         The training run.
     scoring : ScoreResult
         The scores.
+    report : ReportResult
+        The report.
     """
 
     out_dir: Path
@@ -62,6 +66,7 @@ class DemoResult:
     metrics_json: Path
     plots_dir: Path
     scores_csv: Path
+    report_html: Path
     evaluate_run_id: str | None
     train_run_id: str | None
     model_name: str
@@ -71,6 +76,7 @@ class DemoResult:
     evaluation: Evaluation
     training: TrainResult
     scoring: ScoreResult
+    report: ReportResult
 
 
 def run_demo(
@@ -83,7 +89,8 @@ def run_demo(
 
     Writes the log as CSV; describes it; evaluates every model out of time (fit on 1997,
     score the first half of 1998) as an MLflow run; trains on the whole log (backtest,
-    champion, registered as ``churnml-demo``); scores every customer.
+    champion, registered as ``churnml-demo``); scores every customer; writes the campaign
+    planners' report (``report.html``).
 
     Parameters
     ----------
@@ -144,6 +151,16 @@ def run_demo(
     scoring = score(tx, DEMO_SCORE_AS_OF, model=str(training.version), model_name=DEMO_MODEL)
     scores_path = folder / "scores.csv"
     scoring.scores.to_csv(scores_path, index=False)
+
+    step("Writing the campaign planners' report")
+    report = write_report(
+        tx,
+        folder / "report.html",
+        scores=scoring.scores,
+        evaluation=evaluation,
+        as_of=DEMO_SCORE_AS_OF,
+        horizon_days=int(scoring.meta.get("horizon_days") or 90),
+    )
     return DemoResult(
         out_dir=folder,
         transactions_csv=csv_path,
@@ -151,6 +168,7 @@ def run_demo(
         metrics_json=metrics_path,
         plots_dir=plots_dir,
         scores_csv=scores_path,
+        report_html=report.path,
         evaluate_run_id=evaluation.run_id,
         train_run_id=training.run_id,
         model_name=DEMO_MODEL,
@@ -160,4 +178,5 @@ def run_demo(
         evaluation=evaluation,
         training=training,
         scoring=scoring,
+        report=report,
     )
