@@ -18,7 +18,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-EXPECTED = ("01_quickstart.ipynb", "02_retrain_and_compare.ipynb")
+EXPECTED = (
+    "01_quickstart.ipynb",
+    "02_retrain_and_compare.ipynb",
+    "03_campaign_planning.ipynb",
+)
 RESULT_PREFIX = "NOTEBOOK_RESULT "
 KERNEL = "python3"
 
@@ -154,3 +158,29 @@ def test_retrain_and_compare_runs(tmp_path, monkeypatch, venv_kernel):
         assert sum(result["segments"].values()) == result["n_scored"]
     finally:
         shutil.rmtree(store, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_campaign_planning_runs(tmp_path, monkeypatch, venv_kernel):
+    monkeypatch.chdir(tmp_path)
+    result, _ = run_notebook("03_campaign_planning.ipynb", tmp_path, venv_kernel)
+    try:
+        assert Path(result["sys_prefix"]).resolve() == Path(sys.prefix).resolve()
+        # the brief's CDNOW figures
+        assert round(result["by_buyers"], 3) == 0.490
+        assert round(result["revenue_share"], 3) == 0.853
+        assert result["cycle_days"] == 34.0 and result["short_warning"]
+        assert result["n_months"] == 18
+        assert {"1997-01", "1997-02", "1997-03"} <= set(result["cohorts"])
+        assert sum(result["segments"].values()) == 23_502
+        assert result["n_due"] > 0
+        # 100 at 0.05 pays for exactly 2,000 contacts, never more
+        assert result["n_contacts"] == 2000 and result["cost"] == pytest.approx(100.0)
+        assert result["roi"] > 0 and result["peak_contacts"] >= 1
+        assert result["after_first_order"] == pytest.approx(-30.0)
+        assert result["repeat_purchases"] == 2
+        assert result["report_bytes"] > 1_000_000  # plotly.js is inside: it opens offline
+        assert result["report_charts"] >= 7
+        assert list(tmp_path.iterdir()) == [], "the notebook writes only to its temporary folder"
+    finally:
+        shutil.rmtree(result["report_dir"], ignore_errors=True)
