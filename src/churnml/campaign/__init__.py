@@ -3,12 +3,20 @@
 Pure functions (no model, no I/O): repeat-purchase rates and the purchase cycle, rates by
 month and first-purchase cohorts (:mod:`~churnml.campaign.rates`), segment and tier tables
 with suggested actions (:mod:`~churnml.campaign.overview`), purchase-cycle reminders
-(:mod:`~churnml.campaign.reminders`), recall lists by expected profit under a budget
+(:mod:`~churnml.campaign.cycles`), recall lists by expected profit under a budget
 (:mod:`~churnml.campaign.recall`) and the acquisition-cost break-even
 (:mod:`~churnml.campaign.acquisition`).
 """
 
 from churnml.campaign.acquisition import Breakeven, cac_breakeven
+from churnml.campaign.cycles import (
+    CYCLE_COLUMNS,
+    DEFAULT_PRIOR_GAPS,
+    REMINDER_COLUMNS,
+    customer_cycles,
+    reminders,
+    scores_as_of,
+)
 from churnml.campaign.overview import segment_overview, value_tier_overview
 from churnml.campaign.rates import (
     REPEAT_RATE_RANGE,
@@ -29,14 +37,6 @@ from churnml.campaign.recall import (
     RecallPlan,
     plan_recall,
     recall_list,
-)
-from churnml.campaign.reminders import (
-    CYCLE_COLUMNS,
-    DEFAULT_PRIOR_GAPS,
-    REMINDER_COLUMNS,
-    customer_cycles,
-    reminders,
-    scores_as_of,
 )
 
 __all__ = [
