@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from churnml.campaign.reminders import customer_cycles
+from churnml.campaign.cycles import customer_cycles
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import history_until, lines_of
