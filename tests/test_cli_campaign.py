@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import churnml
 from churnml.cli import app
 
 runner = CliRunner()
@@ -207,3 +208,36 @@ def test_breakeven(scores_csv):
     assert "none: a repeat purchase earns nothing" in " ".join(nothing.output.split())
     bad = runner.invoke(app, [*args[:-1], "1.5"])
     assert bad.exit_code == 2 and "--margin" in bad.output
+
+
+@pytest.mark.slow
+def test_report_with_scores_and_without_anything_to_score_with(tmp_path, monkeypatch):
+    """`report` writes one offline page; without scores or a champion it says what to run."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns.db")
+    log = tmp_path / "cdnow.csv"
+    assert runner.invoke(app, ["sample-data", "cdnow", "--out", str(log)]).exit_code == 0
+    tx = churnml.load_transactions(log)
+    scorer = churnml.make_scorer("bgnbd").fit(tx, "1998-06-30", horizon_days=90)
+    scores = tmp_path / "scores.csv"
+    churnml.score_with(scorer, tx, "1998-06-30", 90, "cli-test").to_csv(scores, index=False)
+
+    out = tmp_path / "full" / "report.html"
+    args = ["report", "-t", str(log), "--scores", str(scores), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--acquisition-cost", "50", "--order-value", "100"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    for chart in ("repeat_rate", "cohort_retention", "segments", "clv_distribution"):
+        assert f'data-chart="{chart}"' in page
+    assert 'data-chart="profit_curve"' in page and "<script src=" not in page
+    assert "No evaluation found" in result.output  # nothing evaluated in this store yet
+    assert "break-even" in page.lower()
+
+    bare = tmp_path / "bare" / "report.html"
+    result = runner.invoke(app, ["report", "-t", str(log), "--out", str(bare)])
+    assert result.exit_code == 0, result.output
+    assert "No scores" in result.output
+    page = bare.read_text(encoding="utf-8")
+    assert 'data-chart="repeat_rate"' in page and 'data-chart="profit_curve"' not in page
+
+    half = runner.invoke(app, [*args, "--acquisition-cost", "50"])
+    assert half.exit_code == 2 and "--order-value" in half.output
