@@ -195,13 +195,18 @@ def test_breakeven(scores_csv):
     assert "Repeat purchases to pay it back: 2" in text
     assert "CLV covers" not in text
 
-    with_scores = runner.invoke(app, [*args, "--scores", str(scores_csv)])
+    with_scores = runner.invoke(app, [*args, "--scores", str(scores_csv), "--clv-margin", "0.2"])
     assert with_scores.exit_code == 0, with_scores.output
     text = " ".join(with_scores.output.split())
-    # CLVs 10, 30, 29.99, 100, 45, 0 against the 30 left: b, d, e cover it (3 of 6)
+    # CLVs (computed at a 20 % margin) 10, 30, 29.99, 100, 45, 0 against the 30 left:
+    # b, d, e cover it (3 of 6)
     assert "Customers whose CLV covers the rest: 50.0% of 6" in text
     # gold: a 10, d 100, e 45 -> 2 of 3; silver: b -> 1; bronze: c 29.99, f 0 -> 0
     assert "by tier: gold 67%, silver 100%, bronze 0%" in text
+    # read as revenue (the default) the CLVs are worth a fifth as margin: the best, d at
+    # 100 x 0.2 = 20, is below the 30 left
+    as_revenue = runner.invoke(app, [*args, "--scores", str(scores_csv)])
+    assert "Customers whose CLV covers the rest: 0.0% of 6" in " ".join(as_revenue.output.split())
 
     nothing = runner.invoke(app, [*args[:-1], "0"])
     assert nothing.exit_code == 0
@@ -241,3 +246,36 @@ def test_report_with_scores_and_without_anything_to_score_with(tmp_path, monkeyp
 
     half = runner.invoke(app, [*args, "--acquisition-cost", "50"])
     assert half.exit_code == 2 and "--order-value" in half.output
+
+
+def test_recall_and_remind_print_odd_ids_as_text(tmp_path):
+    """Ids and tiers from a user's file are text to print, not console markup."""
+    rows = [
+        ("[/]", "warm", "[red]gold", 0.9, 0.2, 60.0, 2.0, 10.0),
+        ("[bold]x", "warm", "", 0.8, 0.1, 40.0, 1.0, 30.0),
+    ]
+    path = tmp_path / "scores.csv"
+    frame = pd.DataFrame(rows, columns=COLUMNS).assign(next_purchase_date="2024-01-05")
+    frame.to_csv(path, index=False)
+    out = tmp_path / "recall.csv"
+    args = ["recall", "--scores", str(path), "--budget", "1", "--cost-per-contact", "0.1"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "[/]" in result.output and "[bold]x" in result.output and "[red]gold" in result.output
+    bad_day = runner.invoke(
+        app,
+        [
+            "remind",
+            "--scores",
+            str(path),
+            "--within-days",
+            "3",
+            "--out",
+            str(out),
+            "--basis",
+            "model",
+            "--as-of",
+            "garbage",
+        ],
+    )
+    assert bad_day.exit_code == 2 and "as_of" in bad_day.output

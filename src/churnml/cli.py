@@ -429,6 +429,7 @@ def _print_rates(summary: DataSummary, console: Console) -> None:
     cohorts = summary.cohorts
     if cohorts is not None and len(cohorts.sizes):
         shown = cohorts.retention.tail(12).iloc[:, :13]
+        console = Console(width=max(console.width, 130)) if console is out else console
         table = Table(
             title="First-purchase cohorts: share buying again N months later (last 12 cohorts)",
             title_justify="left",
@@ -1158,10 +1159,10 @@ def recall(
         for row in ranked.head(10).itertuples():
             table.add_row(
                 str(row.rank),
-                row.customer_id,
-                row.value_tier,
+                escape(str(row.customer_id)),
+                escape(str(row.value_tier)),
                 f"{row.expected_profit:,.2f}",
-                escape(row.reason),
+                escape(str(row.reason)),
             )
         Console(width=max(out.width, 120)).print(table)
 
@@ -1255,11 +1256,11 @@ def remind(
             table.add_column(header)
         for row in due.head(10).itertuples():
             table.add_row(
-                row.customer_id,
-                str(row.reminder_date),
-                str(getattr(row, "segment", "")),
+                escape(str(row.customer_id)),
+                escape(str(row.reminder_date)),
+                escape(str(getattr(row, "segment", ""))),
                 f"{getattr(row, 'purchase_cycle_days', float('nan')):.0f}",
-                str(getattr(row, "last_purchase_date", "")),
+                escape(str(getattr(row, "last_purchase_date", ""))),
             )
         out.print(table)
 
@@ -1278,10 +1279,20 @@ def breakeven(
             show_default=False,
         ),
     ] = None,
+    clv_margin: Annotated[
+        float,
+        typer.Option(
+            help="Margin the scores' CLV was computed with (train --margin; 1.0: revenue).",
+            min=0,
+            max=1,
+        ),
+    ] = 1.0,
 ) -> None:
     """Show the acquisition cost (CAC) break-even, and which customers are expected to reach it."""
     scores = _read_scores(scores_path) if scores_path is not None else None
-    result = cac_breakeven(acquisition_cost, order_value, margin, scores=scores)
+    result = cac_breakeven(
+        acquisition_cost, order_value, margin, scores=scores, clv_margin=clv_margin
+    )
     out.print(
         f"After the first order: {result.after_first_order:+,.2f} per customer "
         f"({order_value:g} x {margin:.0%} - {acquisition_cost:g})",

@@ -76,22 +76,36 @@ class DataSummary:
             None), ``cohorts`` (the retention matrix) and ``warnings``.
         """
         monthly = self.monthly.astype(object).where(self.monthly.notna(), None)
-        return {
-            "as_of": str(self.as_of.date()),
-            "validation": self.report.to_dict(),
-            "stats": self.stats,
-            "segments": {
-                str(k): {c: _py(v) for c, v in row.items()}
-                for k, row in self.segments.to_dict(orient="index").items()
-            },
-            "repeat_rates": None if self.rates is None else self.rates.to_dict(),
-            "monthly": {
-                str(k): {c: _py(v) for c, v in row.items()}
-                for k, row in monthly.to_dict(orient="index").items()
-            },
-            "cohorts": None if self.cohorts is None else self.cohorts.to_dict(),
-            "warnings": list(self.warnings),
-        }
+        return _finite(
+            {
+                "as_of": str(self.as_of.date()),
+                "validation": self.report.to_dict(),
+                "stats": self.stats,
+                "segments": {
+                    str(k): {c: _py(v) for c, v in row.items()}
+                    for k, row in self.segments.to_dict(orient="index").items()
+                },
+                "repeat_rates": None if self.rates is None else self.rates.to_dict(),
+                "monthly": {
+                    str(k): {c: _py(v) for c, v in row.items()}
+                    for k, row in monthly.to_dict(orient="index").items()
+                },
+                "cohorts": None if self.cohorts is None else self.cohorts.to_dict(),
+                "warnings": list(self.warnings),
+            }
+        )
+
+
+def _finite(value: Any) -> Any:
+    # JSON has no NaN (json.dumps would write one other readers refuse): an empty window's
+    # rates become None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _py(value: Any) -> Any:
@@ -212,7 +226,7 @@ def describe(
         stats=stats,
         segments=segments,
         rates=rates,
-        monthly=monthly_repeat_rates(tx, as_of_ts, freq=tx.policy.freq),
-        cohorts=cohort_retention(tx, as_of_ts, freq=tx.policy.freq),
+        monthly=monthly_repeat_rates(tx, as_of_ts),
+        cohorts=cohort_retention(tx, as_of_ts),
         warnings=[rates.warning] if rates.warning else [],
     )

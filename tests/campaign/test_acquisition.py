@@ -72,6 +72,7 @@ def test_repeat_purchases_match_exact_arithmetic(cac, value, repeat, margin):
 
 
 def test_share_paying_back_over_a_score_table():
+    # CLV computed at a 20 % margin (clv_margin=0.2): already margin, as the rest to pay back
     scores = pd.DataFrame(
         {
             "customer_id": list("abcdefg"),
@@ -79,7 +80,7 @@ def test_share_paying_back_over_a_score_table():
             "value_tier": ["bronze", "silver", "silver", "gold", "gold", "bronze", "gold"],
         }
     )
-    b = cac_breakeven(50, 100, 0.2, scores=scores)
+    b = cac_breakeven(50, 100, 0.2, scores=scores, clv_margin=0.2)
     # 30 left after the first order; known CLVs 10, 30, 29.99, 100, 0, 45: 3 of 6 cover it
     known = [10.0, 30.0, 29.99, 100.0, 0.0, 45.0]
     assert b.customers == 6
@@ -94,6 +95,17 @@ def test_share_paying_back_over_a_score_table():
     paid = cac_breakeven(10, 100, 0.2, scores=scores)
     assert paid.share_paying_back == 1.0
     assert cac_breakeven(10, 100, 0.2, scores=scores.drop(columns="value_tier")).by_tier == {}
+
+
+def test_a_revenue_clv_is_turned_into_margin_before_the_comparison():
+    """The default CLV is revenue (margin 1.0): at a 20 % margin a CLV of 100 earns 20."""
+    scores = pd.DataFrame({"customer_id": list("abc"), "clv": [100.0, 150.0, 160.0]})
+    b = cac_breakeven(50, 100, 0.2, scores=scores)
+    # as margin: 20, 30, 32 against the 30 left: b and c
+    assert b.share_paying_back == pytest.approx(2 / 3)
+    assert b.clv_mean == pytest.approx((20 + 30 + 32) / 3)
+    with pytest.raises(ConfigError, match="clv_margin"):
+        cac_breakeven(50, 100, 0.2, scores=scores, clv_margin=0)
 
 
 def test_a_score_table_without_clv_is_named():

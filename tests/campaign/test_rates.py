@@ -6,6 +6,8 @@ purchase arrays, so a mistake in either shows up as a disagreement.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from churnml.campaign import (
     monthly_repeat_rates,
     repeat_purchase_rates,
 )
+from churnml.config import ValidationPolicy
+from churnml.data import load_transactions
 from churnml.exceptions import ConfigError
 
 
@@ -197,3 +201,42 @@ def test_cdnow_monthly_and_cohorts_match_pandas(cdnow):
     assert np.allclose(ours.to_numpy(), reference.to_numpy(), equal_nan=True)
     # the Q1 1997 cohorts of CDNOW: about 15 % buy in the month after their first
     assert 0.10 < cohorts.retention.loc["1997-01", 1] < 0.20
+
+
+def test_weekly_purchases_keep_their_calendar_month_and_their_window():
+    """A weekly purchase dates from its Monday; months, cohorts and windows must not."""
+    lines = _log()
+    weekly = load_transactions(lines, policy=ValidationPolicy(freq="W"))
+    assert weekly.policy.freq == "W"
+    assert monthly_repeat_rates(weekly).equals(monthly_repeat_rates(lines))
+    # 2024-03-01 is a Friday whose week starts in February: c's cohort and month stay March
+    assert cohort_retention(weekly).sizes.to_dict() == {"2024-01": 2, "2024-02": 1, "2024-03": 2}
+    # the window starts Tuesday 2024-01-02 (a's Wednesday purchase is inside it, though its
+    # week started on Monday 1 January)
+    rates = repeat_purchase_rates(lines, "2024-01-02", freq="W")
+    assert rates.buyers == 5 and rates.repeat_buyers == 3
+    assert rates.revenue == pytest.approx(repeat_purchase_rates(lines, "2024-01-02").revenue)
+
+
+def test_cumulative_monthly_rates_end_at_the_whole_log_rates(cdnow):
+    monthly = monthly_repeat_rates(cdnow)
+    whole = repeat_purchase_rates(cdnow)
+    assert monthly["cumulative_repeat_rate_buyers"].iloc[-1] == pytest.approx(whole.by_buyers)
+    assert monthly["cumulative_repeat_rate_transactions"].iloc[-1] == pytest.approx(
+        whole.by_transactions
+    )
+    # by buyers at the end of February 1997: by hand with pandas
+    purchases = _purchases(cdnow, "1997-02-28")
+    counts = purchases.groupby("customer_id").size()
+    assert monthly.loc["1997-02", "cumulative_repeat_rate_buyers"] == pytest.approx(
+        (counts >= 2).mean()
+    )
+
+
+def test_an_empty_window_has_no_rates_and_writes_valid_json():
+    lines = _log()
+    rates = repeat_purchase_rates(lines[lines["date"] < "2024-03-01"], "2024-03-01", "2024-03-10")
+    assert rates.buyers == 0 and rates.purchases == 0
+    payload = rates.to_dict()
+    assert payload["by_buyers"] is None and payload["by_transactions"] is None
+    json.dumps(payload, allow_nan=False)

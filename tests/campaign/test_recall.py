@@ -444,3 +444,15 @@ def test_never_over_budget_sorted_and_as_computed_by_hand(
     assert plan.curve["expected_profit"].tolist() == pytest.approx(
         hand["curve"], rel=1e-9, abs=1e-9
     )
+
+
+def test_a_customer_listed_twice_is_an_error_and_a_missing_id_is_counted():
+    scores = _frame(ROWS[:3])
+    twice = pd.concat([scores, scores.iloc[[0]]])
+    with pytest.raises(DataValidationError, match="unique"):
+        plan_recall(twice, budget=10, cost_per_contact=0.1)
+    no_id = scores.astype({"customer_id": object})
+    no_id.loc[no_id.index[0], "customer_id"] = None
+    plan = plan_recall(no_id, budget=10, cost_per_contact=0.1)
+    assert plan.excluded.get("missing customer_id") == 1
+    assert "nan" not in plan.contacts["customer_id"].tolist()

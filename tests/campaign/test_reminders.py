@@ -128,7 +128,7 @@ def test_given_population_cycle_and_prior_weight():
     [
         ({"prior_gaps": -1}, "prior_gaps"),
         ({"population_cycle_days": 0}, "population_cycle_days"),
-        ({"population_cycle_days": float("nan")}, "population_cycle_days"),
+        ({"population_cycle_days": -3.0}, "population_cycle_days"),
     ],
 )
 def test_bad_cycle_parameters_are_named(kwargs, name):
@@ -294,3 +294,20 @@ def test_cdnow_scores_carry_consistent_cycles(cdnow):
     soon = reminders(scores.reset_index(), 30)
     ahead = (pd.to_datetime(scores["reminder_date"]) - as_of).dt.days
     assert len(soon) == int(ahead.between(1, 30).sum()) > 0
+
+
+def test_without_anyone_buying_twice_there_is_no_cycle_and_no_reminder():
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "date": pd.to_datetime(["2024-01-01", "2024-01-05"]),
+            "amount": [5.0, 8.0],
+        }
+    )
+    cycles = customer_cycles(history_until(lines, "2024-01-10"))
+    assert cycles["purchase_cycle_days"].isna().all()
+    assert cycles["reminder_date"].isna().all()
+    scores = cycles.reset_index().assign(
+        reminder_date=lambda f: f["reminder_date"].dt.strftime("%Y-%m-%d")
+    )
+    assert reminders(scores, 30, as_of="2024-01-10").empty

@@ -26,14 +26,19 @@ def test_repeat_rate_draws_both_definitions_with_the_band_and_the_target(report_
     monthly = report_inputs["monthly"]
     fig = repeat_rate_figure(monthly)
     lines = [t for t in fig.data if t.type == "scatter"]
-    assert len(lines) == 2
-    np.testing.assert_allclose(lines[0].y, monthly["repeat_rate_buyers"], equal_nan=True)
-    np.testing.assert_allclose(lines[1].y, monthly["repeat_rate_transactions"], equal_nan=True)
+    assert len(lines) == 4
+    # solid: the brief's definitions over the growing window; dotted: each month on its own
+    np.testing.assert_allclose(lines[0].y, monthly["cumulative_repeat_rate_buyers"], equal_nan=True)
+    np.testing.assert_allclose(
+        lines[1].y, monthly["cumulative_repeat_rate_transactions"], equal_nan=True
+    )
+    np.testing.assert_allclose(lines[2].y, monthly["repeat_rate_buyers"], equal_nan=True)
+    np.testing.assert_allclose(lines[3].y, monthly["repeat_rate_transactions"], equal_nan=True)
     shapes = {s.type: s for s in fig.layout.shapes}
     assert (shapes["rect"].y0, shapes["rect"].y1) == REPEAT_RATE_RANGE
     assert shapes["line"].y0 == shapes["line"].y1 == REPEAT_RATE_TARGET
     # hover data keeps counts as numbers next to the partial-month text
-    assert isinstance(lines[0].customdata[0][0], int | np.integer)
+    assert isinstance(lines[2].customdata[0][0], int | np.integer)
 
 
 def test_cohort_heatmap_leaves_out_month_zero_and_names_cohort_sizes(report_inputs):

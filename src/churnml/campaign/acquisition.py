@@ -34,7 +34,7 @@ class Breakeven:
         Share of those whose CLV (expected discounted margin over the CLV horizon) covers what
         is left after the first order.
     clv_mean, clv_median : float or None
-        Their mean and median CLV.
+        Their mean and median CLV, as margin at ``margin``.
     by_tier : dict of str to float
         ``share_paying_back`` per value tier.
     """
@@ -79,6 +79,7 @@ def cac_breakeven(
     *,
     repeat_order_value: float | None = None,
     scores: pd.DataFrame | None = None,
+    clv_margin: float = 1.0,
 ) -> Breakeven:
     """Break-even of the customer acquisition cost (CAC), and who in the scores reaches it.
 
@@ -95,6 +96,11 @@ def cac_breakeven(
     scores : pandas.DataFrame, optional
         A score table: its ``clv`` (and ``value_tier``) say which share of customers is
         expected to pay back the rest.
+    clv_margin : float
+        The margin the scores' CLV was computed with (``ValueSettings.margin`` of the model;
+        1.0, the default, means the CLV is revenue). Each CLV is turned into margin at
+        ``margin`` (``clv / clv_margin * margin``) before it is set against what is left to
+        pay back, which is margin.
 
     Returns
     -------
@@ -134,7 +140,10 @@ def cac_breakeven(
         return Breakeven(cac, value, margin, repeat, after, needed)
     if "clv" not in scores.columns:
         raise DataValidationError("scores", "missing column 'clv' for the CAC break-even")
-    clv = pd.to_numeric(scores["clv"], errors="coerce")
+    clv_margin = _positive(clv_margin, "clv_margin", upper=1.0)
+    if clv_margin == 0:
+        raise ConfigError("clv_margin must be above 0: a CLV computed at no margin is 0")
+    clv = pd.to_numeric(scores["clv"], errors="coerce") / clv_margin * margin
     known = clv.notna()
     covers = clv >= -min(after, 0.0)
     by_tier: dict[str, float] = {}

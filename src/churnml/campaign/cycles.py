@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.campaign.rates import purchase_gaps
+from churnml.config import parse_day
 from churnml.exceptions import ConfigError, DataValidationError
 from churnml.features.rfm import CustomerHistory
 
@@ -68,7 +69,8 @@ def customer_cycles(
         Purchases up to as-of (:func:`churnml.features.history_until`).
     population_cycle_days : float, optional
         The population's cycle (default: the median gap between consecutive purchases in
-        ``history``). A server scoring a handful of customers passes the training data's.
+        ``history``). A server scoring a handful of customers passes the training data's; NaN
+        means unknown.
     prior_gaps : float
         Weight of the population cycle, in gaps (default :data:`DEFAULT_PRIOR_GAPS`).
 
@@ -79,7 +81,8 @@ def customer_cycles(
         ``purchase_cycle_days`` is ``exp((k log C + sum log g) / (k + m))`` for a customer
         with gaps ``g`` (``m`` of them), population cycle ``C`` and ``k = prior_gaps``, a
         geometric mean because gaps are skewed; ``reminder_date`` is the last purchase plus
-        the cycle rounded to whole days.
+        the cycle rounded to whole days. Without a population cycle (nobody bought twice, and
+        none given) a customer with one purchase has neither (NaN, NaT).
 
     Raises
     ------
@@ -103,8 +106,9 @@ def customer_cycles(
         raise ConfigError(f"prior_gaps must be at least 0; got {prior_gaps!r}")
     gaps = purchase_gaps(history).astype(float)
     if population_cycle_days is None:
-        population_cycle_days = float(np.median(gaps)) if gaps.size else 1.0
-    if not (np.isfinite(population_cycle_days) and population_cycle_days > 0):
+        # with nobody who bought twice there is no cycle to go by: no reminder date either
+        population_cycle_days = float(np.median(gaps)) if gaps.size else float("nan")
+    if not (np.isnan(population_cycle_days) or population_cycle_days > 0):
         raise ConfigError(
             f"population_cycle_days must be a positive number; got {population_cycle_days!r}"
         )
@@ -120,14 +124,15 @@ def customer_cycles(
         cycle = np.exp((k * np.log(population_cycle_days) + log_sum) / (k + m))
     cycle = np.where(k + m > 0, cycle, population_cycle_days)
     last = history.last_day
-    due = last + np.rint(cycle).astype(np.int64)
+    known = np.isfinite(cycle)
+    due = last + np.rint(np.where(known, cycle, 0)).astype(np.int64)
     return pd.DataFrame(
         {
             "n_purchases": history.count.astype(np.int64),
             "last_purchase_date": pd.to_datetime(last * _NS_PER_DAY),
             "days_since_last_purchase": (history.as_of_day - last).astype(np.int64),
             "purchase_cycle_days": cycle,
-            "reminder_date": pd.to_datetime(due * _NS_PER_DAY),
+            "reminder_date": pd.to_datetime(due * _NS_PER_DAY).where(known),
         },
         index=pd.Index(history.customer_ids, name="customer_id"),
     )
@@ -226,7 +231,7 @@ def reminders(
                 else ""
             ),
         )
-    day = pd.Timestamp(as_of).normalize() if as_of is not None else scores_as_of(scores)
+    day = parse_day(as_of, "as_of") if as_of is not None else scores_as_of(scores)
     due = pd.to_datetime(scores[due_col], errors="coerce")
     until = (due - day).dt.days
     keep = (until >= 1) & (until <= within_days)

@@ -24,7 +24,11 @@ def _table(scores: pd.DataFrame, by: str, order: tuple[str, ...]) -> pd.DataFram
         clv=pd.to_numeric(scores["clv"], errors="coerce"),
         p_repurchase=pd.to_numeric(scores["p_repurchase"], errors="coerce"),
     )
-    grouped = frame.groupby(frame[by].astype(str), sort=False)
+    # a value outside the known ones (a hand-edited file) keeps a row of its own, so the
+    # shares are of every customer and none goes missing
+    labels = frame[by].astype(object).where(frame[by].notna(), "").astype(str)
+    labels = labels.where(labels.str.strip() != "", "(missing)")
+    grouped = frame.groupby(labels, sort=False)
     out = pd.DataFrame(
         {
             "customers": grouped.size(),
@@ -32,7 +36,9 @@ def _table(scores: pd.DataFrame, by: str, order: tuple[str, ...]) -> pd.DataFram
             "clv": grouped["clv"].sum(),
             "mean_p_repurchase": grouped["p_repurchase"].mean(),
         }
-    ).reindex(list(order))
+    )
+    extra = [label for label in out.index if label not in order]
+    out = out.reindex([*order, *extra])
     out["customers"] = out["customers"].fillna(0).astype(int)
     out[["expected_revenue", "clv"]] = out[["expected_revenue", "clv"]].fillna(0.0)
     n, clv = out["customers"].sum(), out["clv"].sum()
@@ -53,7 +59,8 @@ def segment_overview(scores: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by segment (all of :data:`churnml.segments.SEGMENTS`, in order): ``customers``,
+        Indexed by segment (all of :data:`churnml.segments.SEGMENTS`, in order, then any
+        other value found, ``(missing)`` for an empty one): ``customers``,
         ``share`` of customers, ``expected_revenue`` and ``clv`` summed, ``mean_p_repurchase``,
         ``clv_share`` and ``action`` (:data:`churnml.segments.SEGMENT_ACTIONS`).
 
@@ -74,7 +81,7 @@ def segment_overview(scores: pd.DataFrame) -> pd.DataFrame:
     """
     _check(scores, ("segment", "expected_revenue", "clv", "p_repurchase"), "segment sizes")
     out = _table(scores, "segment", SEGMENTS)
-    out["action"] = [SEGMENT_ACTIONS[s] for s in out.index]
+    out["action"] = [SEGMENT_ACTIONS.get(s, "not a churnml segment") for s in out.index]
     return out
 
 
@@ -89,8 +96,8 @@ def value_tier_overview(scores: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by tier: ``customers``, ``share``, ``expected_revenue``, ``clv``,
-        ``mean_p_repurchase`` and ``clv_share``.
+        Indexed by tier (gold, silver, bronze, then any other value found): ``customers``,
+        ``share``, ``expected_revenue``, ``clv``, ``mean_p_repurchase`` and ``clv_share``.
 
     Raises
     ------

@@ -6,6 +6,7 @@ positive net amount), read only up to the window's end.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
-from churnml.exceptions import ConfigError
+from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.features.rfm import CustomerHistory, history_until, lines_of
 
 __all__ = [
@@ -121,7 +122,10 @@ class RepeatRates:
             usual_range=list(REPEAT_RATE_RANGE),
             target=REPEAT_RATE_TARGET,
         )
-        return out
+        # an empty window has no rates: None, since JSON has no NaN
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()
+        }
 
 
 def _history(
@@ -220,12 +224,19 @@ def repeat_purchase_rates(
             f"start {start_ts.date()} is after end {hist.as_of.date()}: the window is empty"
         )
     start_day = int(start_ts.value // _NS_PER_DAY)
-    p = hist.purchases
-    inside = p.day >= start_day
-    cust = hist.position[inside]
-    n_cust = hist.customer_ids.size
-    counts = np.bincount(cust, minlength=n_cust)
-    revenue = np.bincount(cust, weights=p.amount[inside], minlength=n_cust)
+    # the window's purchases are formed from its own lines, so a week that starts before the
+    # window counts with the lines inside it, and nothing before start is read
+    inside = lines[lines["date"] >= start_ts]
+    try:
+        window = history_until(inside, hist.as_of, hist.purchases.freq)  # type: ignore[arg-type]
+        counts, revenue = (
+            window.count,
+            np.bincount(
+                window.position, weights=window.purchases.amount, minlength=window.count.size
+            ),
+        )
+    except InsufficientDataError:
+        counts, revenue = np.zeros(0, dtype=np.int64), np.zeros(0)
     repeat = counts >= 2
     gaps = purchase_gaps(hist)
     window_days = int(hist.as_of_day - start_day + 1)
@@ -262,8 +273,6 @@ def _months(day: np.ndarray) -> np.ndarray:
 def monthly_repeat_rates(
     tx: ValidatedTransactions | pd.DataFrame,
     as_of: str | pd.Timestamp | None = None,
-    *,
-    freq: Literal["D", "W"] | None = None,
 ) -> pd.DataFrame:
     """Repeat rates of each calendar month, by buyers and by transactions.
 
@@ -273,8 +282,6 @@ def monthly_repeat_rates(
         Validated transactions (or their lines).
     as_of : str or pandas.Timestamp, optional
         Last day read (default: the last date in the data).
-    freq : {"D", "W"}, optional
-        Purchase unit (default: the transactions' policy, else daily).
 
     Returns
     -------
@@ -283,16 +290,21 @@ def monthly_repeat_rates(
         the month), ``returning_buyers`` (of those, customers who had bought before the month),
         ``repeat_rate_buyers`` (their share), ``purchases``, ``repeat_purchases`` (purchases
         that are not the customer's first ever), ``repeat_rate_transactions`` (their share),
-        ``revenue`` and ``returning_revenue_share``; ``partial`` is True for a month that
-        as-of cuts short.
+        ``revenue`` and ``returning_revenue_share``; ``cumulative_repeat_rate_buyers`` and
+        ``cumulative_repeat_rate_transactions`` are the two repeat rates of
+        :func:`repeat_purchase_rates` over the window from the first month to the end of this
+        one; ``partial`` is True for a month that as-of cuts short.
 
     Notes
     -----
     One month is shorter than most purchase cycles, so "two purchases within the month" would
     say little; the monthly rates ask instead whether the month's buyers and purchases come
-    from customers who had bought before, which is what a retention dashboard follows.
+    from customers who had bought before, which is what a retention dashboard follows. The
+    cumulative rates use the brief's definitions over windows that grow month by month, so
+    they can be set against the usual 20-40 % range. Months are those of the purchase days,
+    whatever the modelling unit (a weekly purchase would date from its Monday).
     """
-    hist = _history(tx, as_of, freq)
+    hist = _history(tx, as_of, "D")
     p = hist.purchases
     first_day = np.repeat(hist.first_day, hist.count)
     month = _months(p.day)
@@ -331,6 +343,23 @@ def monthly_repeat_rates(
     out["returning_revenue_share"] = out["returning_revenue"] / out["revenue"].where(
         out["revenue"] > 0
     )
+    # the brief's definitions over the window from the first month to each month's end
+    second = np.where(hist.count >= 2, p.day[np.minimum(hist.start + 1, len(p) - 1)], -1)
+    first_m = pd.DatetimeIndex(_months(hist.first_day)).to_period("M")
+    second_m = pd.DatetimeIndex(_months(second[second >= 0])).to_period("M")
+    periods = pd.PeriodIndex(out.index, freq="M")
+    new_buyers = pd.Series(1, index=first_m).groupby(level=0).size().reindex(periods, fill_value=0)
+    new_repeat = pd.Series(1, index=second_m).groupby(level=0).size().reindex(periods, fill_value=0)
+    cum_buyers = new_buyers.cumsum().to_numpy(float)
+    cum_repeat = new_repeat.cumsum().to_numpy(float)
+    cum_purchases = out["purchases"].cumsum().to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["cumulative_repeat_rate_buyers"] = np.where(
+            cum_buyers > 0, cum_repeat / cum_buyers, np.nan
+        )
+        out["cumulative_repeat_rate_transactions"] = np.where(
+            cum_purchases > 0, (cum_purchases - cum_buyers) / cum_purchases, np.nan
+        )
     out["partial"] = False
     if hist.as_of != hist.as_of + pd.offsets.MonthEnd(0):
         out.iloc[-1, out.columns.get_loc("partial")] = True
@@ -345,6 +374,8 @@ def monthly_repeat_rates(
         "repeat_rate_transactions",
         "revenue",
         "returning_revenue_share",
+        "cumulative_repeat_rate_buyers",
+        "cumulative_repeat_rate_transactions",
         "partial",
     ]
     return out[columns].astype({c: "int64" for c in columns[:2] + columns[3:5]})
@@ -402,8 +433,6 @@ class CohortRetention:
 def cohort_retention(
     tx: ValidatedTransactions | pd.DataFrame,
     as_of: str | pd.Timestamp | None = None,
-    *,
-    freq: Literal["D", "W"] | None = None,
 ) -> CohortRetention:
     """Cohort retention matrix by month of first purchase.
 
@@ -413,14 +442,12 @@ def cohort_retention(
         Validated transactions (or their lines).
     as_of : str or pandas.Timestamp, optional
         Last day read (default: the last date in the data).
-    freq : {"D", "W"}, optional
-        Purchase unit (default: the transactions' policy, else daily).
 
     Returns
     -------
     CohortRetention
         Cohort sizes, active customers and retention shares by months since the first
-        purchase.
+        purchase (calendar months of the purchase days, whatever the modelling unit).
 
     Examples
     --------
@@ -436,7 +463,7 @@ def cohort_retention(
     2024-01             1.0  0.5
     2024-02             1.0  NaN
     """
-    hist = _history(tx, as_of, freq)
+    hist = _history(tx, as_of, "D")
     month = _months(hist.purchases.day).astype("int64")
     first = _months(hist.first_day).astype("int64")
     last_month = int(np.datetime64(hist.as_of.date(), "M").astype("int64"))

@@ -198,7 +198,7 @@ class RecallPlan:
             "cost": self.cost,
             "expected_margin": self.expected_margin,
             "expected_profit": self.expected_profit,
-            "roi": None if math.isnan(roi) else roi,
+            "roi": roi if math.isfinite(roi) else None,
             "candidates": self.candidates,
             "excluded": dict(self.excluded),
             "peak_contacts": self.peak_contacts,
@@ -213,7 +213,9 @@ def _cumulative_cost(n: int, cost: float) -> np.ndarray:
     # rounded to ten significant digits of the cost, so that 3 x 0.1 is 0.3 (not
     # 0.30000000000000004, which a budget of 0.3 would not pay) and a tiny cost stays non-zero
     decimals = max(10, 10 - int(np.floor(np.log10(cost))))
-    return np.round(np.arange(1, n + 1) * cost, decimals)
+    total = np.arange(1, n + 1) * cost
+    # past 300 decimals 10**decimals overflows: such costs are too small for float noise to show
+    return total if decimals > 300 else np.round(total, decimals)
 
 
 def _order_value(pool: pd.DataFrame) -> np.ndarray:
@@ -241,22 +243,32 @@ def _drivers(text: object) -> str:
 
 
 def _reasons(top: pd.DataFrame, horizon: int | None) -> list[str]:
+    # plain Python over columns (not itertuples with getattr): 100,000 rows in well under 1 s
     within = f" in {horizon} d" if horizon else ""
+    days = top["days_since_last_purchase"].to_numpy(dtype=float)
+    cycle = top["purchase_cycle_days"].to_numpy(dtype=float)
+    drivers = top["reasons"].tolist() if "reasons" in top.columns else [None] * len(top)
     reasons = []
-    for row in top.itertuples(index=False):
-        words = [str(row.segment)]
-        days = getattr(row, "days_since_last_purchase", None)
-        cycle = getattr(row, "purchase_cycle_days", None)
-        if days is not None and np.isfinite(days):
-            text = f"{int(days)} days since last purchase"
-            if cycle is not None and np.isfinite(cycle) and cycle > 0:
-                text += f", {days / cycle:.1f}x their {cycle:.0f}-day cycle"
-            words.append(text)
-        words.append(
-            f"buys on their own {row.p_repurchase:.0%}{within}, P(alive) {row.p_alive:.2f}"
+    for segment, d, c, p_rep, p_alive, worth, model in zip(
+        top["segment"].astype(str).tolist(),
+        days.tolist(),
+        cycle.tolist(),
+        top["p_repurchase"].tolist(),
+        top["p_alive"].tolist(),
+        top["margin_value"].tolist(),
+        drivers,
+        strict=True,
+    ):
+        text = segment
+        if d == d:  # not NaN
+            text += f", {int(d)} days since last purchase"
+            if c == c and c > 0:
+                text += f", {d / c:.1f}x their {c:.0f}-day cycle"
+        text += (
+            f", buys on their own {p_rep:.0%}{within}, P(alive) {p_alive:.2f}, "
+            f"a return is worth {worth:.2f}"
         )
-        words.append(f"a return is worth {row.margin_value:.2f}")
-        reasons.append(", ".join(words) + _drivers(getattr(row, "reasons", None)))
+        reasons.append(text + _drivers(model))
     return reasons
 
 
@@ -343,10 +355,21 @@ def plan_recall(
             "scores", f"missing column(s) {', '.join(map(repr, missing))} for a recall list"
         )
 
-    in_segment = scores["segment"].isin(chosen).to_numpy()
+    ids = scores["customer_id"]
+    duplicated = ids[ids.duplicated(keep=False) & ids.notna()]
+    if len(duplicated):
+        shown = ", ".join(map(repr, duplicated.astype(str).unique()[:5]))
+        raise DataValidationError(
+            "scores",
+            f"customer_id must be unique; {duplicated.nunique()} id(s) appear more than once "
+            f"(e.g. {shown})",
+        )
+    in_segment = scores["segment"].isin(chosen).to_numpy() & ids.notna().to_numpy()
     p_rep = pd.to_numeric(scores["p_repurchase"], errors="coerce").to_numpy(dtype=float)
     likely = in_segment & (p_rep >= likely_buyer) & (not include_likely_buyers)
-    excluded = {"segment not recalled": int((~in_segment).sum())}
+    excluded = {"segment not recalled": int((~scores["segment"].isin(chosen)).sum())}
+    if ids.isna().any():
+        excluded["missing customer_id"] = int((ids.isna() & scores["segment"].isin(chosen)).sum())
     if likely.any():
         excluded[f"likely to buy anyway (p_repurchase >= {likely_buyer:g})"] = int(likely.sum())
     extra = [

@@ -99,7 +99,9 @@ def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.DataF
     -------
     pandas.DataFrame
         One row per non-empty bin, lowest predictions first: ``bin`` (from 1),
-        ``mean_predicted``, ``observed`` (share with ``y == 1``) and ``n``.
+        ``mean_predicted``, ``observed`` (share with ``y == 1``) and ``n``. Customers without
+        a finite prediction are left out (a model that failed for a few must not blank the
+        curve); ``n`` counts those in.
 
     Notes
     -----
@@ -109,6 +111,8 @@ def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.DataF
     """
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
+    finite = np.isfinite(p)
+    y, p = y[finite], p[finite]
     columns = ["bin", "mean_predicted", "observed", "n"]
     if p.size == 0:
         return pd.DataFrame(columns=columns)

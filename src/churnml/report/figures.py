@@ -68,8 +68,9 @@ def repeat_rate_figure(monthly: pd.DataFrame) -> go.Figure:
     Returns
     -------
     plotly.graph_objects.Figure
-        Two lines, the usual 20-40 % band of the rate by buyers and the 27 % target line; a
-        month that as-of cuts short is drawn as an open marker.
+        The two repeat rates over the window up to each month (solid; the usual 20-40 % band
+        of the rate by buyers and the 27 % target line are for these), and each month's own
+        returning shares (dotted; a month that as-of cuts short has an open marker).
     """
     months = pd.to_datetime(monthly.index, format="%Y-%m")
     partial = monthly["partial"].to_numpy(bool)
@@ -93,32 +94,57 @@ def repeat_rate_figure(monthly: pd.DataFrame) -> go.Figure:
         annotation_position="bottom right",
         annotation_font_color=_GREEN,
     )
+    note = np.where(partial, " (partial month)", "")
+    # solid: the brief's two definitions over the window from the first month to this one
+    # (what the band is for); dotted: each month's own buyers and purchases
+    cumulative = {
+        "cumulative_repeat_rate_buyers": (
+            "by buyers, since the first month: bought twice or more",
+            _BLUE,
+        ),
+        "cumulative_repeat_rate_transactions": (
+            "by transactions, since the first month: purchases beyond a buyer's first",
+            _ORANGE,
+        ),
+    }
+    for column, (name, colour) in cumulative.items():
+        if column not in monthly.columns:
+            continue
+        fig.add_scatter(
+            x=months,
+            y=monthly[column],
+            name=name,
+            mode="lines+markers",
+            line={"color": colour, "width": 2.5},
+            marker={"color": colour, "size": 5},
+            customdata=_columns(note),
+            hovertemplate="%{x|%b %Y}%{customdata[0]}<br>%{y:.1%}<extra></extra>",
+        )
     lines = {
         "repeat_rate_buyers": (
-            "by buyers: share of the month's buyers who had bought before",
+            "that month: share of its buyers who had bought before",
             _BLUE,
             "returning_buyers",
             "buyers",
         ),
         "repeat_rate_transactions": (
-            "by transactions: share of the month's purchases that are not a first",
+            "that month: share of its purchases that are not a first",
             _ORANGE,
             "repeat_purchases",
             "purchases",
         ),
     }
-    note = np.where(partial, " (partial month)", "")
     for column, (name, colour, part, total) in lines.items():
         fig.add_scatter(
             x=months,
             y=monthly[column],
             name=name,
             mode="lines+markers",
-            line={"color": colour, "width": 2},
+            line={"color": colour, "width": 1.2, "dash": "dot"},
             marker={
                 "color": np.where(partial, "white", colour).tolist(),
                 "line": {"color": colour, "width": 1.5},
-                "size": np.where(partial, 9, 5).tolist(),
+                "size": np.where(partial, 8, 4).tolist(),
             },
             customdata=_columns(monthly[part], monthly[total], note),
             hovertemplate=(

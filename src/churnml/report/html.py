@@ -289,10 +289,12 @@ def _summary(summary: DataSummary, rates: RepeatRates) -> str:
 
 def _repeat_rate(monthly: pd.DataFrame, charts: _Charts) -> str:
     return charts("repeat_rate", repeat_rate_figure(monthly)) + (
-        "<p>By buyers: the share of a month's buyers who had bought before that month. By "
-        "transactions: the share of a month's purchases that are not the customer's first "
-        "ever. The band is the usual range of the repeat rate by buyers; the dashed line a "
-        "common target.</p>"
+        "<p>Solid lines: the repeat rates over the window from the first month to each month "
+        "(by buyers: customers who bought twice or more, of those who bought; by "
+        "transactions: purchases beyond each buyer's first, of all purchases). The band is "
+        "the usual range of the rate by buyers, the dashed line a common target. Dotted "
+        "lines: each month on its own, the share of its buyers who had bought before and of "
+        "its purchases that were not a customer's first.</p>"
     )
 
 
@@ -350,7 +352,7 @@ def _recall(plan: RecallPlan, charts: _Charts, top: int) -> str:
     figures = plan.to_dict()
     contacted = figures["contacted"]
     lines = [
-        f"<p>A budget of <b>{_num(plan.budget, 2)}</b> at {_num(plan.cost_per_contact, 2)} per "
+        f"<p>A budget of <b>{_num(plan.budget, 2)}</b> at {plan.cost_per_contact:,.6g} per "
         f"contact reaches <b>{contacted:,}</b> of {plan.candidates:,} candidates. Expected "
         f"margin brought back {_num(plan.expected_margin, 2)} for a cost of "
         f"{_num(plan.cost, 2)}: expected profit <b>{_num(plan.expected_profit, 2)}</b>, "
