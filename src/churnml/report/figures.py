@@ -156,7 +156,10 @@ def repeat_rate_figure(monthly: pd.DataFrame) -> go.Figure:
     top = max(high, top if np.isfinite(top) else 0.0)
     fig.update_yaxes(tickformat=".0%", range=[0, min(1.0, top * 1.1 + 0.02)], title="repeat rate")
     fig.update_xaxes(title="month", dtick="M1" if len(months) <= 24 else "M3", tickformat="%b %Y")
-    return _styled(fig, "Repeat rate by month", 430)
+    fig = _styled(fig, "Repeat rate by month", 480)
+    # four legend entries take two rows: room above the plot so they clear the title
+    fig.update_layout(margin={"t": 110})
+    return fig
 
 
 def cohort_retention_figure(
