@@ -20,10 +20,7 @@ from churnml.campaign import (
     Breakeven,
     RecallPlan,
     cac_breakeven,
-    cohort_retention,
-    monthly_repeat_rates,
     plan_recall,
-    repeat_purchase_rates,
 )
 from churnml.config import EXPERIMENT, REGISTERED_MODEL, parse_day
 from churnml.data.validation import ValidatedTransactions
@@ -212,11 +209,13 @@ def write_report(
         notes.append(missing)
     elif run_id is not None:
         context["evaluation"] = f"MLflow run {run_id}"
+    # describe computes the rates, months and cohorts once; the page draws those
+    summary = describe(tx, day)
     page = render_report(
-        describe(tx, day),
-        repeat_purchase_rates(tx, end=day),
-        monthly_repeat_rates(tx, day),
-        cohort_retention(tx, day),
+        summary,
+        summary.rates,
+        summary.monthly,
+        summary.cohorts,
         scores=scores,
         plan=plan,
         curves=curves,
