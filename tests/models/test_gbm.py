@@ -139,3 +139,15 @@ def test_scoring_data_without_an_optional_column_still_scores(log):
     _clean(bare)
     assert bare.index.equals(full.index)
     assert not np.allclose(bare["p_repurchase"], full["p_repurchase"])
+
+
+def test_a_horizon_over_a_year_reads_nothing_after_the_snapshot(log, fitted):
+    """The same window a year earlier ends snapshot - 365 + horizon: past the snapshot when the
+    horizon is over a year, so training features would read their own future."""
+    snapshot = AS_OF  # 455 days into the log: the year-ago window has data
+    changed = log.copy()
+    after = changed["date"] >= snapshot + pd.Timedelta(days=1)
+    changed.loc[after, "amount"] = 1e6
+    table = fitted._table(log, snapshot, 400, fitted.btyd_)
+    pd.testing.assert_frame_equal(table, fitted._table(changed, snapshot, 400, fitted.btyd_))
+    assert table["last_year_lines"].notna().all()

@@ -154,6 +154,9 @@ class GBMScorer(BaseScorer):
         # same window one year earlier, per customer (NaN where the history does not reach)
         lines = lines_of(tx)
         start, end = as_of - pd.Timedelta(days=365), as_of - pd.Timedelta(days=365 - label_days)
+        # a horizon over a year would carry the window past as-of, into what the features of
+        # this date must not see: it stops at as-of
+        end = min(end, as_of)
         if lines["date"].min() <= start:
             window = lines[
                 (lines["date"] >= start + pd.Timedelta(days=1))
