@@ -26,6 +26,11 @@ def fitted(log):
     return GBMScorer(hybrid=True, n_estimators=80).fit(log, AS_OF, 60)
 
 
+@pytest.fixture(scope="module")
+def fitted_gbm(log):
+    return GBMScorer(n_estimators=80).fit(log, AS_OF, 60)
+
+
 def _clean(scores: pd.DataFrame) -> None:
     numeric = scores[[c for c in SCORE_COLUMNS if c != "next_purchase_date"]].to_numpy(float)
     assert np.isfinite(numeric).all()
@@ -33,10 +38,10 @@ def _clean(scores: pd.DataFrame) -> None:
     assert (scores["reasons"].str.len() > 0).all()
 
 
-def test_scores_and_explanations(fitted, log):
-    scores = fitted.predict(log, AS_OF, 60)
+def test_scores_and_explanations(fitted_gbm, log):
+    scores = fitted_gbm.predict(log, AS_OF, 60)
     _clean(scores)
-    assert fitted.diagnostics_["snapshots"][0] == str((AS_OF - pd.Timedelta(days=60)).date())
+    assert fitted_gbm.diagnostics_["snapshots"][0] == str((AS_OF - pd.Timedelta(days=60)).date())
     assert "(raises)" in " ".join(scores["reasons"]) and "(lowers)" in " ".join(scores["reasons"])
 
 
@@ -55,7 +60,8 @@ def test_same_seed_same_model(log, fitted):
     pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), again.predict(log, AS_OF, 60))
 
 
-def test_save_and_load_scores_identically(fitted, log, tmp_path):
+def test_save_and_load_scores_identically(fitted_gbm, log, tmp_path):
+    fitted = fitted_gbm
     fitted.save(tmp_path / "m")
     assert not list(tmp_path.glob("m/*.pkl")) and (tmp_path / "m" / "repurchase.lgb.txt").exists()
     loaded = GBMScorer.load(tmp_path / "m")
@@ -63,10 +69,10 @@ def test_save_and_load_scores_identically(fitted, log, tmp_path):
 
 
 @pytest.mark.slow
-def test_calibration_is_fitted_on_the_newest_snapshot(log):
+def test_calibration_is_fitted_on_the_held_out_snapshot(log):
     scorer = GBMScorer(hybrid=False, anchor_level=False, n_estimators=80).fit(log, AS_OF, 60)
     cal = scorer.diagnostics_["calibration"]
-    assert scorer.diagnostics_["calibration_snapshot"] == scorer.diagnostics_["snapshots"][0]
+    assert cal["held_out_snapshot"] == scorer.diagnostics_["early_stopping"]["held_out_snapshot"]
     assert cal["brier_after_in_window"] <= cal["brier_before"]
 
 
@@ -151,3 +157,63 @@ def test_a_horizon_over_a_year_reads_nothing_after_the_snapshot(log, fitted):
     table = fitted._table(log, snapshot, 400, fitted.btyd_)
     pd.testing.assert_frame_equal(table, fitted._table(changed, snapshot, 400, fitted.btyd_))
     assert table["last_year_lines"].notna().all()
+
+
+def test_tree_counts_are_chosen_on_a_window_no_training_label_overlaps(fitted_gbm):
+    stopping = fitted_gbm.diagnostics_["early_stopping"]
+    held_out = pd.Timestamp(stopping["held_out_snapshot"])
+    days = pd.Timedelta(days=stopping["label_days"])
+    assert held_out + days == AS_OF  # the newest full window
+    for snapshot in stopping["training_snapshots"]:
+        assert pd.Timestamp(snapshot) + days <= held_out
+    assert 0 < fitted_gbm.rounds_["repurchase"] <= 80
+    assert fitted_gbm.boosters_["repurchase"].num_trees() == fitted_gbm.rounds_["repurchase"]
+
+
+def test_hybrid_on_bgnbd_data_keeps_bgnbd_where_trees_do_not_help(fitted, log):
+    """The log is simulated from BG/NBD itself: trees can only add noise, so the held-out loss
+    does not improve on BG/NBD's and the hybrid keeps zero trees (BG/NBD's ranking)."""
+    stopping = fitted.diagnostics_["early_stopping"]["repurchase"]
+    assert fitted.rounds_["repurchase"] == 0 and "repurchase" not in fitted.boosters_
+    assert stopping["loss_trees"] >= stopping["loss_btyd"]
+    scores = fitted.predict(log, AS_OF, 60)
+    base = fitted.btyd_.predict(log, AS_OF, 60)
+    ranks = scores["p_repurchase"].rank(), base.loc[scores.index, "p_repurchase"].rank()
+    assert np.corrcoef(*ranks)[0, 1] > 0.9999
+
+
+def test_nobody_buying_in_the_training_windows_is_a_clear_error():
+    """LightGBM would stop on "sum of labels is zero"; the scorer says what happened."""
+    from churnml.exceptions import InsufficientDataError
+
+    days = pd.date_range("2020-01-01", "2020-07-31", periods=300).normalize()
+    once = pd.DataFrame({"customer_id": [f"c{i}" for i in range(300)], "date": days})
+    # 40 January customers came back two days later, before any snapshot's label window
+    back = once.head(40).assign(date=lambda d: d["date"] + pd.Timedelta(days=2))
+    log = pd.concat([once, back]).assign(amount=10.0)
+    with pytest.raises(InsufficientDataError, match="nobody bought in any of the"):
+        GBMScorer(n_estimators=10).fit(log, "2020-08-31", 30)
+
+
+def test_expected_purchases_keep_the_anchored_total_and_cover_p(fitted_gbm, log):
+    scores = fitted_gbm.predict(log, AS_OF, 60)
+    base = fitted_gbm.btyd_.predict(log, AS_OF, 60)
+    assert (scores["expected_purchases"] >= scores["p_repurchase"] - 1e-12).all()
+    assert scores["expected_purchases"].sum() == pytest.approx(
+        base["expected_purchases"].sum(), rel=1e-6
+    )
+
+
+def test_payback_days_follow_the_rescaled_clv(log):
+    from churnml.settings import ValueSettings
+
+    value = ValueSettings(acquisition_cost=20.0)
+    scorer = GBMScorer(n_estimators=20, max_snapshots=2, value=value).fit(log, AS_OF, 60)
+    scores = scorer.predict(log, AS_OF, 60)
+    base = scorer.btyd_.predict(log, AS_OF, 60).loc[scores.index]
+    # CLV differs from BG/NBD's per customer, and payback is read off the same curve
+    assert not np.allclose(scores["clv"], base["clv"])
+    covered = scores["clv"] >= 20.0
+    assert scores.loc[covered, "payback_days"].notna().all()
+    assert scores.loc[~covered, "payback_days"].isna().all()
+    assert (scores["net_clv"] == scores["clv"] - 20.0).all()

@@ -1,43 +1,54 @@
 """LightGBM and hybrid (BTYD-boosted) scorers trained on point-in-time snapshots.
 
 ``gbm`` learns from the feature table only; ``hybrid`` also sees BG/NBD's outputs and boosts
-*from* BG/NBD's own prediction (LightGBM ``init_score``: the BTYD logit or log-mean), so where
-the trees find no signal it stays at BG/NBD.
+*from* BG/NBD's own prediction (LightGBM ``init_score``: the BTYD logit or log-mean).
+
+How many trees each model gets is decided out of time: the models are first trained on
+snapshots whose label windows end before a held-out snapshot starts (no overlap with its
+window), and stopped where the held-out loss stops improving. For the hybrid, a held-out loss
+no better than BG/NBD's own means zero trees: it then *is* BG/NBD, so it cannot lose to its
+start by more than the noise of one window. The final models are refitted on every snapshot
+with those tree counts.
 
 Levels drift: training snapshots are younger than the scoring date and younger customers buy
 more, which makes a model trained on them over-predict totals (20-35 % on CDNOW). Both scorers
-Platt-scale P(repurchase) on the newest snapshot (held out in time), and by default
-(``anchor_level``) take their *level* from BG/NBD at the scoring date, which extrapolates
-customer aging, and their *ranking* from the trees: calibrated logits are shifted by one
-constant so that the sum of P(repurchase) matches BG/NBD's, and revenue and purchase counts are
-scaled likewise. Where the history covers the
-same window one year earlier, both correct the level by how far BG/NBD missed in that window
-(seasonality); otherwise the diagnostics say it could not.
+Platt-scale P(repurchase) on the held-out snapshot, and by default (``anchor_level``) take their
+*level* from BG/NBD at the scoring date, which extrapolates customer aging, and their *ranking*
+from the trees: calibrated logits are shifted by one constant so that the sum of P(repurchase)
+matches BG/NBD's, and revenue and purchase counts are scaled likewise. Where the history covers
+the same window one year earlier, the window's level is corrected by how far BG/NBD missed
+there (seasonality); CLV, a year long, never takes one window's seasonal factor.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, mean_poisson_deviance, mean_tweedie_deviance
 
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
-from churnml.exceptions import ChurnmlError, ConfigError
+from churnml.exceptions import ChurnmlError, ConfigError, InsufficientDataError
 from churnml.features.rfm import btyd_summary, lines_of
 from churnml.features.snapshots import plan_snapshots
 from churnml.features.windows import build_features, build_labels
 from churnml.models.base import BaseScorer
 from churnml.models.explain import top_reasons
 from churnml.models.pipeline import BTYDScorer, _finish
+from churnml.models.value import lifetime_value
 from churnml.settings import ValueSettings
 
 __all__ = ["GBMScorer"]
@@ -49,6 +60,56 @@ _BTYD_FEATURES = ("btyd_p_alive", "btyd_p_repurchase", "btyd_expected_purchases"
 _EPS = 1e-6
 #: History a year-ago BG/NBD fit needs before its miss is read as seasonality.
 _MIN_SEASON_HISTORY_DAYS = 180
+#: History a snapshot needs before it, and the shortest label window worth training on.
+_MIN_HISTORY_DAYS = 60
+_MIN_LABEL_DAYS = 30
+#: Tree count when no held-out window fits (the ``gbm`` only; the hybrid then stays BG/NBD).
+_DEFAULT_ROUNDS = 100
+_UNIT_DAYS = {"D": 1, "W": 7}
+#: (target, LightGBM objective, label column)
+_TARGETS = (
+    ("repurchase", "binary", "bought"),
+    ("purchases", "poisson", "n_purchases"),
+    ("revenue", "tweedie", "revenue"),
+)
+_TIMING_TARGETS = (
+    ("days", "regression", {}),
+    ("days_q10", "quantile", {"alpha": 0.1}),
+    ("days_q50", "quantile", {"alpha": 0.5}),
+    ("days_q90", "quantile", {"alpha": 0.9}),
+)
+
+# Snapshot tables and BTYD fits shared by every GBMScorer fitted on the same input object:
+# an evaluation fits gbm and hybrid (and several backtest windows) on one log, and the
+# snapshots they need are the same. Entries go when the input object is garbage-collected.
+_SHARED: dict[int, OrderedDict[tuple[Any, ...], Any]] = {}
+_SHARED_ENTRIES = 32
+
+
+def _shared_for(obj: object) -> OrderedDict[tuple[Any, ...], Any]:
+    key = id(obj)
+    store = _SHARED.get(key)
+    if store is None:
+        store = OrderedDict()
+        try:
+            weakref.finalize(obj, _SHARED.pop, key, None)
+        except TypeError:  # not weak-referenceable: nothing can be shared safely
+            return store
+        _SHARED[key] = store
+    return store
+
+
+def _remember(
+    store: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: Callable[[], Any]
+) -> Any:
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = make()
+    store[key] = value
+    while len(store) > _SHARED_ENTRIES:
+        store.popitem(last=False)
+    return value
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -60,14 +121,80 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _loss(target: str, y: np.ndarray, raw: np.ndarray) -> float:
+    """Held-out loss of a raw score (logit or log-mean), in the objective's own terms."""
+    if target == "repurchase":
+        return float(log_loss(y, np.clip(_sigmoid(raw), _EPS, 1 - _EPS), labels=[0, 1]))
+    mean = np.exp(np.clip(raw, -30, 30))
+    y = np.maximum(y, 0.0)
+    if target == "purchases":
+        return float(mean_poisson_deviance(y, mean))
+    return float(mean_tweedie_deviance(y, mean, power=1.5))
+
+
+def _floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
+    """Scale ``n`` by one factor c so that ``sum(max(c * n, floor)) == total``.
+
+    Expected purchases are at least the chance of one purchase; taking that maximum *after*
+    scaling to a level would put the total above the level, so the factor is solved for with
+    the floor in place.
+
+    Returns
+    -------
+    numpy.ndarray
+        The scaled counts (the floor itself when ``total`` is below the floor's sum).
+    """
+    if total <= floor.sum() + _EPS or n.sum() <= 0:
+        return np.maximum(floor, 0.0)
+
+    def gap(c: float) -> float:
+        return float(np.maximum(c * n, floor).sum() - total)
+
+    hi = 1.0
+    while gap(hi) < 0:
+        hi *= 2.0
+    return np.maximum(brentq(gap, 0.0, hi, xtol=1e-12) * n, floor)
+
+
+def _early_stopping_plan(
+    first: pd.Timestamp, as_of: pd.Timestamp, label_days: int, step_days: int, max_snapshots: int
+) -> tuple[int, pd.Timestamp, list[pd.Timestamp]] | None:
+    """Held-out snapshot and the training snapshots whose windows end before its window starts.
+
+    The held-out window is the newest full one, ``(as_of - L, as_of]``; training snapshots are
+    ``as_of - 2L - k * step``. When the history is too short for that with the model's label
+    window, the window is shortened (never below 30 days); tree counts learnt on the shorter
+    window are used for the longer one.
+
+    Returns
+    -------
+    tuple or None
+        ``(label_days, held_out_day, training_days)``, or None when nothing fits.
+    """
+    span = int((as_of - first).days)
+    days = min(int(label_days), (span - _MIN_HISTORY_DAYS) // 2)
+    if days < _MIN_LABEL_DAYS:
+        return None
+    valid = as_of - pd.Timedelta(days=days)
+    train = []
+    for k in range(max_snapshots):
+        snap = valid - pd.Timedelta(days=days + k * step_days)
+        if (snap - first).days < _MIN_HISTORY_DAYS:
+            break
+        train.append(snap)
+    return (days, valid, train) if train else None
+
+
 class GBMScorer(BaseScorer):
-    """LightGBM models for P(repurchase), purchases, revenue and timing.
+    """LightGBM models for P(repurchase), purchases and revenue (and, if asked, timing).
 
     Parameters
     ----------
     hybrid : bool
         Use BG/NBD outputs as features and as the boosting start, and BG/NBD's level.
-    n_estimators, learning_rate, num_leaves, min_child_samples : int or float
+    n_estimators : int
+        Most trees per model; early stopping on the held-out snapshot picks how many are used.
+    learning_rate, num_leaves, min_child_samples : float or int
         LightGBM settings shared by all models.
     seed : int
         Random seed; with it, results are reproducible (LightGBM runs deterministic).
@@ -80,20 +207,37 @@ class GBMScorer(BaseScorer):
     anchor_level : bool
         Take the level (sum of P(repurchase), purchases, revenue) from BG/NBD at the scoring
         date and the ranking from the trees.
+    early_stopping_rounds : int
+        Rounds without improvement of the held-out loss before training stops.
+    timing_models : bool
+        Also train LightGBM models of the days to the next purchase (mean and the 10th, 50th
+        and 90th percentiles). Off by default: the timing then follows BG/NBD's distribution,
+        scaled to the trees' P(repurchase).
+    explain : bool
+        Give every scored customer the top drivers of P(repurchase) in words (SHAP values).
+        Backtests switch it off: nobody reads their reasons, and they cost more than scoring.
+    n_jobs : int, optional
+        LightGBM threads (default: the processors this process may use).
+    freq : {"D", "W"}
+        Purchase period: BTYD columns, BG/NBD fits and purchase counts in days or weeks.
 
     Attributes
     ----------
     btyd_ : BTYDScorer
         BG/NBD + Gamma-Gamma fitted at as-of (level, timing shape and CLV profile).
     boosters_ : dict of str to lightgbm.Booster
-        ``repurchase``, ``purchases``, ``revenue``, ``days``, ``days_q10``, ``days_q50``,
+        ``repurchase``, ``purchases``, ``revenue`` (a hybrid target with no booster keeps
+        BG/NBD's prediction), and with ``timing_models`` ``days``, ``days_q10``, ``days_q50``,
         ``days_q90``.
+    rounds_ : dict of str to int
+        Trees per target chosen on the held-out snapshot.
     features_ : list of str
         Feature columns, in model order.
     label_days_ : int
         Label window the models were trained on.
     diagnostics_ : dict
-        Snapshots, calibration and seasonal factors, notes, feature importance, timings.
+        Snapshots, early stopping, calibration and seasonal factors, notes, feature
+        importance, timings.
     fallback_ : BTYDScorer or None
         Set when the history is too short for any snapshot: scores are then BG/NBD's.
     """
@@ -102,8 +246,8 @@ class GBMScorer(BaseScorer):
         self,
         *,
         hybrid: bool = False,
-        n_estimators: int = 300,
-        learning_rate: float = 0.03,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
         seed: int = 0,
@@ -112,6 +256,11 @@ class GBMScorer(BaseScorer):
         max_snapshots: int = 6,
         boost_from_btyd: bool = True,
         anchor_level: bool = True,
+        early_stopping_rounds: int = 30,
+        timing_models: bool = False,
+        explain: bool = True,
+        n_jobs: int | None = None,
+        freq: Literal["D", "W"] = "D",
     ) -> None:
         self.hybrid = hybrid
         self.boost_from_btyd = boost_from_btyd
@@ -124,6 +273,11 @@ class GBMScorer(BaseScorer):
         self.value = value
         self.step_days = step_days
         self.max_snapshots = max_snapshots
+        self.early_stopping_rounds = early_stopping_rounds
+        self.timing_models = timing_models
+        self.explain = explain
+        self.n_jobs = n_jobs
+        self.freq = freq
 
     @property
     def name(self) -> str:
@@ -134,13 +288,14 @@ class GBMScorer(BaseScorer):
     def _btyd_features(
         self, tx: Any, as_of: pd.Timestamp, label_days: int, btyd: BTYDScorer
     ) -> pd.DataFrame:
-        summary = btyd_summary(tx, as_of)
+        summary = btyd_summary(tx, as_of, self.freq)
         tm = btyd.transaction_
+        t = label_days / _UNIT_DAYS[self.freq]
         return pd.DataFrame(
             {
                 "btyd_p_alive": tm.p_alive(summary).to_numpy(),
-                "btyd_p_repurchase": tm.p_repurchase(summary, label_days).to_numpy(),
-                "btyd_expected_purchases": tm.expected_purchases(summary, label_days).to_numpy(),
+                "btyd_p_repurchase": tm.p_repurchase(summary, t).to_numpy(),
+                "btyd_expected_purchases": tm.expected_purchases(summary, t).to_numpy(),
                 "btyd_spend": btyd.expected_spend(summary),
             },
             index=summary.index,
@@ -149,7 +304,7 @@ class GBMScorer(BaseScorer):
     def _table(
         self, tx: Any, as_of: pd.Timestamp, label_days: int, btyd: BTYDScorer
     ) -> pd.DataFrame:
-        feats = build_features(tx, as_of)
+        feats = build_features(tx, as_of, freq=self.freq)
         feats = feats.drop(columns=[c for c in _ABSOLUTE_AGE if c in feats.columns])
         # same window one year earlier, per customer (NaN where the history does not reach)
         lines = lines_of(tx)
@@ -168,11 +323,75 @@ class GBMScorer(BaseScorer):
         else:
             feats["last_year_lines"] = np.nan
             feats["last_year_revenue"] = np.nan
+        # the calendar: where the scoring window falls in the year (seasonal buying)
+        middle = as_of + pd.Timedelta(days=label_days / 2)
+        angle = 2 * np.pi * middle.day_of_year / 365.25
+        feats["window_season_sin"] = np.sin(angle)
+        feats["window_season_cos"] = np.cos(angle)
         return feats.join(self._btyd_features(tx, as_of, label_days, btyd))
 
     def _columns(self, table: pd.DataFrame) -> list[str]:
-        cols = [c for c in table.columns if self.hybrid or c not in _BTYD_FEATURES]
-        return cols
+        return [c for c in table.columns if self.hybrid or c not in _BTYD_FEATURES]
+
+    def _btyd_at(
+        self,
+        shared: OrderedDict[tuple[Any, ...], Any],
+        lines: pd.DataFrame,
+        day: pd.Timestamp,
+        penalizer: float | None,
+    ) -> BTYDScorer:
+        def fit() -> BTYDScorer:
+            return BTYDScorer(
+                kind="bgnbd",
+                penalizer="auto" if penalizer is None else penalizer,
+                value=self.value,
+                freq=self.freq,
+            ).fit(lines, day)
+
+        return _remember(shared, ("btyd", day, penalizer, self.freq, repr(self.value)), fit)
+
+    def _snapshot(
+        self,
+        shared: OrderedDict[tuple[Any, ...], Any],
+        lines: pd.DataFrame,
+        day: pd.Timestamp,
+        label_days: int,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Feature table at ``day`` and the labels of ``(day, day + label_days]``."""
+        penalizer = self.btyd_.penalizer_
+
+        def make() -> tuple[pd.DataFrame, pd.DataFrame]:
+            btyd = self._btyd_at(shared, lines, day, penalizer)
+            table = self._table(lines, day, label_days, btyd)
+            labels = build_labels(
+                lines,
+                day,
+                label_days,
+                customers=table.index,
+                freq=self.freq,
+                data_end=day + pd.Timedelta(days=label_days),
+            )
+            return table, labels
+
+        return _remember(shared, ("snapshot", day, label_days, penalizer, self.freq), make)
+
+    def _snapshots(
+        self,
+        shared: OrderedDict[tuple[Any, ...], Any],
+        lines: pd.DataFrame,
+        days: list[pd.Timestamp],
+        label_days: int,
+    ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.Timestamp]]:
+        tables, labels, used = [], [], []
+        for day in days:
+            try:
+                table, label = self._snapshot(shared, lines, day, label_days)
+            except ChurnmlError:
+                continue  # too thin that far back; older snapshots would be thinner still
+            tables.append(table)
+            labels.append(label)
+            used.append(day)
+        return tables, labels, used
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(
@@ -193,13 +412,20 @@ class GBMScorer(BaseScorer):
         -------
         GBMScorer
             ``self``, fitted (possibly with a BG/NBD fallback, see ``fallback_``).
+
+        Raises
+        ------
+        InsufficientDataError
+            Nobody bought in any training window (there is nothing to rank by), or BG/NBD
+            cannot be fitted at as-of.
         """
         started = time.perf_counter()
         self._start_fit()
         as_of = parse_day(as_of)
+        shared = _shared_for(tx)
         lines = lines_of(tx)
         lines = lines[lines["date"] < as_of + pd.Timedelta(days=1)]  # nothing after as-of
-        self.btyd_ = BTYDScorer(kind="bgnbd", value=self.value).fit(lines, as_of)
+        self.btyd_ = self._btyd_at(shared, lines, as_of, None)
         diag: dict[str, Any] = {
             "model": self.name,
             "as_of": str(as_of.date()),
@@ -207,72 +433,75 @@ class GBMScorer(BaseScorer):
             "warnings": list(self.btyd_.diagnostics_.get("warnings", [])),
         }
         self.fallback_: BTYDScorer | None = None
+        self.as_of_ = as_of
+        self.diagnostics_ = diag
+        first = lines["date"].min().normalize()
         plan = plan_snapshots(
-            lines["date"].min(),
+            first,
             as_of,
             horizon_days,
             step_days=self.step_days,
             max_snapshots=self.max_snapshots,
+            min_history_days=_MIN_HISTORY_DAYS,
+            min_label_days=_MIN_LABEL_DAYS,
         )
-        if plan is None or not plan.dates:
-            self.fallback_ = self.btyd_
-            diag["notes"].append(
-                f"history too short for any {self.name} training snapshot before "
-                f"{as_of.date()}: scores are BG/NBD + Gamma-Gamma's"
-            )
-            self.diagnostics_ = diag
-            self.as_of_ = as_of
-            return self
-        if plan.note:
-            diag["notes"].append(plan.note)
-        self.label_days_ = plan.label_days
         tables, labels, used = [], [], []
-        for snap in plan.dates:
-            try:
-                snap_btyd = BTYDScorer(
-                    kind="bgnbd", penalizer=self.btyd_.penalizer_, value=self.value
-                ).fit(lines, snap)
-            except ChurnmlError:
-                continue  # too thin that far back; older snapshots would be thinner still
-            table = self._table(lines, snap, plan.label_days, snap_btyd)
-            tables.append(table)
-            labels.append(
-                build_labels(lines, snap, plan.label_days, customers=table.index, data_end=as_of)
-            )
-            used.append(snap)
+        if plan is not None and plan.dates:
+            tables, labels, used = self._snapshots(shared, lines, plan.dates, plan.label_days)
         if not tables:
             self.fallback_ = self.btyd_
-            diag["notes"].append(
-                "no snapshot had enough data for BG/NBD features: scores are BG/NBD + Gamma-Gamma's"
+            why = (
+                "no snapshot had enough data for BG/NBD features"
+                if plan and plan.dates
+                else (
+                    f"history too short for any {self.name} training snapshot before {as_of.date()}"
+                )
             )
-            self.diagnostics_ = diag
-            self.as_of_ = as_of
+            diag["notes"].append(f"{why}: scores are BG/NBD + Gamma-Gamma's")
             return self
+        assert plan is not None
+        if plan.note:
+            diag["notes"].append(plan.note)
+        bought = sum(int(y["bought"].sum()) for y in labels)
+        if bought == 0:
+            # LightGBM would stop on "sum of labels is zero"; say it in words instead
+            self.__dict__.pop("as_of_", None)
+            raise InsufficientDataError(
+                f"{self.name}: nobody bought in any of the {len(tables)} training windows "
+                f"({plan.label_days} days after {', '.join(str(d.date()) for d in used)}), so "
+                "there is nothing to learn a ranking from"
+            )
+        self.label_days_ = plan.label_days
         self.features_ = self._columns(tables[0])
-        calibrate = len(tables) >= 2
-        train_x = pd.concat(tables[1:] if calibrate else tables)
-        train_y = pd.concat(labels[1:] if calibrate else labels)
+        held_out = self._early_stop(shared, lines, first, as_of, diag)
+        train_x, train_y = pd.concat(tables), pd.concat(labels)
         self.boosters_ = self._train(train_x, train_y)
         diag.update(
             snapshots=[str(s.date()) for s in used],
             label_days=plan.label_days,
             training_rows=len(train_x),
-            calibration_snapshot=str(used[0].date()) if calibrate else None,
+            rounds=dict(self.rounds_),
         )
-        self._calibrate(tables[0], labels[0], calibrate, diag)
-        self._seasonality(lines, as_of, plan.label_days, diag)
-        gain = self.boosters_["repurchase"].feature_importance("gain")
-        order = np.argsort(-gain)[:10]
-        diag["feature_importance"] = {self.features_[i]: float(gain[i]) for i in order}
+        self._calibrate(held_out, diag)
+        self._seasonality(shared, lines, as_of, plan.label_days, diag)
+        if "repurchase" in self.boosters_:
+            gain = self.boosters_["repurchase"].feature_importance("gain")
+            order = np.argsort(-gain)[:10]
+            diag["feature_importance"] = {self.features_[i]: float(gain[i]) for i in order}
         diag["seconds"] = round(time.perf_counter() - started, 2)
-        self.diagnostics_ = diag
-        self.as_of_ = as_of
         return self
+
+    def _threads(self) -> int:
+        if self.n_jobs is not None:
+            return int(self.n_jobs)
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
 
     def _params(self, objective: str, **extra: Any) -> dict[str, Any]:
         return {
             "objective": objective,
-            "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
@@ -280,11 +509,12 @@ class GBMScorer(BaseScorer):
             "subsample_freq": 1,
             "colsample_bytree": 0.8,
             "reg_lambda": 1.0,
-            "random_state": self.seed,
+            "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
-            "n_jobs": 2,
+            "num_threads": self._threads(),
             "verbose": -1,
+            **({"tweedie_variance_power": 1.5} if objective == "tweedie" else {}),
             **extra,
         }
 
@@ -298,32 +528,149 @@ class GBMScorer(BaseScorer):
             mean = mean * table["btyd_spend"].to_numpy()
         return np.log(np.maximum(mean, 1e-4))
 
+    def _dataset(self, table: pd.DataFrame, y: np.ndarray, target: str, **kw: Any) -> lgb.Dataset:
+        return lgb.Dataset(
+            table[self.features_],
+            label=y,
+            init_score=self._init(table, target),
+            free_raw_data=False,
+            params={"verbose": -1},
+            **kw,
+        )
+
+    def _early_stop(
+        self,
+        shared: OrderedDict[tuple[Any, ...], Any],
+        lines: pd.DataFrame,
+        first: pd.Timestamp,
+        as_of: pd.Timestamp,
+        diag: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Choose the tree count of each target on a held-out snapshot (see the module notes).
+
+        Returns
+        -------
+        dict or None
+            The held-out table, labels and the early-stopped models' raw scores on it (for
+            calibration), or None when no held-out window fits.
+        """
+        self.rounds_: dict[str, int] = {}
+        plan = _early_stopping_plan(
+            first, as_of, self.label_days_, self.step_days, self.max_snapshots
+        )
+        found = None
+        if plan is not None:
+            days, valid_day, train_days = plan
+            tables, labels, used = self._snapshots(shared, lines, train_days, days)
+            held = self._snapshots(shared, lines, [valid_day], days)
+            if tables and held[0]:
+                found = (days, valid_day, tables, labels, used, held[0][0], held[1][0])
+        if found is None:
+            rounds = 0 if self._init_only() else _DEFAULT_ROUNDS
+            self.rounds_ = {target: rounds for target, _, _ in _TARGETS}
+            diag["notes"].append(
+                "the history is too short for a held-out window that training windows do not "
+                + (
+                    "overlap: the hybrid keeps BG/NBD's prediction"
+                    if self._init_only()
+                    else f"overlap: {_DEFAULT_ROUNDS} trees per model, without early stopping"
+                )
+            )
+            return None
+        days, valid_day, tables, labels, used, valid_x, valid_y = found
+        train_x, train_y = pd.concat(tables), pd.concat(labels)
+        raw: dict[str, np.ndarray] = {}
+        stopping: dict[str, Any] = {}
+        for target, objective, column in _TARGETS:
+            y_tr = train_y[column].to_numpy(float)
+            y_va = valid_y[column].to_numpy(float)
+            init_va = self._init(valid_x, target)
+            y_fit = np.maximum(y_tr, 0.0)  # a net refund is no purchase worth
+            if y_fit.sum() <= 0:
+                self.rounds_[target] = 0 if init_va is not None else _DEFAULT_ROUNDS
+                continue
+            history: dict[str, Any] = {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dtrain = self._dataset(train_x, y_fit, target)
+                dvalid = self._dataset(valid_x, np.maximum(y_va, 0.0), target, reference=dtrain)
+                booster = lgb.train(
+                    self._params(objective),
+                    dtrain,
+                    num_boost_round=self.n_estimators,
+                    valid_sets=[dvalid],
+                    valid_names=["held_out"],
+                    callbacks=[
+                        lgb.early_stopping(self.early_stopping_rounds, verbose=False),
+                        lgb.record_evaluation(history),
+                    ],
+                )
+            best = int(booster.best_iteration or booster.current_iteration())
+            scores = booster.predict(valid_x[self.features_], raw_score=True, num_iteration=best)
+            if init_va is not None:
+                scores = scores + init_va
+                start = _loss(target, y_va, init_va)
+                trees = _loss(target, y_va, scores)
+                if trees >= start:
+                    # no gain over BG/NBD out of time: zero trees, BG/NBD's prediction
+                    best, scores = 0, init_va
+                stopping[target] = {"trees": best, "loss_btyd": start, "loss_trees": trees}
+            else:
+                stopping[target] = {"trees": best, "loss": _loss(target, y_va, scores)}
+            self.rounds_[target] = best
+            raw[target] = scores
+        diag["early_stopping"] = {
+            "held_out_snapshot": str(valid_day.date()),
+            "label_days": days,
+            "training_snapshots": [str(d.date()) for d in used],
+            **stopping,
+        }
+        if days != self.label_days_:
+            diag["notes"].append(
+                f"tree counts chosen on {days}-day windows (the history is too short for "
+                f"non-overlapping {self.label_days_}-day ones)"
+            )
+        return {
+            "table": valid_x,
+            "labels": valid_y,
+            "raw": raw,
+            "days": days,
+            "day": str(valid_day.date()),
+        }
+
+    def _init_only(self) -> bool:
+        return self.hybrid and self.boost_from_btyd
+
     def _train(self, x: pd.DataFrame, y: pd.DataFrame) -> dict[str, lgb.Booster]:
-        X = x[self.features_]
-        boosters = {}
+        boosters: dict[str, lgb.Booster] = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            clf = lgb.LGBMClassifier(**self._params("binary"))
-            clf.fit(X, y["bought"].astype(int), init_score=self._init(x, "repurchase"))
-            boosters["repurchase"] = clf.booster_
-            count = lgb.LGBMRegressor(**self._params("poisson"))
-            count.fit(X, y["n_purchases"], init_score=self._init(x, "purchases"))
-            boosters["purchases"] = count.booster_
-            rev = lgb.LGBMRegressor(**self._params("tweedie", tweedie_variance_power=1.5))
-            rev.fit(X, y["revenue"], init_score=self._init(x, "revenue"))
-            boosters["revenue"] = rev.booster_
-            buyers = y["bought"].to_numpy()
-            if buyers.sum() >= 50:
-                xb, days = X[buyers], y.loc[buyers, "days_to_next"]
-                for key, objective, extra in (
-                    ("days", "regression", {}),
-                    ("days_q10", "quantile", {"alpha": 0.1}),
-                    ("days_q50", "quantile", {"alpha": 0.5}),
-                    ("days_q90", "quantile", {"alpha": 0.9}),
-                ):
-                    model = lgb.LGBMRegressor(**self._params(objective, **extra))
-                    model.fit(xb, days)
-                    boosters[key] = model.booster_
+            for target, objective, column in _TARGETS:
+                rounds = self.rounds_.get(target, 0)
+                label = y[column].to_numpy(float)
+                if target == "revenue":
+                    label = np.maximum(label, 0.0)  # a net refund is no purchase worth
+                if rounds <= 0 or label.sum() <= 0:
+                    if not self._init_only():
+                        raise InsufficientDataError(
+                            f"{self.name}: no {column} in the training windows to learn from"
+                        )
+                    self.rounds_[target] = 0
+                    continue
+                boosters[target] = lgb.train(
+                    self._params(objective), self._dataset(x, label, target), rounds
+                )
+            buyers = y["bought"].to_numpy(bool)
+            if self.timing_models and buyers.sum() >= 50:
+                xb = x.loc[buyers, self.features_]
+                days = y.loc[buyers, "days_to_next"].to_numpy(float)
+                rounds = max(self.rounds_.get("repurchase", 0), _DEFAULT_ROUNDS)
+                for key, objective, extra in _TIMING_TARGETS:
+                    boosters[key] = lgb.train(
+                        self._params(objective, **extra),
+                        lgb.Dataset(xb, label=days, params={"verbose": -1}),
+                        rounds,
+                    )
         return boosters
 
     def _raw(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -331,36 +678,47 @@ class GBMScorer(BaseScorer):
         # missing values, which LightGBM routes like any unseen missing value.
         X = table.reindex(columns=self.features_)
         out = {k: b.predict(X, raw_score=True) for k, b in self.boosters_.items()}
-        for target in ("repurchase", "purchases", "revenue"):
+        for target, _, _ in _TARGETS:
             init = self._init(table, target)
             if init is not None:
-                out[target] = out[target] + init
+                out[target] = out.get(target, 0.0) + init
         out["repurchase"] = _sigmoid(out["repurchase"])
-        out["purchases"] = np.exp(out["purchases"])
-        out["revenue"] = np.exp(out["revenue"])
+        out["purchases"] = np.exp(np.clip(out["purchases"], -30, 30))
+        out["revenue"] = np.exp(np.clip(out["revenue"], -30, 30))
         return out
 
-    def _calibrate(
-        self, table: pd.DataFrame, labels: pd.DataFrame, calibrate: bool, diag: dict[str, Any]
-    ) -> None:
-        """Platt-scale P(repurchase) and set count/revenue levels on the newest snapshot."""
+    def _calibrate(self, held_out: dict[str, Any] | None, diag: dict[str, Any]) -> None:
+        """Platt-scale P(repurchase) and set count/revenue levels on the held-out snapshot.
+
+        The models being calibrated are the early-stopped ones, which never saw the held-out
+        window; the final models (refitted with it) inherit the calibration. Where the held-out
+        window had to be shorter than the labels, its slope still carries over, and the level
+        is set at scoring anyway (``anchor_level``).
+        """
         self.platt_: tuple[float, float] | None = None
         self.level_ = {"purchases": 1.0, "revenue": 1.0}
-        if not calibrate:
-            diag["notes"].append("a single snapshot: no held-out window to calibrate on")
+        if held_out is None:
+            diag["notes"].append("no held-out window: P(repurchase) is not Platt-scaled")
             return
-        raw = self._raw(table)
+        raw, labels = held_out["raw"], held_out["labels"]
+        if "repurchase" not in raw:
+            return
+        p = _sigmoid(raw["repurchase"])
         y = labels["bought"].to_numpy(int)
-        before = float(np.mean((raw["repurchase"] - y) ** 2))
+        before = float(np.mean((p - y) ** 2))
         if 0 < y.sum() < y.size:
-            lr = LogisticRegression(C=1e6).fit(_logit(raw["repurchase"])[:, None], y)
+            lr = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
             self.platt_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
-        after = float(np.mean((self._platt(raw["repurchase"]) - y) ** 2))
-        for key, target in (("purchases", "n_purchases"), ("revenue", "revenue")):
-            total = float(raw[key].sum())
-            factor = float(labels[target].sum()) / total if total > 0 else 1.0
+        after = float(np.mean((self._platt(p) - y) ** 2))
+        for key, column in (("purchases", "n_purchases"), ("revenue", "revenue")):
+            if key not in raw:
+                continue
+            total = float(np.exp(np.clip(raw[key], -30, 30)).sum())
+            factor = float(labels[column].clip(lower=0).sum()) / total if total > 0 else 1.0
             self.level_[key] = float(np.clip(factor, 0.5, 2.0))
         diag["calibration"] = {
+            "held_out_snapshot": held_out["day"],
+            "label_days": held_out["days"],
             "brier_before": before,
             "brier_after_in_window": after,
             "platt": self.platt_,
@@ -374,7 +732,12 @@ class GBMScorer(BaseScorer):
         return _sigmoid(slope * _logit(p) + intercept)
 
     def _seasonality(
-        self, lines: pd.DataFrame, as_of: pd.Timestamp, label_days: int, diag: dict[str, Any]
+        self,
+        shared: OrderedDict[tuple[Any, ...], Any],
+        lines: pd.DataFrame,
+        as_of: pd.Timestamp,
+        label_days: int,
+        diag: dict[str, Any],
     ) -> None:
         """How far BG/NBD missed in the same window one year earlier (1.0 when unknown)."""
         self.season_ = {"buyers": 1.0, "purchases": 1.0, "revenue": 1.0}
@@ -390,11 +753,16 @@ class GBMScorer(BaseScorer):
             )
             return
         try:
-            past = BTYDScorer(kind="bgnbd", penalizer=self.btyd_.penalizer_, value=self.value).fit(
-                lines, year_ago
-            )
+            past = self._btyd_at(shared, lines, year_ago, self.btyd_.penalizer_)
             pred = past.predict(lines, year_ago, label_days)
-            actual = build_labels(lines, year_ago, label_days, customers=pred.index, data_end=as_of)
+            actual = build_labels(
+                lines,
+                year_ago,
+                label_days,
+                customers=pred.index,
+                freq=self.freq,
+                data_end=as_of,
+            )
         except ChurnmlError:
             diag["notes"].append(
                 f"seasonality: the history does not cover {year_ago.date()} + {label_days} days "
@@ -430,7 +798,7 @@ class GBMScorer(BaseScorer):
         -------
         pandas.DataFrame
             :data:`~churnml.models.pipeline.SCORE_COLUMNS` plus ``reasons`` (top drivers of
-            P(repurchase) in words), no NaN or infinity.
+            P(repurchase) in words, when ``explain``), no NaN or infinity.
         """
         self.check_fitted()
         as_of = parse_day(as_of)
@@ -446,30 +814,64 @@ class GBMScorer(BaseScorer):
         rev = raw["revenue"] * self.level_["revenue"] * scale
         if self.anchor_level:
             p = self._shift_to(p, float(base["p_repurchase"].sum()))
-            n = n * float(base["expected_purchases"].sum()) / max(float(n.sum()), _EPS)
-            rev = rev * float(base["expected_revenue"].sum()) / max(float(rev.sum()), _EPS)
+            n_total = float(base["expected_purchases"].sum())
+            rev_total = float(base["expected_revenue"].sum())
+        else:
+            n_total, rev_total = float(np.maximum(n, p).sum()), float(rev.sum())
+        # the level over one year, for CLV: no single window's seasonal factor in it
+        year_n = _floor_scaled(n, p, n_total)
         p = self._shift_to(p, float(p.sum()) * self.season_["buyers"])
-        n = n * self.season_["purchases"]
-        rev = rev * self.season_["revenue"]
+        n = _floor_scaled(n, p, n_total * self.season_["purchases"])
+        rev = rev * rev_total * self.season_["revenue"] / max(float(rev.sum()), _EPS)
         out = pd.DataFrame(index=base.index)
         out["p_repurchase"] = p
         out["p_alive"] = np.maximum(base["p_alive"].to_numpy(), p)
-        out["expected_purchases"] = np.maximum(n, p)  # at least the chance of one purchase
+        out["expected_purchases"] = n
         out["expected_revenue"] = rev
-        btyd_rev = base["expected_revenue"].to_numpy()
-        ratio = np.where(btyd_rev > _EPS, rev / np.maximum(btyd_rev, _EPS), 1.0)
-        out["clv"] = base["clv"].to_numpy() * np.clip(ratio, 0.0, 20.0)
-        for col in ("net_clv", "payback_days"):
-            if col in base.columns:
-                out[col] = base[col]
-        if "net_clv" in out.columns:
-            out["net_clv"] = out["clv"] - (self.value or ValueSettings()).acquisition_cost
+        out = out.join(self._value(tx, as_of, base, year_n, n, rev))
         out = out.join(self._timing(raw, base, p, horizon_days, scale))
         out = _finish(out, as_of, horizon_days)
-        out["reasons"] = top_reasons(
-            self.boosters_["repurchase"], table.reindex(columns=self.features_)
-        )
+        if self.explain and "repurchase" in self.boosters_:
+            out["reasons"] = top_reasons(
+                self.boosters_["repurchase"], table.reindex(columns=self.features_)
+            )
+        elif self.explain:
+            out["reasons"] = "BG/NBD's prediction (no tree improved on it out of time)"
         return self._fill_nonfinite(out, lambda: base)
+
+    def _value(
+        self,
+        tx: Any,
+        as_of: pd.Timestamp,
+        base: pd.DataFrame,
+        year_n: np.ndarray,
+        n: np.ndarray,
+        rev: np.ndarray,
+    ) -> pd.DataFrame:
+        """CLV (and payback) from BG/NBD's purchase curve rescaled to the trees' level.
+
+        Each customer's curve over the CLV horizon is BG/NBD's, times the ratio of the trees'
+        expected purchases to BG/NBD's over the horizon (without the window's seasonal
+        factor), at the trees' spend per purchase: CLV, net CLV and payback days all come from
+        that one curve.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost.
+        """
+        summary = btyd_summary(tx, as_of, self.freq).loc[base.index]
+        unit = _UNIT_DAYS[self.freq]
+        tm = self.btyd_.transaction_
+        btyd_n = base["expected_purchases"].to_numpy()
+        ratio = np.clip(np.where(btyd_n > _EPS, year_n / np.maximum(btyd_n, _EPS), 1.0), 0, 20)
+        spend = np.where(n > _EPS, rev / np.maximum(n, _EPS), self.btyd_.expected_spend(summary))
+        return lifetime_value(
+            lambda days: tm.expected_purchases(summary, days / unit).to_numpy() * ratio,
+            spend,
+            base.index,
+            self.value,
+        )
 
     @staticmethod
     def _shift_to(p: np.ndarray, target: float) -> np.ndarray:
@@ -501,7 +903,7 @@ class GBMScorer(BaseScorer):
             out["days_to_next_purchase_p10"] = q[:, 0]
             out["median_days_to_next_purchase"] = q[:, 1]
             out["days_to_next_purchase_p90"] = q[:, 2]
-        else:  # labels shorter than the horizon: BG/NBD's timing distribution
+        else:  # BG/NBD's timing distribution
             for col in (
                 "expected_days_to_next_purchase",
                 "median_days_to_next_purchase",
@@ -525,6 +927,7 @@ class GBMScorer(BaseScorer):
             level=self.level_,
             season=self.season_,
             platt=self.platt_,
+            rounds=self.rounds_,
         )
         # LightGBM's own text format: beside the JSON in a folder, inside it otherwise
         if folder is None:
@@ -545,6 +948,7 @@ class GBMScorer(BaseScorer):
         self.level_ = state["level"]
         self.season_ = state["season"]
         self.platt_ = None if state["platt"] is None else tuple(state["platt"])
+        self.rounds_ = state["rounds"]
         if "boosters" in state:
             self.boosters_ = {
                 k: lgb.Booster(model_str=text) for k, text in state["boosters"].items()
