@@ -1,0 +1,175 @@
+"""Time ``train`` and ``evaluate`` step by step, beside ``lifetimes`` fit-and-predict.
+
+Usage::
+
+    python benchmarks/bench_train.py                       # CDNOW and 200k simulated customers
+    python benchmarks/bench_train.py --data cdnow
+    python benchmarks/bench_train.py --data synthetic --customers 200000
+
+Every measurement runs in a fresh Python process, so each peak memory (max RSS) is its own and
+nothing is warm from an earlier one. For each data set it prints:
+
+- ``load``: reading and validating the CSV (``churnml.load_transactions``);
+- ``train``: ``churnml.train`` (MLflow tracking in a temporary SQLite store, as a user runs
+  it), split into the steps it reports (every backtest window and family, the refit, the
+  registration), horizon 90 days at the last date of the data;
+- ``evaluate``: every family plus the champion, at 90 days before the last date;
+- ``lifetimes``: ``summary_data_from_transaction_data``, ``BetaGeoFitter`` and
+  ``GammaGammaFitter`` fits and the 90-day predictions (P(alive), expected purchases, spend)
+  on the same data: the yardstick of a plain BTYD run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HORIZON = 90
+
+
+def _child(kind: str, csv: str) -> dict:
+    """Run one measurement in this process and return its timings."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import pandas as pd
+
+    marks: list[tuple[str, float]] = []
+    started = time.perf_counter()
+
+    def step(message: str) -> None:
+        marks.append((message, time.perf_counter()))
+
+    result: dict = {"kind": kind}
+    if kind == "lifetimes":
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+        from lifetimes.utils import summary_data_from_transaction_data
+
+        frame = pd.read_csv(csv, usecols=["customer_id", "date", "amount"], parse_dates=["date"])
+        step("read CSV")
+        # what lifetimes counts as a purchase: a customer-day with a positive net amount
+        daily = frame.groupby(["customer_id", frame["date"].dt.normalize()])["amount"].sum()
+        daily = daily[daily > 0].reset_index()
+        summary = summary_data_from_transaction_data(
+            daily, "customer_id", "date", monetary_value_col="amount", freq="D"
+        )
+        step("summary")
+        bg = BetaGeoFitter(penalizer_coef=0.001).fit(
+            summary["frequency"], summary["recency"], summary["T"]
+        )
+        step("BG/NBD fit")
+        repeat = summary[summary["frequency"] > 0]
+        gg = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
+        step("Gamma-Gamma fit")
+        bg.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
+        bg.conditional_expected_number_of_purchases_up_to_time(
+            HORIZON, summary["frequency"], summary["recency"], summary["T"]
+        )
+        gg.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
+        step("predict")
+    else:
+        import churnml
+
+        tx = churnml.load_transactions(csv)
+        step("load and validate")
+        last = tx.lines["date"].max().normalize()
+        if kind == "train":
+            with tempfile.TemporaryDirectory() as store:
+                os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
+                res = churnml.train(
+                    tx, horizon_days=HORIZON, model_name="bench-train", on_step=step
+                )
+                step("done")
+            result["champion"] = res.champion
+            result["reason"] = res.reason
+        else:
+            cutoff = last - pd.Timedelta(days=HORIZON)
+            ev = churnml.evaluate(tx, cutoff, HORIZON, champion=True, on_step=step)
+            step("done")
+            result["auc"] = {k: round(v.get("auc", float("nan")), 4) for k, v in ev.metrics.items()}
+    total = time.perf_counter() - started
+    steps, previous = [], started
+    for message, at in marks:
+        steps.append((message, round(at - previous, 2)))
+        previous = at
+    result.update(
+        steps=steps,
+        seconds=round(total, 2),
+        peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
+    )
+    return result
+
+
+def _run(kind: str, csv: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--csv", str(csv)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        return {"kind": kind, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _print(name: str, result: dict) -> None:
+    if "error" in result:
+        print(f"  {name:<10} FAILED: {result['error']}")
+        return
+    extra = f"  champion {result['champion']}" if "champion" in result else ""
+    print(f"  {name:<10} {result['seconds']:8.1f} s  peak {result['peak_mb']:7.0f} MB{extra}")
+    for message, seconds in result["steps"]:
+        print(f"      {seconds:7.2f} s  {message}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", choices=["cdnow", "synthetic", "both"], default="both")
+    parser.add_argument("--customers", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.csv)))
+        return
+
+    import churnml
+    from churnml.data import simulate_transactions
+
+    sets = ["cdnow", "synthetic"] if args.data == "both" else [args.data]
+    everything = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sets:
+            csv = Path(tmp) / f"{name}.csv"
+            if name == "cdnow":
+                frame = churnml.load_cdnow()
+            else:
+                frame, _ = simulate_transactions(args.customers, seed=args.seed)
+            frame.to_csv(csv, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            label = f"{name} ({len(frame):,} lines, {frame['customer_id'].nunique():,} customers)"
+            print(f"\n{label}, horizon {HORIZON} d, {os.cpu_count()} processors")
+            results = {kind: _run(kind, csv) for kind in ("train", "evaluate", "lifetimes")}
+            for kind, result in results.items():
+                _print(kind, result)
+            base = results["lifetimes"].get("seconds")
+            if base:
+                for kind in ("train", "evaluate"):
+                    if "seconds" in results[kind]:
+                        ratio = results[kind]["seconds"] / base
+                        print(f"  {kind} / lifetimes fit-and-predict: {ratio:.1f} x")
+            everything[label] = results
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=2))
+
+
+if __name__ == "__main__":
+    main()
