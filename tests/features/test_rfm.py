@@ -33,12 +33,34 @@ def test_cdnow_loader_matches_published_counts(cdnow):
     assert cdnow_path().name == "CDNOW_master.txt"
 
 
+def _past_monday(as_of: str | pd.Timestamp, freq: str) -> float:
+    """Weeks from the Monday of the as-of week to as-of: where lifetimes' weekly T stops short."""
+    return pd.Timestamp(as_of).dayofweek / 7 if freq == "W" else 0.0
+
+
+def test_weekly_t_runs_to_the_as_of_day():
+    """Labels start the day after as-of: a weekly T stopped at the as-of week's Monday would
+    leave the days in between out of both the past and the future."""
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "date": pd.to_datetime(["2024-01-01", "2024-01-08"]),  # Mondays
+            "amount": [10.0, 20.0],
+        }
+    )
+    for as_of, weeks in (("2024-01-15", 2.0), ("2024-01-18", 2 + 3 / 7), ("2024-01-21", 2 + 6 / 7)):
+        summary = btyd_summary(lines, as_of, "W")
+        assert summary.loc["a", "T"] == pytest.approx(weeks)
+        assert summary.loc["a", "recency"] == 1.0
+
+
 @pytest.mark.parametrize("freq", ["D", "W"])
 @pytest.mark.parametrize("as_of", ["1997-09-30", "1998-06-30"])
 def test_summary_equals_lifetimes_on_cdnow(cdnow_tx, freq, as_of):
     ours = btyd_summary(cdnow_tx, as_of, freq)
     lines = cdnow_tx.lines
     theirs = lifetimes_summary(lines[lines["date"] <= as_of], as_of, freq)
+    theirs["T"] += _past_monday(as_of, freq)
     assert ours.index.tolist() == theirs.index.tolist()
     assert list(ours.columns) == list(theirs.columns)
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=0, atol=1e-9)
@@ -60,6 +82,7 @@ def test_summary_equals_lifetimes_with_times_of_day(freq):
     as_of = pd.Timestamp("2020-07-15")
     lines = log[log["date"] < as_of + pd.Timedelta(days=1)]  # the whole as-of day
     theirs = lifetimes_summary(lines, as_of, freq)
+    theirs["T"] += _past_monday(as_of, freq)
     ours = btyd_summary(load_transactions(log), as_of, freq)
     assert len(ours) > 2000
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), atol=1e-9)

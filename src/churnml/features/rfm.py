@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import parse_day
-from churnml.data.purchases import Purchases, day_number, period_start_day, to_purchases
+from churnml.data.purchases import Purchases, day_number, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import InsufficientDataError
 
@@ -153,7 +153,10 @@ def btyd_summary(
     -------
     pandas.DataFrame
         Indexed by ``customer_id``: ``frequency``, ``recency``, ``T`` (in ``freq`` units) and
-        ``monetary_value``, all float, as ``lifetimes.utils.summary_data_from_transaction_data``.
+        ``monetary_value``, all float, as ``lifetimes.utils.summary_data_from_transaction_data``
+        — except that with weeks ``T`` runs to the as-of day (fractional), where ``lifetimes``
+        stops at the Monday of the as-of week: labels start the day after as-of, and the days
+        in between belong to the observed past. With an as-of on a Monday both agree.
 
     Raises
     ------
@@ -172,7 +175,9 @@ def btyd_summary(
             raise TypeError("btyd_summary() needs as_of unless given a CustomerHistory")
         hist = history_until(tx, as_of, freq)
     unit = _UNIT_DAYS[freq]
-    as_of_period = int(period_start_day(np.array([hist.as_of_day]), freq)[0])
+    # T runs to the as-of day itself, as with days: labels start the day after as-of, so a
+    # weekly T stopped at the Monday of the as-of week would leave up to six days in neither
+    # the observed past nor the predicted future. Purchases sit at the start of their period.
     first, last = hist.first_day, hist.last_day
     # Sum repeat purchases directly: total minus first would cancel small amounts to zero.
     repeat_amount = hist.purchases.amount.copy()
@@ -185,7 +190,7 @@ def btyd_summary(
         {
             "frequency": frequency,
             "recency": (last - first) / unit,
-            "T": (as_of_period - first) / unit,
+            "T": (hist.as_of_day - first) / unit,
             "monetary_value": monetary,
         },
         index=pd.Index(hist.customer_ids, name="customer_id", dtype="str"),
