@@ -152,3 +152,28 @@ def test_labels_agree_with_a_direct_count(synthetic):
     assert (lab.loc[known, "days_to_next"] == expected_days).all()
     assert lab["days_to_next"].dropna().between(1, horizon).all()
     assert lab["bought"].sum() == len(known)
+
+
+def test_weekly_features_follow_the_weekly_customers():
+    """A customer whose purchase and return fall in one week has a purchase day but no
+    purchase week: with weeks the features, the BTYD summary and the labels all leave them
+    out (before, the daily rows did not fit the weekly summary and evaluate crashed)."""
+    from churnml.features import btyd_summary
+
+    lines = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c", "c"],
+            "date": pd.to_datetime(
+                ["2024-01-01", "2024-01-20", "2024-01-08", "2024-01-10", "2024-01-03", "2024-01-16"]
+            ),
+            "amount": [10.0, 20.0, 40.0, -40.0, 5.0, 7.0],
+        }
+    )
+    weekly = build_features(lines, "2024-01-31", freq="W")
+    assert weekly.index.tolist() == btyd_summary(lines, "2024-01-31", "W").index.tolist()
+    assert "b" not in weekly.index and {"a", "c"} <= set(weekly.index)
+    daily = build_features(lines, "2024-01-31")
+    assert "b" in daily.index
+    # BTYD columns in weeks, the rest in days
+    assert weekly.loc["a", "recency"] == 2.0 and daily.loc["a", "recency"] == 19.0
+    assert weekly.loc["a", "days_since_last"] == daily.loc["a", "days_since_last"] == 11

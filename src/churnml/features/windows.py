@@ -47,7 +47,10 @@ def build_features(
     windows : sequence of int
         Trailing windows in days for counts and revenue.
     freq : {"D", "W"}
-        Purchase period of the BTYD columns.
+        Purchase period of the BTYD columns and of who has a row: with weeks, a customer
+        whose only purchase week nets to zero or less (a purchase and its return in one week)
+        has no purchase, so no row, as in the weekly BTYD summary and labels. The other
+        columns count purchase days either way.
 
     Returns
     -------
@@ -74,7 +77,7 @@ def build_features(
     if any(int(w) != w or w <= 0 for w in windows):
         raise ConfigError(f"windows must be positive whole numbers of days; got {list(windows)}")
     day_hist = history_until(tx, as_of, "D")
-    summary = btyd_summary(day_hist if freq == "D" else history_until(tx, as_of, freq))
+    summary = btyd_summary(day_hist)
 
     n = day_hist.customer_ids.size
     p = day_hist.purchases
@@ -142,6 +145,13 @@ def build_features(
         )
     if "channel" in lines.columns:
         f["n_channels"] = _distinct_count(line_who, lines["channel"], n)
+    if freq != "D":
+        # The model's unit: BTYD columns in weeks, and only the customers with a purchase
+        # week (a week whose purchase and return cancel out is no purchase in weekly terms;
+        # every purchase week holds a purchase day, so no customer is added).
+        weekly = btyd_summary(history_until(tx, as_of, freq))
+        f = f.loc[weekly.index]
+        f[list(weekly.columns)] = weekly
     return f
 
 
