@@ -217,3 +217,27 @@ def test_payback_days_follow_the_rescaled_clv(log):
     assert scores.loc[covered, "payback_days"].notna().all()
     assert scores.loc[~covered, "payback_days"].isna().all()
     assert (scores["net_clv"] == scores["clv"] - 20.0).all()
+
+
+def test_weekly_purchases_reach_features_labels_and_scores():
+    """--freq W: BTYD columns, BG/NBD and purchase counts in weeks; a customer whose purchase
+    and return fall in one week has no purchase week (before, daily feature rows met weekly
+    labels and the fit crashed)."""
+    frame, _ = simulate_transactions(800, seed=5, observation_days=500)
+    cancelled = pd.DataFrame(
+        {
+            "customer_id": ["yy", "yy"],
+            "date": pd.to_datetime(["2020-06-01", "2020-06-03"]),  # Monday, Wednesday
+            "amount": [40.0, -40.0],
+        }
+    )
+    log = pd.concat([frame, cancelled], ignore_index=True)
+    scorer = GBMScorer(freq="W", n_estimators=20, max_snapshots=2).fit(log, "2020-12-31", 56)
+    assert scorer.btyd_.freq == "W"
+    scores = scorer.predict(log, "2020-12-31", 56)
+    _clean(scores)
+    assert "yy" not in scores.index
+    daily = GBMScorer(n_estimators=20, max_snapshots=2).fit(log, "2020-12-31", 56)
+    # weekly counts: never more purchases than the daily model expects
+    weekly_n = scores["expected_purchases"].sum()
+    assert weekly_n < daily.predict(log, "2020-12-31", 56)["expected_purchases"].sum()
