@@ -115,20 +115,34 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
     return float(gap.sum() / y.size)
 
 
-def _timing_metric(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:
-    """Mean |predicted - observed| share buying within 7, 30 and 90 days (those <= horizon)."""
+def _timing_metric(
+    predictions: pd.DataFrame, labels: pd.DataFrame, horizon_days: float | None
+) -> dict[str, float]:
+    """Mean |predicted - observed| share buying within 7, 30 and 90 days (those <= horizon).
+
+    Returns
+    -------
+    dict
+        ``timing_calibration_error``; NaN when no window fits in the horizon.
+    """
     days = labels["days_to_next"].to_numpy(float)
-    horizon = np.nanmax(days) if np.isfinite(days).any() else 0.0
+    if horizon_days is None:
+        horizon_days = labels.attrs.get("horizon_days")
+    if horizon_days is None:
+        # labels of unknown origin: the latest first purchase is all we know of the window
+        horizon_days = np.nanmax(days) if np.isfinite(days).any() else 0.0
     gaps = []
     for t in (7, 30, 90):
         column = f"p_buy_{t}d"
-        if column in predictions and t <= horizon:
+        if column in predictions and t <= horizon_days:
             observed = float(np.mean(np.nan_to_num(days, nan=np.inf) <= t))
             gaps.append(abs(float(predictions[column].mean()) - observed))
     return {"timing_calibration_error": float(np.mean(gaps)) if gaps else float("nan")}
 
 
-def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
+def model_metrics(
+    predictions: pd.DataFrame, labels: pd.DataFrame, horizon_days: float | None = None
+) -> dict[str, Any]:
     """Compare one model's predictions with the labels of the same customers.
 
     Parameters
@@ -138,6 +152,11 @@ def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, 
         ``expected_days_to_next_purchase``, indexed by customer.
     labels : pandas.DataFrame
         :func:`churnml.features.build_labels` output for the same customers.
+    horizon_days : float, optional
+        Length of the label window. Default: the ``horizon_days`` that
+        :func:`~churnml.features.build_labels` records in ``labels.attrs``, else (labels made
+        some other way) the latest ``days_to_next`` observed, which falls short of the window
+        when nobody happens to buy near its end.
 
     Returns
     -------
@@ -145,7 +164,8 @@ def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, 
         The metrics of :data:`METRIC_NAMES`. Probabilities are clipped to [1e-6, 1 - 1e-6]
         for the log loss. Ranking metrics are NaN when the outcome has one class only.
         ``timing_calibration_error`` compares the mean predicted P(buy within 7, 30, 90 days)
-        with the observed shares, for the windows inside the horizon.
+        with the observed shares, for the windows inside the horizon (a 90-day window counts
+        when ``horizon_days >= 90``).
     """
     labels = labels.loc[predictions.index]
     y = labels["bought"].to_numpy(dtype=int)
@@ -170,7 +190,7 @@ def model_metrics(predictions: pd.DataFrame, labels: pd.DataFrame) -> dict[str, 
     )
     return {
         "auc": float(roc_auc_score(y, p)) if both else float("nan"),
-        **_timing_metric(predictions, labels),
+        **_timing_metric(predictions, labels, horizon_days),
         "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
         "brier": float(brier_score_loss(y, p)),
         "log_loss": float(log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])),

@@ -195,7 +195,7 @@ def build_labels(
     pandas.DataFrame
         Indexed by ``customer_id``: ``bought`` (bool), ``n_purchases``, ``revenue`` (net amount
         of the window's purchases), ``days_to_next`` (days from as-of to the first purchase,
-        NaN when none).
+        NaN when none). ``attrs["horizon_days"]`` records the window length.
 
     Raises
     ------
@@ -243,7 +243,7 @@ def build_labels(
             else:
                 first = pd.Series(purchases.day[ok]).groupby(pos[ok]).min()
                 days_to_next[first.index.to_numpy()] = first.to_numpy() - as_of_day
-    return pd.DataFrame(
+    labels = pd.DataFrame(
         {
             "bought": n_purchases > 0,
             "n_purchases": n_purchases,
@@ -252,3 +252,6 @@ def build_labels(
         },
         index=index,
     )
+    # the window length, which days_to_next alone cannot tell (nobody may buy near its end)
+    labels.attrs["horizon_days"] = int(horizon_days)
+    return labels
