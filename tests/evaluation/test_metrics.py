@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -189,3 +191,34 @@ def test_evaluate_scores_timing_over_the_whole_holdout_window():
     expected = np.mean(np.abs(np.subtract(predicted, observed)))
     m = ev.metrics["baseline"]
     assert m["timing_calibration_error"] == pytest.approx(expected)
+
+
+def _top_share_by_every_tie_order(actual, score, k):
+    """Mean top-k share over every order of the tied customers (brute force)."""
+    actual = np.asarray(actual, float)
+    shares = []
+    groups = [np.flatnonzero(score == v) for v in sorted(set(score), reverse=True)]
+    for orders in itertools.product(*(itertools.permutations(g) for g in groups)):
+        ranking = np.concatenate(orders)
+        shares.append(actual[ranking[:k]].sum() / actual.sum())
+    return float(np.mean(shares))
+
+
+def test_top_share_splits_ties_at_the_cut_off_whatever_the_ids():
+    # 10 customers, top decile = 1 slot; the best three are tied: each gets a third of it
+    actual = np.array([0.0, 90.0, 0, 0, 0, 0, 0, 0, 0, 30.0])
+    score = np.array([5.0, 5.0, 5.0, 1, 1, 1, 1, 1, 1, 0])
+    assert top_share(actual, score) == pytest.approx((0 + 90 + 0) / 3 / 120)
+    # 2 slots over a tie of 4 behind one sure customer (k = 3 of 12): brute force agrees
+    actual = np.array([7.0, 0, 40, 0, 5, 0, 0, 0, 2, 0, 11, 0])
+    score = np.array([9.0, 3, 3, 3, 3, 1, 1, 1, 1, 0, 0, 0])
+    expected = _top_share_by_every_tie_order(actual, score, 3)
+    assert expected == pytest.approx((7 + 2 / 4 * 45) / 65)
+    assert top_share(actual, score, 0.25) == pytest.approx(expected)
+    # reordering customers (their ids) leaves the share alone
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        shuffle = rng.permutation(actual.size)
+        assert top_share(actual[shuffle], score[shuffle], 0.25) == pytest.approx(expected)
+    # a model predicting the same for everyone gets the random share
+    assert top_share(actual, np.zeros(12), 0.25) == pytest.approx(0.25)

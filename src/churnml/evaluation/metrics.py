@@ -80,12 +80,49 @@ def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def top_share(actual: np.ndarray, predicted: np.ndarray, fraction: float = 0.1) -> float:
-    """Share of the actual total held by the top ``fraction`` of customers by prediction."""
+    """Return the share of the actual total held by the top ``fraction`` of customers.
+
+    Parameters
+    ----------
+    actual : numpy.ndarray
+        What each customer did (revenue), non-negative.
+    predicted : numpy.ndarray
+        The score customers are ranked by, highest first.
+    fraction : float
+        Share of customers taken: the top ``ceil(fraction * n)`` (at least one).
+
+    Returns
+    -------
+    float
+        Their share of ``actual.sum()``; NaN when that is not positive.
+
+    Notes
+    -----
+    Customers tied on the score at the cut-off share the slots left in proportion: each
+    holds ``slots / tied`` of its value, the expected share over every order of the tied
+    customers. The share is the gains curve's (:func:`~churnml.evaluation.gains_curve`) at
+    ``k`` customers, so a model that cannot tell customers apart gets neither credit nor blame
+    from their ids or row order.
+
+    Examples
+    --------
+    >>> top_share(np.array([30.0, 10.0, 0.0, 0.0]), np.array([1.0, 1.0, 0.0, 0.0]), 0.25)
+    0.5
+    """
     actual = np.asarray(actual, dtype=float)
-    k = max(1, int(np.ceil(fraction * actual.size)))
-    order = np.argsort(-np.asarray(predicted, dtype=float), kind="stable")
+    score = np.asarray(predicted, dtype=float)
     total = actual.sum()
-    return float(actual[order[:k]].sum() / total) if total > 0 else float("nan")
+    if not total > 0:
+        return float("nan")
+    k = max(1, int(np.ceil(fraction * actual.size)))
+    order = np.argsort(-score, kind="stable")
+    ranked = score[order]
+    # cumulative value at the end of each run of equal scores, linear within a run
+    ends = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True)) + 1
+    cumulative = np.cumsum(actual[order])
+    x = np.concatenate([[0], ends])
+    y = np.concatenate([[0.0], cumulative[ends - 1]])
+    return float(np.interp(k, x, y) / total)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
