@@ -66,6 +66,32 @@ def _finish(out: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int) -> pd.Dat
     return out[[*SCORE_COLUMNS, *extra]]
 
 
+def _rate_timing(rate: np.ndarray, horizon_days: int, index: pd.Index) -> pd.DataFrame:
+    """Return the timing columns of purchases at a constant daily rate, per distinct rate.
+
+    ``timing_from_cdf`` holds a customers x (horizon + 1) array; the rate (purchases over a
+    floored tenure) takes few distinct values, and those go in chunks of ``_TIMING_CHUNK``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`~churnml.models.timing.TIMING_COLUMNS`, indexed by ``index``.
+    """
+    codes, distinct = pd.factorize(np.asarray(rate, dtype=float))
+    parts = [
+        timing_from_cdf(
+            lambda days, r=distinct[start : start + _TIMING_CHUNK]: (
+                -np.expm1(-r[:, None] * days[None, :])
+            ),
+            horizon_days,
+            pd.RangeIndex(min(_TIMING_CHUNK, distinct.size - start)),
+        ).to_numpy()
+        for start in range(0, distinct.size, _TIMING_CHUNK)
+    ]
+    timing = np.concatenate(parts)[codes] if parts else np.empty((0, len(TIMING_COLUMNS)))
+    return pd.DataFrame(timing, index=index, columns=list(TIMING_COLUMNS))
+
+
 class RateBaselineScorer(BaseScorer):
     """The naive RFM baseline: past purchase rate continues, nobody churns.
 
@@ -172,10 +198,7 @@ class RateBaselineScorer(BaseScorer):
         out["p_repurchase"] = -np.expm1(-rate * h)
         out["expected_revenue"] = out["expected_purchases"] * spend
         out = out.join(lifetime_value(lambda days: rate * days, spend, feats.index, self.value))
-        timing = timing_from_cdf(
-            lambda days: -np.expm1(-rate[:, None] * days[None, :]), horizon_days, feats.index
-        )
-        return _finish(out.join(timing), as_of, horizon_days)
+        return _finish(out.join(_rate_timing(rate, horizon_days, feats.index)), as_of, horizon_days)
 
     def _get_state(self, folder: Path | None) -> dict[str, Any]:
         return {}
