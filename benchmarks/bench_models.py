@@ -6,6 +6,10 @@ Usage::
     python benchmarks/bench_models.py --settings 1,3,7 --json /tmp/bench_models.json
     python benchmarks/bench_models.py --families bgnbd,gbm --no-lifetimes
 
+    # one commit, whatever the working tree holds (the header says where churnml came from)
+    git archive HEAD src | tar -x -C /tmp/at_head
+    PYTHONPATH=/tmp/at_head/src python benchmarks/bench_models.py
+
 Each setting is a log, a cutoff and a horizon H. The raw lines dated on or before the cutoff
 day, with only ``customer_id, date, amount``, are validated with ``churnml.load_transactions``;
 ``churnml.train`` (no tracking, the bundle exported to a temporary folder) then
@@ -13,6 +17,8 @@ day, with only ``customer_id, date, amount``, are validated with ``churnml.load_
 each scored customer did in (cutoff, cutoff + H] in the whole log (validated the same way).
 ``churnml.evaluate`` fits every family at the cutoff and scores it the same way, and lifetimes'
 ``BetaGeoFitter`` + ``GammaGammaFitter`` are fitted on the same positive-net customer-days.
+A metric over predictions holding NaN or inf (lifetimes' expected purchases are NaN for
+one-time buyers when its fit has a + b < 1) is left out and the count printed.
 
 Prints per setting one table (AUC of P(repurchase), revenue Gini, Brier, buyers and revenue
 ratios, days-to-next MAE, timing calibration error, seconds) and the "done when" checks of
@@ -22,7 +28,9 @@ issue 13, then how many settings pass each check. ``--json PATH`` writes everyth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -75,6 +83,18 @@ SHOWN = (
     ("days_to_next_mae", "days MAE", "{:.1f}"),
     ("timing_calibration_error", "timing", "{:.4f}"),
 )
+#: Metrics each prediction column feeds: a metric over a column with NaN or inf is left out.
+DEPENDS = {
+    "p_repurchase": ("auc", "pr_auc", "brier", "log_loss", "ece", "buyers_ratio"),
+    "expected_purchases": ("purchases_mae", "purchases_ratio"),
+    "expected_revenue": (
+        "revenue_gini",
+        "revenue_spearman",
+        "revenue_ratio",
+        "top_decile_revenue_share",
+    ),
+    "expected_days_to_next_purchase": ("days_to_next_mae",),
+}
 AUC_GAIN, AUC_FLOOR, GINI_GAIN, RATIO_BAND = 0.005, 0.002, 0.02, 0.10
 TIMING_WINDOWS = (7, 30, 90)  # the p_buy_<t>d columns churnml's timing metric reads
 
@@ -102,6 +122,26 @@ def git(*args: str) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out.stdout.strip()
+
+
+def nonfinite(pred: pd.DataFrame) -> dict[str, int]:
+    """Count NaN and inf per prediction column (only the columns that have any)."""
+    counts = {c: int((~np.isfinite(pred[c].to_numpy(float))).sum()) for c in DEPENDS}
+    return {c: n for c, n in counts.items() if n}
+
+
+def honest_metrics(pred: pd.DataFrame, labels: pd.DataFrame) -> dict[str, Any]:
+    """``model_metrics``, with every metric over a column holding NaN or inf set to NaN."""
+    metrics = model_metrics(pred, labels)
+    bad = nonfinite(pred)
+    for column in bad:
+        for name in DEPENDS[column]:
+            metrics[name] = float("nan")
+    if any(c.startswith("p_buy_") and not np.isfinite(pred[c]).all() for c in pred):
+        metrics["timing_calibration_error"] = float("nan")
+    if bad:
+        metrics["nonfinite_predictions"] = bad
+    return metrics
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -157,21 +197,25 @@ class Logs:
 # -- lifetimes --------------------------------------------------------------------------------
 
 
-def fit_with_fallback(make, *args) -> tuple[Any, float]:
-    """Fit with penalizer 0.0, then 0.001 if that fails or gives non-finite parameters."""
-    error: Exception | None = None
+def fit_with_fallback(fitter, *args) -> tuple[Any, float]:
+    """Fit with penalizer 0.0, then 0.001 if that fails or gives non-finite parameters.
+
+    lifetimes prints the optimiser's result when it does not converge: that goes nowhere.
+    """
+    failures = []
     for penalizer in (0.0, 0.001):
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
-                fitted = make(penalizer).fit(*args)
+                fitted = fitter(penalizer_coef=penalizer).fit(*args)
         except Exception as exc:  # lifetimes raises ConvergenceError, numpy/scipy errors
-            error = exc
+            failures.append(f"{penalizer}: {type(exc).__name__} {' '.join(str(exc).split())}")
             continue
-        if all(np.isfinite(v) and v > 0 for v in dict(fitted.params_).values()):
+        params = {k: float(v) for k, v in fitted.params_.items()}
+        if all(np.isfinite(v) and v > 0 for v in params.values()):
             return fitted, penalizer
-        error = ValueError(f"non-finite or non-positive parameters {dict(fitted.params_)}")
-    raise RuntimeError(f"lifetimes fit failed with penalizer 0.0 and 0.001: {error}")
+        failures.append(f"{penalizer}: non-finite or non-positive parameters {params}")
+    raise RuntimeError(f"{fitter.__name__} failed with penalizer " + "; ".join(failures))
 
 
 def lifetimes_predictions(
@@ -207,13 +251,9 @@ def lifetimes_predictions(
     recency = summary["recency"].to_numpy(float)
     age = summary["T"].to_numpy(float)
     money = summary["monetary_value"].to_numpy(float)
-    bg, bg_pen = fit_with_fallback(
-        lambda p: BetaGeoFitter(penalizer_coef=p), summary["frequency"], recency, age
-    )
+    bg, bg_pen = fit_with_fallback(BetaGeoFitter, summary["frequency"], recency, age)
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    gg, gg_pen = fit_with_fallback(
-        lambda p: GammaGammaFitter(penalizer_coef=p), repeat["frequency"], repeat["monetary_value"]
-    )
+    gg, gg_pen = fit_with_fallback(GammaGammaFitter, repeat["frequency"], repeat["monetary_value"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p_alive = np.asarray(bg.conditional_probability_alive(x, recency, age), dtype=float)
@@ -351,6 +391,7 @@ def run_setting(
             metrics["seconds"] = evaluation.diagnostics.get(name, {}).get("seconds")
             out["models"][name] = metrics
         out["evaluate_n_customers"] = len(evaluation.labels)
+        out["evaluate_diagnostics"] = evaluation.diagnostics
 
     life_pred = None
     if with_lifetimes:
@@ -378,7 +419,7 @@ def run_setting(
     }
     if life_pred is not None:
         out["models"]["lifetimes"] = {
-            **model_metrics(life_pred, labels),
+            **honest_metrics(life_pred, labels),
             "seconds": out["seconds"]["lifetimes"],
         }
     if scores is not None:
@@ -388,7 +429,7 @@ def run_setting(
         champion["unscored_revenue"] = float(unscored["revenue"].sum())
         champion["scored_buyers"] = int(scored_labels["bought"].sum())
         champion["scored_revenue"] = float(scored_labels["revenue"].sum())
-        metrics = model_metrics(scores, labels)
+        metrics = honest_metrics(scores, labels)
         champion["metrics"] = metrics
         same = out["models"].get(champion["family"], {})
         if "auc" in same:
@@ -536,8 +577,15 @@ def print_setting(res: dict[str, Any]) -> None:
         print(
             f"   lifetimes: BG/NBD penalizer {lt['bgnbd_penalizer']} "
             f"{ {k: round(v, 4) for k, v in lt['bgnbd_params'].items()} }, "
-            f"GG penalizer {lt['gg_penalizer']}"
+            f"GG penalizer {lt['gg_penalizer']} "
+            f"{ {k: round(v, 4) for k, v in lt['gg_params'].items()} }"
         )
+    for name, metrics in res["models"].items():
+        if metrics.get("nonfinite_predictions"):
+            print(
+                f"   {name}: NaN or inf predictions {metrics['nonfinite_predictions']} "
+                "(customers); the metrics over those columns are left out (-)"
+            )
     if "evaluate" in secs:
         print(f"   evaluate: {secs['evaluate']:.1f} s in all")
     c = res["checks"]
