@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+from scipy.optimize import minimize
 
 from churnml.exceptions import ConfigError, InsufficientDataError, ModelFitError, NotFittedError
 from churnml.models.base import Params
@@ -138,6 +139,9 @@ class TransactionModel(_Persisted):
         Model family.
     penalizer : float
         L2 penalty on the parameters (``lifetimes``' ``penalizer_coef``), >= 0.
+    max_iter : int
+        Iteration limit of the optimiser (L-BFGS-B for BG/NBD and MBG/NBD, Nelder-Mead for
+        Pareto/NBD, as in ``lifetimes``), >= 1.
 
     Attributes
     ----------
@@ -149,9 +153,10 @@ class TransactionModel(_Persisted):
     n_unique_rows_ : int
         Distinct (frequency, recency, T) rows the likelihood was evaluated on.
     converged_ : bool
-        Whether the optimum is finite.
+        Whether the optimiser reached a finite optimum; False when it stopped at its iteration
+        limit, whatever the parameters look like.
     fit_message_ : str
-        The optimiser's message.
+        The optimiser's message (saying so when it stopped at the limit).
     at_bound_ : list of str
         Parameters at their limit: a degenerate but valid optimum (for example ``a`` near 0
         or ``s`` near 0: no drop-out is seen, and the model reduces to the NBD).
@@ -166,9 +171,12 @@ class TransactionModel(_Persisted):
 
     _kind_name = "transaction"
 
-    def __init__(self, *, kind: str = "bgnbd", penalizer: float = 0.0) -> None:
+    def __init__(
+        self, *, kind: str = "bgnbd", penalizer: float = 0.0, max_iter: int = 2000
+    ) -> None:
         self.kind = kind
         self.penalizer = penalizer
+        self.max_iter = max_iter
 
     def _validate_params(self) -> None:
         if self.kind not in _FITTERS:
@@ -179,6 +187,10 @@ class TransactionModel(_Persisted):
         if not (isinstance(self.penalizer, int | float) and self.penalizer >= 0):
             raise ConfigError(
                 f"TransactionModel.penalizer must be a number >= 0; got {self.penalizer!r}"
+            )
+        if not (isinstance(self.max_iter, int | np.integer) and self.max_iter >= 1):
+            raise ConfigError(
+                f"TransactionModel.max_iter must be a whole number >= 1; got {self.max_iter!r}"
             )
 
     def fit(self, summary: pd.DataFrame) -> TransactionModel:
@@ -205,25 +217,22 @@ class TransactionModel(_Persisted):
         x, t_x, T, w = (rows[c].to_numpy() for c in (*_RFM, "weight"))
         if self.kind in ("bgnbd", "mbgnbd"):
             result = fit_beta_geometric(
-                x, t_x, T, w, penalizer=float(self.penalizer), modified=self.kind == "mbgnbd"
+                x,
+                t_x,
+                T,
+                w,
+                penalizer=float(self.penalizer),
+                modified=self.kind == "mbgnbd",
+                max_iter=self.max_iter,
             )
             self.params_ = result.params
             self.converged_ = result.converged
             self.fit_message_ = result.message
             self.at_bound_ = result.at_bound
         else:
-            fitter = ParetoNBDFitter(penalizer_coef=float(self.penalizer))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    # lifetimes draws its Pareto/NBD start from the global NumPy generator
-                    # (normal around 1); starting at its centre makes fits reproducible.
-                    fitter.fit(x, t_x, T, weights=w, initial_params=np.ones(4))
-            except Exception as exc:  # lifetimes raises ConvergenceError and numpy errors
-                raise ModelFitError(_fit_failure("Pareto/NBD", exc)) from None
-            self.params_ = {k: float(v) for k, v in fitter.params_.items()}
-            self.converged_ = bool(np.all(np.isfinite(list(self.params_.values()))))
-            self.fit_message_ = "lifetimes ParetoNBDFitter"
+            self.params_, self.converged_, self.fit_message_ = _fit_pareto(
+                x, t_x, T, w, float(self.penalizer), self.max_iter
+            )
             self.at_bound_ = [k for k, v in self.params_.items() if v < 1e-6 or v > 1e6]
         self.n_customers_ = len(summary)
         self.n_unique_rows_ = len(rows)
@@ -382,6 +391,59 @@ class TransactionModel(_Persisted):
         """
         values = self.purchase_cdf(summary, [t])[:, 0]
         return pd.Series(values, index=summary.index, name="p_repurchase")
+
+
+def _fit_pareto(
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    w: np.ndarray,
+    penalizer: float,
+    max_iter: int,
+) -> tuple[dict[str, float], bool, str]:
+    """Fit Pareto/NBD as ``ParetoNBDFitter.fit`` does, keeping the optimiser's verdict.
+
+    ``lifetimes`` minimises its likelihood with Nelder-Mead on ages scaled to a maximum of 1
+    and returns the end point without looking at whether the optimiser converged; the same
+    minimisation here returns that too.
+
+    Returns
+    -------
+    params : dict of str to float
+        ``r, alpha, s, beta`` in the summary's time unit.
+    converged : bool
+        A finite optimum, reached before the iteration limit.
+    message : str
+        The optimiser's message.
+
+    Raises
+    ------
+    ModelFitError
+        The optimisation failed outright.
+    """
+    scale = 1.0 / float(T.max())
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # lifetimes draws its start from the global NumPy generator (normal around 1);
+            # starting at its centre makes fits reproducible. tol as ParetoNBDFitter.fit's.
+            out = minimize(
+                ParetoNBDFitter._negative_log_likelihood,
+                x0=np.ones(4),
+                args=(x.astype(int), t_x * scale, T * scale, w, penalizer),
+                method="Nelder-Mead",
+                tol=1e-4,
+                options={"maxiter": max_iter},
+            )
+    except Exception as exc:  # numpy errors from extreme rows
+        raise ModelFitError(_fit_failure("Pareto/NBD", exc)) from None
+    r, alpha, s, beta = (float(v) for v in out.x)
+    params = {"r": r, "alpha": alpha / scale, "s": s, "beta": beta / scale}
+    finite = bool(np.isfinite(out.fun) and np.all(np.isfinite(out.x)))
+    message = str(out.message)
+    if out.status in (1, 2):  # Nelder-Mead: evaluation or iteration limit
+        message = f"stopped at the iteration limit ({max_iter}) before converging: {message}"
+    return params, finite and bool(out.success), message
 
 
 def _fit_failure(model: str, exc: BaseException) -> str:

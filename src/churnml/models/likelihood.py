@@ -122,6 +122,7 @@ def fit_beta_geometric(
     penalizer: float = 0.0,
     modified: bool = False,
     initial: np.ndarray | None = None,
+    max_iter: int = 2000,
 ) -> FitResult:
     """Maximise the (penalised) BG/NBD or MBG/NBD likelihood with L-BFGS-B.
 
@@ -136,14 +137,18 @@ def fit_beta_geometric(
     initial : numpy.ndarray, optional
         Starting log-parameters; default: ``r = 1``, ``alpha`` = mean age / (mean frequency + 1),
         ``a = 1``, ``b = 1``.
+    max_iter : int
+        Iteration limit of each L-BFGS-B run (a stop short of convergence gets one more run
+        from where it stopped).
 
     Returns
     -------
     FitResult
         Parameters ``r, alpha, a, b``, objective value and convergence details. ``converged``
-        means a finite optimum; ``at_bound`` names parameters that ran to their limit, which
-        is a legitimate degenerate optimum (``a -> 0``: nobody drops out, the model reduces to
-        the NBD), reported rather than treated as failure.
+        means a finite optimum that the optimiser did not leave at its iteration (or
+        evaluation) limit; ``at_bound`` names parameters that ran to their limit, which is a
+        legitimate degenerate optimum (``a -> 0``: nobody drops out, the model reduces to the
+        NBD), reported rather than treated as failure.
     """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -161,14 +166,23 @@ def fit_beta_geometric(
             jac=True,
             method="L-BFGS-B",
             bounds=[_LOG_BOUNDS] * 4,
-            options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
+            options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-8},
         )
 
     out = run(initial)
+    n_iterations = int(out.nit)
     if not out.success and np.all(np.isfinite(out.x)):
         out = run(out.x)  # an abnormal line-search stop usually resolves from a warm start
+        n_iterations += int(out.nit)
     params = dict(zip(("r", "alpha", "a", "b"), np.exp(out.x).tolist(), strict=True))
     finite = bool(np.isfinite(out.fun) and np.all(np.isfinite(out.x)))
+    # status 1: stopped by the iteration or evaluation limit, wherever the gradient stood
+    stopped = out.status == 1
+    message = str(out.message)
+    if stopped:
+        message = (
+            f"stopped at the iteration limit ({max_iter} per run) before converging: {message}"
+        )
     at_bound = [
         name
         for name, value in zip(("r", "alpha", "a", "b"), out.x, strict=True)
@@ -177,8 +191,8 @@ def fit_beta_geometric(
     return FitResult(
         params=params,
         objective=float(out.fun),
-        converged=finite,
-        message=str(out.message),
-        n_iterations=int(out.nit),
+        converged=finite and not stopped,
+        message=message,
+        n_iterations=n_iterations,
         at_bound=at_bound,
     )
