@@ -4,6 +4,7 @@ from churnml.models.base import BaseScorer
 from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
 from churnml.models.catalog import CATALOGUE, FAMILIES, MODEL_KEYS, ModelFamily, make_scorer
 from churnml.models.gbm import GBMScorer
+from churnml.models.level import LevelAdjusted, apply_level, learn_level
 from churnml.models.pipeline import SCORE_COLUMNS, BTYDScorer, RateBaselineScorer
 from churnml.settings import ValueSettings
 
@@ -17,9 +18,12 @@ __all__ = [
     "BaseScorer",
     "GBMScorer",
     "GammaGammaModel",
+    "LevelAdjusted",
     "ModelFamily",
     "RateBaselineScorer",
     "TransactionModel",
     "ValueSettings",
+    "apply_level",
+    "learn_level",
     "make_scorer",
 ]
