@@ -1,6 +1,12 @@
 """Out-of-time evaluation of churnml's models, its curves, and the champion and promotion rules."""
 
-from churnml.evaluation.backtest import evaluate
+from churnml.evaluation.backtest import (
+    BACKTEST_WINDOWS,
+    backtest_windows,
+    evaluate,
+    seasonal_backtest,
+    window_cutoffs,
+)
 from churnml.evaluation.curves import (
     EvaluationCurves,
     ModelCurves,
@@ -8,6 +14,7 @@ from churnml.evaluation.curves import (
     evaluation_curves,
     gains_curve,
 )
+from churnml.evaluation.level import LEVEL_RULE, LevelFit, learn_levels
 from churnml.evaluation.metrics import (
     METRIC_NAMES,
     expected_calibration_error,
@@ -21,27 +28,44 @@ from churnml.evaluation.selection import (
     AGGREGATE_TOLERANCE,
     CHAMPION_RULE,
     PROMOTION_RULE,
+    REFERENCE_FAMILY,
     beats,
+    beats_robust,
+    champion_table,
     select_champion,
+    select_champion_robust,
+    summarize_windows,
 )
 
 __all__ = [
     "AGGREGATE_TOLERANCE",
+    "BACKTEST_WINDOWS",
     "CHAMPION_RULE",
+    "LEVEL_RULE",
     "METRIC_NAMES",
     "PROMOTION_RULE",
+    "REFERENCE_FAMILY",
     "Evaluation",
     "EvaluationCurves",
+    "LevelFit",
     "ModelCurves",
+    "backtest_windows",
     "beats",
+    "beats_robust",
+    "champion_table",
     "calibration_bins",
     "evaluate",
     "evaluation_curves",
     "expected_calibration_error",
     "gains_curve",
+    "learn_levels",
     "model_metrics",
     "normalized_gini",
+    "seasonal_backtest",
     "select_champion",
+    "select_champion_robust",
+    "summarize_windows",
     "save_plots",
     "top_share",
+    "window_cutoffs",
 ]

@@ -1,7 +1,14 @@
-"""Out-of-time evaluation: fit at a cutoff, score, compare with what happened after it."""
+"""Out-of-time evaluation: fit at a cutoff, score, compare with what happened after it.
+
+:func:`evaluate` backtests one window; :func:`backtest_windows` backtests the rolling-origin
+windows ``churnml train`` chooses its champion on (:func:`window_cutoffs`), and
+:func:`seasonal_cutoff` finds the same calendar window one year earlier, where a family's
+seasonal level is learned.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,16 +16,155 @@ import pandas as pd
 
 from churnml.config import parse_day
 from churnml.data.validation import ValidatedTransactions
+from churnml.evaluation.level import SEASON_MIN_HISTORY_DAYS, learn_levels, own_season
 from churnml.evaluation.metrics import model_metrics
 from churnml.evaluation.result import Evaluation
-from churnml.evaluation.selection import select_champion
+from churnml.evaluation.selection import select_champion_robust
 from churnml.exceptions import ChurnmlError
-from churnml.features.rfm import btyd_summary
+from churnml.features.rfm import btyd_summary, lines_of
 from churnml.features.windows import build_labels
+from churnml.models.base import BaseScorer
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, check_keys, make_scorer
+from churnml.models.level import apply_level
+from churnml.models.pipeline import MIN_HISTORY_DAYS
 from churnml.settings import ValueSettings
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = [
+    "BACKTEST_WINDOWS",
+    "Evaluation",
+    "backtest_windows",
+    "evaluate",
+    "seasonal_cutoff",
+    "window_cutoffs",
+    "window_step",
+]
+
+#: Rolling-origin windows ``churnml train`` backtests where the history allows.
+BACKTEST_WINDOWS = 3
+
+
+def window_step(horizon_days: int) -> int:
+    """Return the days between two rolling-origin cutoffs: ``max(30, horizon // 3)``.
+
+    A month at least, so that each window starts in another month and sees other customers
+    come due; a third of the horizon for long horizons, so that three windows never share more
+    than two thirds of their label period and still need only ``horizon + 2 * step`` days of
+    history beyond the first fit (a step of a whole horizon would push the oldest window's fit
+    back to a much younger customer base, whose miss is not today's).
+
+    Parameters
+    ----------
+    horizon_days : int
+        The horizon.
+
+    Returns
+    -------
+    int
+        The step in days.
+
+    Examples
+    --------
+    >>> from churnml.evaluation.backtest import window_step
+    >>> window_step(90), window_step(365)
+    (30, 121)
+    """
+    return max(30, int(horizon_days) // 3)
+
+
+def window_cutoffs(
+    first_day: Any,
+    as_of: Any,
+    horizon_days: int,
+    n_windows: int = BACKTEST_WINDOWS,
+    step_days: int | None = None,
+) -> list[pd.Timestamp]:
+    """Return the cutoffs of the rolling-origin backtest, newest first.
+
+    ``c_j = as_of - horizon - j * step`` for ``j = 0 .. n_windows - 1``, so that every label
+    window ends by as-of. The newest is always returned (whether it can be fitted is for the
+    fit to say); older ones only with at least
+    :data:`~churnml.models.pipeline.MIN_HISTORY_DAYS` of history before them, the BTYD
+    models' gate.
+
+    Parameters
+    ----------
+    first_day : str or pandas.Timestamp
+        First day of the data.
+    as_of : str or pandas.Timestamp
+        Last day of the data the windows may use.
+    horizon_days : int
+        Length of each label window.
+    n_windows : int
+        Windows wanted.
+    step_days : int, optional
+        Days between cutoffs (default :func:`window_step`).
+
+    Returns
+    -------
+    list of pandas.Timestamp
+        Cutoffs, newest first (at least one).
+
+    Examples
+    --------
+    >>> from churnml.evaluation.backtest import window_cutoffs
+    >>> [str(c.date()) for c in window_cutoffs("1997-01-01", "1998-06-30", 90)]
+    ['1998-04-01', '1998-03-02', '1998-01-31']
+    >>> [str(c.date()) for c in window_cutoffs("1998-01-01", "1998-06-30", 90)]
+    ['1998-04-01', '1998-03-02', '1998-01-31']
+    >>> len(window_cutoffs("1998-02-15", "1998-06-30", 90))
+    1
+    """
+    first, last = parse_day(first_day, "first_day"), parse_day(as_of, "as_of")
+    step = int(step_days) if step_days is not None else window_step(horizon_days)
+    newest = last - pd.Timedelta(days=int(horizon_days))
+    cutoffs = [newest]
+    for j in range(1, max(1, int(n_windows))):
+        cutoff = newest - pd.Timedelta(days=j * step)
+        if (cutoff - first).days < MIN_HISTORY_DAYS:
+            break
+        cutoffs.append(cutoff)
+    return cutoffs
+
+
+def seasonal_cutoff(first_day: Any, as_of: Any, horizon_days: int) -> pd.Timestamp | None:
+    """Return the cutoff of the same calendar window one year before (as-of, as-of + horizon].
+
+    Parameters
+    ----------
+    first_day : str or pandas.Timestamp
+        First day of the data.
+    as_of : str or pandas.Timestamp
+        The scoring date (the training as-of).
+    horizon_days : int
+        The horizon; over 365 days the window a year earlier would run past as-of.
+
+    Returns
+    -------
+    pandas.Timestamp or None
+        ``as_of - 365 days``; None when the history before it is shorter than
+        :data:`~churnml.evaluation.level.SEASON_MIN_HISTORY_DAYS` or the horizon is over a
+        year.
+
+    Examples
+    --------
+    >>> from churnml.evaluation.backtest import seasonal_cutoff
+    >>> str(seasonal_cutoff("2009-12-01", "2011-09-30", 90).date())
+    '2010-09-30'
+    >>> seasonal_cutoff("1997-01-01", "1998-05-31", 90) is None  # 150 days before it
+    True
+    """
+    first, last = parse_day(first_day, "first_day"), parse_day(as_of, "as_of")
+    cutoff = last - pd.Timedelta(days=365)
+    if int(horizon_days) > 365 or (cutoff - first).days < SEASON_MIN_HISTORY_DAYS:
+        return None
+    return cutoff
+
+
+def _quiet(scorer: BaseScorer) -> BaseScorer:
+    """Switch off per-customer reasons where a scorer has them: backtests never read them."""
+    if "explain" in scorer._param_names():
+        scorer.set_params(explain=False)
+    return scorer
 
 
 def evaluate(
@@ -69,7 +215,22 @@ def evaluate(
         The holdout window runs past the end of the data, or nothing precedes the cutoff.
     """
     cutoff = parse_day(cutoff, "cutoff")
-    scorers = [make_scorer(name, value, freq, seed) for name in check_keys(models)]
+    scorers = [_quiet(make_scorer(name, value, freq, seed)) for name in check_keys(models)]
+    result = _score_window(tx, cutoff, horizon_days, scorers, freq, on_step)
+    if champion:
+        _add_champion(result, tx, cutoff, horizon_days, models, value, freq, on_step, seed)
+    return result
+
+
+def _score_window(
+    tx: ValidatedTransactions | pd.DataFrame,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    scorers: Sequence[BaseScorer],
+    freq: str,
+    on_step: Callable[[str], None] | None,
+) -> Evaluation:
+    """Fit the scorers at the cutoff and score them on the window after it."""
     summary = btyd_summary(tx, cutoff, freq)  # type: ignore[arg-type]
     # purchases are counted in the same unit the models predict (customer-days or -weeks)
     labels = build_labels(tx, cutoff, horizon_days, customers=summary.index, freq=freq)
@@ -88,11 +249,168 @@ def evaluate(
             continue
         seconds = (pd.Timestamp.now() - started).total_seconds()
         result.predictions[scorer.name] = pred
-        result.metrics[scorer.name] = model_metrics(pred, labels)
+        result.metrics[scorer.name] = model_metrics(pred, labels, horizon_days=horizon_days)
         result.diagnostics[scorer.name] = {**scorer.diagnostics_, "seconds": round(seconds, 2)}
-    if champion:
-        _add_champion(result, tx, cutoff, horizon_days, models, value, freq, on_step, seed)
     return result
+
+
+def backtest_windows(
+    tx: ValidatedTransactions | pd.DataFrame,
+    as_of: Any,
+    horizon_days: int,
+    *,
+    models: Sequence[str] = FAMILIES,
+    value: ValueSettings | None = None,
+    freq: str = "D",
+    seed: int = 0,
+    n_windows: int = BACKTEST_WINDOWS,
+    step_days: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> tuple[list[Evaluation], list[str]]:
+    """Backtest models on the rolling-origin windows of :func:`window_cutoffs`.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions or pandas.DataFrame
+        Validated transactions up to ``as_of`` (nothing after it is read).
+    as_of : str or pandas.Timestamp
+        Last day of data; every label window ends by it.
+    horizon_days : int
+        Length of each label window.
+    models : sequence of str
+        Model keys.
+    value : ValueSettings, optional
+        CLV settings.
+    freq : {"D", "W"}
+        Purchase period.
+    seed : int
+        Random seed of the models that use one.
+    n_windows : int
+        Windows wanted (fewer when the history is short).
+    step_days : int, optional
+        Days between cutoffs (default :func:`window_step`).
+    on_step : callable, optional
+        Progress messages.
+
+    Returns
+    -------
+    evaluations : list of Evaluation
+        One per window that could be backtested, newest first; ``seconds`` set.
+    notes : list of str
+        Windows that could not be backtested, and why; fewer windows than wanted.
+
+    Notes
+    -----
+    The windows are fitted oldest first, and the penalizer a BTYD family chooses out of time
+    at the oldest cutoff it can search at is reused at the newer cutoffs (it saw none of their
+    holdouts); their diagnostics record it as ``penalizer_chosen_at``. Per-customer reasons
+    are not computed.
+    """
+    as_of = parse_day(as_of, "as_of")
+    first = lines_of(tx)["date"].min()
+    cutoffs = window_cutoffs(first, as_of, horizon_days, n_windows, step_days)
+    evaluations: list[Evaluation] = []
+    notes: list[str] = []
+    if len(cutoffs) < n_windows:
+        notes.append(
+            f"backtest: the history from {first.date()} leaves room for {len(cutoffs)} of "
+            f"{n_windows} rolling windows of {horizon_days} days (each needs "
+            f"{MIN_HISTORY_DAYS} days of history before its cutoff)"
+        )
+    penalizers: dict[str, float] = {}
+    chosen_at: dict[str, str] = {}
+    # Oldest first: the BTYD penalizer each family chooses out of time at the oldest cutoff
+    # serves the newer windows (chosen on earlier data, so it sees none of their holdouts),
+    # which spares the search's refits; the refit at as-of searches again.
+    for j, cutoff in reversed(list(enumerate(cutoffs))):
+        where = f"window {j + 1}/{len(cutoffs)}, cutoff {cutoff.date()}"
+        step = None if on_step is None else (lambda msg, w=where: on_step(f"{msg} ({w})"))
+        scorers = []
+        for name in check_keys(models):
+            scorer = _quiet(make_scorer(name, value, freq, seed))
+            if name in penalizers:
+                scorer.set_params(penalizer=penalizers[name])
+            scorers.append(scorer)
+        started = time.perf_counter()
+        try:
+            evaluation = _score_window(tx, cutoff, horizon_days, scorers, freq, step)
+        except ChurnmlError as exc:
+            notes.append(f"backtest at {cutoff.date()} impossible: {exc}")
+            continue
+        evaluation.seconds = round(time.perf_counter() - started, 3)
+        for name, diagnostics in evaluation.diagnostics.items():
+            if name in chosen_at:
+                diagnostics["penalizer_chosen_at"] = chosen_at[name]
+            elif "chosen" in diagnostics.get("penalizer_search", {}):
+                penalizers[name] = float(diagnostics["penalizer_search"]["chosen"])
+                chosen_at[name] = str(cutoff.date())
+        evaluations.insert(0, evaluation)
+    return evaluations, notes
+
+
+def seasonal_backtest(
+    tx: ValidatedTransactions | pd.DataFrame,
+    as_of: Any,
+    horizon_days: int,
+    family: str,
+    windows: Sequence[Evaluation] = (),
+    *,
+    value: ValueSettings | None = None,
+    freq: str = "D",
+    seed: int = 0,
+) -> tuple[Evaluation | None, str | None]:
+    """Backtest one family on the same calendar window one year before the scoring window.
+
+    Parameters
+    ----------
+    tx : ValidatedTransactions or pandas.DataFrame
+        Validated transactions up to ``as_of``.
+    as_of : str or pandas.Timestamp
+        The scoring date.
+    horizon_days : int
+        The horizon.
+    family : str
+        Model key (the champion).
+    windows : sequence of Evaluation
+        Backtests already run; one at the seasonal cutoff with ``family`` in it is reused.
+    value : ValueSettings, optional
+        CLV settings.
+    freq : {"D", "W"}
+        Purchase period.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    evaluation : Evaluation or None
+        The year-ago window (None when the history does not have it).
+    note : str or None
+        Why there is none.
+    """
+    first = lines_of(tx)["date"].min()
+    cutoff = seasonal_cutoff(first, as_of, horizon_days)
+    if cutoff is None:
+        year_ago = parse_day(as_of) - pd.Timedelta(days=365)
+        why = (
+            f"a {horizon_days}-day window a year earlier would run past as-of"
+            if horizon_days > 365
+            else f"the same window a year earlier ({year_ago.date()}) needs "
+            f"{SEASON_MIN_HISTORY_DAYS} days of history before it (the data starts "
+            f"{first.date()})"
+        )
+        return None, f"level: {why}, so the season is not known"
+    for window in windows:
+        if window.cutoff == cutoff and family in window.predictions:
+            return window, None
+    started = time.perf_counter()
+    try:
+        evaluation = evaluate(
+            tx, cutoff, horizon_days, models=(family,), value=value, freq=freq, seed=seed
+        )
+    except ChurnmlError as exc:
+        return None, f"level: no backtest of {family} one year earlier ({cutoff.date()}): {exc}"
+    evaluation.seconds = round(time.perf_counter() - started, 3)
+    return evaluation, None
 
 
 def _add_champion(
@@ -106,24 +424,51 @@ def _add_champion(
     on_step: Callable[[str], None] | None,
     seed: int,
 ) -> None:
+    """Report what ``churnml train`` would have registered at the cutoff, judged on the holdout.
+
+    Its rule on rolling windows inside the data up to the cutoff picks the family, the level
+    those windows (and the year-ago window) teach rescales the family's predictions, and the
+    result is scored on the holdout as ``champion``.
+    """
     families = [m for m in models if m in FAMILIES]
     if on_step is not None:
-        on_step("Choosing the champion on an inner backtest")
-    inner_cutoff = cutoff - pd.Timedelta(days=int(horizon_days))
-    lines = tx.lines if isinstance(tx, ValidatedTransactions) else tx
+        on_step("Choosing the champion on inner backtest windows")
+    lines = lines_of(tx)
     known = lines[lines["date"] < cutoff + pd.Timedelta(days=1)]
-    try:
-        inner = evaluate(
-            known, inner_cutoff, horizon_days, models=families, value=value, freq=freq, seed=seed
-        )
-        name, reason = select_champion(inner, families)
-    except ChurnmlError as exc:
-        name, reason = "bgnbd", f"no inner backtest possible ({exc}); BG/NBD by default"
-    if name in result.metrics and "error" not in result.metrics[name]:
-        result.metrics["champion"] = {**result.metrics[name], "family": name}
-        result.predictions["champion"] = result.predictions[name]
-    result.diagnostics["champion"] = {
+    inner, notes = backtest_windows(
+        known, cutoff, horizon_days, models=families, value=value, freq=freq, seed=seed
+    )
+    if inner:
+        name, reason, _ = select_champion_robust(inner, families)
+    else:
+        name, reason = "bgnbd", "no inner backtest possible; BG/NBD by default"
+    diagnostics: dict[str, Any] = {
         "family": name,
         "reason": reason,
-        "inner_cutoff": str(inner_cutoff.date()),
+        "inner_cutoff": str(inner[0].cutoff.date()) if inner else None,
+        "inner_cutoffs": [str(ev.cutoff.date()) for ev in inner],
+        "notes": list(notes),
     }
+    if name in result.metrics and "error" not in result.metrics[name]:
+        own = own_season(result.diagnostics.get(name, {}))
+        seasonal, note = None, None
+        if not own:
+            seasonal, note = seasonal_backtest(
+                known, cutoff, horizon_days, name, inner, value=value, freq=freq, seed=seed
+            )
+        level = learn_levels(
+            inner,
+            name,
+            seasonal,
+            clv_horizon_days=(value or ValueSettings()).horizon_days,
+            own_level="its seasonal level" if own else None,
+        )
+        diagnostics["notes"] += [n for n in (note, *level.notes) if n]
+        diagnostics["level"] = level.to_dict()
+        predictions = apply_level(result.predictions[name], level.factors, value)
+        result.metrics["champion"] = {
+            **model_metrics(predictions, result.labels, horizon_days=horizon_days),
+            "family": name,
+        }
+        result.predictions["champion"] = predictions
+    result.diagnostics["champion"] = diagnostics

@@ -39,6 +39,9 @@ class Evaluation:
         MLflow run that recorded it, if any.
     files : list of pathlib.Path
         Files written from it (``metrics.json``, plots), if any.
+    seconds : float or None
+        Wall time of the whole backtest (every model), when timed; never in ``metrics.json``,
+        which stays the same for the same data and seed.
     """
 
     cutoff: pd.Timestamp
@@ -50,6 +53,7 @@ class Evaluation:
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     run_id: str | None = None
     files: list[Path] = field(default_factory=list)
+    seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the ``metrics.json`` payload of the contract (NaN written as null).
