@@ -59,7 +59,7 @@ from churnml.data import (
     load_transactions,
     simulate_transactions,
 )
-from churnml.evaluation import CHAMPION_RULE, PROMOTION_RULE, Evaluation
+from churnml.evaluation import CHAMPION_RULE, LEVEL_RULE, PROMOTION_RULE, Evaluation
 from churnml.exceptions import ChurnmlError, ChurnmlWarning, ConfigError, DataFileError
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, describe_keys
 from churnml.settings import ValueSettings
@@ -645,13 +645,90 @@ def train(
         )
     if result.backtest is not None:
         print_evaluation(result.backtest)
+    print_backtests(result)
     for note in result.notes:
         out.print(f"note: {note}", soft_wrap=True)
     _print_training(result)
 
 
+def _number(value: Any, digits: int = 3) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if pd.isna(number) else f"{number:.{digits}f}"
+
+
+def print_backtests(result: TrainResult, console: Console = out) -> None:
+    """Print the rolling-window summary the champion rule read, the level and the totals."""
+    table = result.backtest_summary
+    if table is not None and len(result.backtests) > 0:
+        cutoffs = ", ".join(str(ev.cutoff.date()) for ev in result.backtests)
+        shown = Table(
+            title=f"Backtest over {len(result.backtests)} windows (cutoffs {cutoffs}); * chosen"
+        )
+        shown.add_column("over the windows")
+        for name in table.index:
+            shown.add_column(f"{name}{' *' if table.loc[name, 'chosen'] else ''}", justify="right")
+        rows = [("windows", "n_windows", 0)]
+        for label, key in (
+            ("AUC", "auc"),
+            ("revenue Gini", "revenue_gini"),
+            ("AUC + Gini", "score"),
+            ("Brier", "brier"),
+        ):
+            rows += [(f"{label} mean", f"{key}_mean", 3), (f"{label} sd", f"{key}_std", 3)]
+        rows += [("vs bgnbd (mean)", "vs_reference", 4), ("spread vs bgnbd (sd)", "spread", 4)]
+        for label, key in (("buyers ratio", "buyers_ratio"), ("revenue ratio", "revenue_ratio")):
+            rows += [(f"{label} {stat}", f"{key}_{stat}", 2) for stat in ("mean", "min", "max")]
+        rows += [
+            ("level miss, buyers", "buyers_miss", 3),
+            ("level miss, revenue", "revenue_miss", 3),
+        ]
+        for label, column, digits in rows:
+            shown.add_row(label, *(_number(v, digits) for v in table[column]))
+        shown.add_row(
+            "below bgnbd by > spread", *("yes" if not g else "no" for g in table["guard"])
+        )
+        shown.add_row("within tolerance", *("yes" if w else "no" for w in table["within"]))
+        console.print(shown)
+        console.print(
+            "[dim]level miss = mean |predicted / actual - 1| after the level the other windows "
+            "teach; the rule reads the means, the BG/NBD guard and the tolerance[/]",
+            soft_wrap=True,
+        )
+    level = result.level
+    if level is not None:
+        f = level.factors
+        console.print(
+            f"Level of {level.family} ({level.method}): buyers x{f['buyers']:.3f}, purchases "
+            f"x{f['purchases']:.3f}, revenue x{f['revenue']:.3f}, CLV x{f['clv']:.3f}",
+            soft_wrap=True,
+        )
+    if result.totals:
+        horizon = result.settings.horizon_days
+        parts = []
+        for key, digits in (("buyers", 0), ("purchases", 0), ("revenue", 0)):
+            total = result.totals[key]
+            text = f"{key} {total['predicted']:,.{digits}f}"
+            if total["low"] is not None and total["high"] is not None:
+                text += f" ({total['low']:,.{digits}f}-{total['high']:,.{digits}f})"
+            parts.append(text)
+        console.print(
+            f"Expected in the {horizon} days after {result.settings.to_dict()['as_of']}: "
+            + ", ".join(parts),
+            soft_wrap=True,
+        )
+    if result.timings:
+        console.print(
+            "[dim]Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()) + "[/]",
+            soft_wrap=True,
+        )
+
+
 def _print_training(result: TrainResult) -> None:
     out.print(f"Best family: [bold]{result.champion}[/] ({result.reason})\nRule: {CHAMPION_RULE}")
+    out.print(f"[dim]Level rule: {LEVEL_RULE}[/]", soft_wrap=True)
     out.print(
         f"Registered {result.model_name} version {result.version} as challenger "
         f"(MLflow run {result.run_id} in {result.tracking_uri})",
@@ -722,6 +799,7 @@ def score(
         _print_scoring(
             result.scores, result.model_version, result.family, result.meta["as_of"], out_path
         )
+        _print_totals(result.scores, result.meta, result.horizon_days)
         if result.n_unscored:
             out.print(
                 f"note: {result.n_unscored:,} customers have no purchase with a positive net "
@@ -749,6 +827,26 @@ def _print_scoring(
     )
     counts = scores["segment"].value_counts()
     out.print("Segments: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
+
+
+def _print_totals(scores: pd.DataFrame, meta: dict[str, Any], horizon_days: int) -> None:
+    """Print the scored totals, with the interval the model's backtest windows give."""
+    level = meta.get("level") or {}
+    interval = level.get("interval") or {}
+    parts = []
+    for key, column in (
+        ("buyers", "p_repurchase"),
+        ("purchases", "expected_purchases"),
+        ("revenue", "expected_revenue"),
+    ):
+        total = float(scores[column].sum())
+        band = interval.get(key)
+        text = f"{key} {total:,.0f}"
+        # the interval is for the horizon the windows were backtested on
+        if band and int(meta.get("horizon_days", 0)) == int(horizon_days):
+            text += f" ({total * band[0]:,.0f}-{total * band[1]:,.0f})"
+        parts.append(text)
+    out.print(f"Expected in the next {horizon_days} days: " + ", ".join(parts), soft_wrap=True)
 
 
 models_app = typer.Typer(

@@ -14,11 +14,13 @@ import math
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from churnml._version import __version__
 from churnml.config import EXPERIMENT, tracking_uri
@@ -27,6 +29,7 @@ from churnml.data.validation import ValidatedTransactions
 from churnml.evaluation.curves import EvaluationCurves
 from churnml.evaluation.plots import save_plots
 from churnml.evaluation.result import Evaluation
+from churnml.evaluation.selection import SUMMARY_METRICS
 from churnml.exceptions import ConfigError
 from churnml.tracking.lazy_mlflow import mlflow
 
@@ -247,6 +250,53 @@ class TrackedRun:
         with tempfile.TemporaryDirectory() as folder:
             save_plots(evaluation, folder)
             mlflow.log_artifacts(folder, "plots")
+
+    def log_backtests(
+        self,
+        evaluations: Sequence[Evaluation],
+        summary: pd.DataFrame | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log every rolling backtest window's headline metrics and their summary.
+
+        Metrics ``window_<j>.<model>.<metric>`` (``j = 1`` is the newest window) for the
+        summarised metrics, and ``summary.<model>.<column>`` for every number of the summary
+        table (means, standard deviations, level misses); artifacts ``backtests.json`` (each
+        window's ``metrics.json`` payload) and ``backtest_summary.json``.
+
+        Parameters
+        ----------
+        evaluations : sequence of Evaluation
+            The windows, newest first.
+        summary : pandas.DataFrame or None
+            The champion rule's table (one row per model).
+        extra : mapping, optional
+            More JSON written into ``backtest_summary.json`` (the level, the totals).
+        """
+        metrics: dict[str, float] = {}
+        for j, evaluation in enumerate(evaluations, start=1):
+            for name, values in evaluation.metrics.items():
+                for key in SUMMARY_METRICS:
+                    number = values.get(key)
+                    if isinstance(number, int | float) and math.isfinite(number):
+                        metrics[f"window_{j}.{name}.{key}"] = float(number)
+        rows: dict[str, Any] = {}
+        if summary is not None:
+            rows = summary.astype(object).where(summary.notna(), None).to_dict(orient="index")
+            for name, row in rows.items():
+                for column, number in row.items():
+                    if isinstance(number, bool):
+                        number = float(number)
+                    if isinstance(number, int | float) and math.isfinite(number):
+                        metrics[f"summary.{name}.{column}"] = float(number)
+        metrics["backtest.windows"] = float(len(evaluations))
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(
+            json.loads(json.dumps([ev.to_dict() for ev in evaluations], default=str)),
+            "backtests.json",
+        )
+        payload = {"windows": [str(ev.cutoff.date()) for ev in evaluations], "summary": rows}
+        self.log_dict({**payload, **(extra or {})}, "backtest_summary.json")
 
     def log_curves(self, curves: EvaluationCurves) -> None:
         """Log an evaluation's curves as ``curves.json`` (what ``churnml report`` draws)."""

@@ -1,10 +1,14 @@
 """Train: backtest every family inside the training data, pick a winner, register it in MLflow.
 
-``train`` is one MLflow run. It backtests every family on the last horizon of the data, picks the
-winner by :data:`~churnml.evaluation.CHAMPION_RULE`, refits it on all the data, logs the bundle
-as a registered model version with alias ``challenger``, and moves ``champion`` to it only if
-it beats the current champion's configuration re-run on the *same* backtest
-(:data:`~churnml.evaluation.PROMOTION_RULE`), or when forced.
+``train`` is one MLflow run. It backtests every family on rolling-origin windows inside the data
+(:func:`~churnml.evaluation.backtest.backtest_windows`), picks the winner by
+:data:`~churnml.evaluation.CHAMPION_RULE`, refits it on all the data (falling back to the next
+family by the rule, and at last to the baseline, when a refit fails), learns its level from the
+windows (:data:`~churnml.evaluation.LEVEL_RULE`) and wraps it in
+:class:`~churnml.models.level.LevelAdjusted`, logs the bundle as a registered model version with
+alias ``challenger``, and moves ``champion`` to it only if it beats the current champion's
+configuration re-run on the *same* windows (:data:`~churnml.evaluation.PROMOTION_RULE`), or when
+forced.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +31,34 @@ from churnml.campaign import purchase_gaps
 from churnml.config import EXPERIMENT, REGISTERED_MODEL, parse_day
 from churnml.data.fingerprint import fingerprint
 from churnml.data.validation import ValidatedTransactions, load_transactions
-from churnml.evaluation import CHAMPION_RULE, Evaluation, beats, select_champion
+from churnml.evaluation import (
+    CHAMPION_RULE,
+    LEVEL_RULE,
+    Evaluation,
+    LevelFit,
+    beats_robust,
+    champion_table,
+    learn_levels,
+    select_champion_robust,
+)
 from churnml.evaluation import evaluate as backtest
+from churnml.evaluation.backtest import (
+    BACKTEST_WINDOWS,
+    backtest_windows,
+    seasonal_backtest,
+    window_step,
+)
+from churnml.evaluation.level import own_season
 from churnml.exceptions import ChurnmlError, ConfigError
 from churnml.features.rfm import history_until, lines_of
-from churnml.models import FAMILIES, BaseScorer, BTYDScorer, GBMScorer, make_scorer
+from churnml.models import (
+    FAMILIES,
+    BaseScorer,
+    BTYDScorer,
+    GBMScorer,
+    LevelAdjusted,
+    make_scorer,
+)
 from churnml.models.bundle import save_bundle
 from churnml.models.catalog import check_keys
 from churnml.scoring import score_with
@@ -52,11 +79,13 @@ class TrainResult:
     Attributes
     ----------
     champion : str
-        Winning family of the backtest (the family of the new version).
+        The family of the new version: the winner of the backtest, or the next one by the rule
+        (at last ``baseline``) when the winner's refit failed (``notes`` say why).
     reason : str
         Why it won.
     backtest : Evaluation or None
-        Backtest on the last horizon of the training data (None if the history is too short).
+        The newest backtest window (on the last horizon of the training data; None if no
+        window could be backtested).
     settings : RunSettings
         The run's settings (as-of resolved from the data).
     version : str or None
@@ -77,6 +106,20 @@ class TrainResult:
         Local copy of the bundle (``export_dir``).
     notes : list of str
         Fallbacks and limits met on the way.
+    backtests : list of Evaluation
+        Every rolling-origin backtest window, newest first (``backtest`` is the first).
+    backtest_summary : pandas.DataFrame or None
+        The champion rule's table: one row per family, each metric's mean, std, min and max
+        over the windows, the comparison with BG/NBD, the level misses and ``chosen``.
+    level : LevelFit or None
+        The level factors the registered model applies, the windows they came from and the
+        interval of the totals.
+    totals : dict or None
+        Predicted totals over the horizon after as-of (``buyers``, ``purchases``, ``revenue``),
+        each ``{"predicted", "low", "high"}``.
+    timings : dict of str to float
+        Seconds per step: each backtest window (``backtest.window_1`` is the newest), the
+        year-ago window, the refit, the totals.
     """
 
     champion: str
@@ -92,6 +135,11 @@ class TrainResult:
     tracking_uri: str | None = None
     bundle_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    backtests: list[Evaluation] = field(default_factory=list)
+    backtest_summary: pd.DataFrame | None = None
+    level: LevelFit | None = None
+    totals: dict[str, dict[str, float | None]] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def example_transactions(as_of: Any) -> pd.DataFrame:
@@ -134,6 +182,9 @@ def example_transactions(as_of: Any) -> pd.DataFrame:
 def _model_params(scorer: BaseScorer) -> dict[str, Any]:
     """Hyper-parameters and fitted parameters worth comparing across runs."""
     out: dict[str, Any] = {}
+    if isinstance(scorer, LevelAdjusted):
+        out["level"] = dict(scorer.factors_)
+        scorer = scorer.inner_
     btyd = scorer if isinstance(scorer, BTYDScorer) else getattr(scorer, "btyd_", None)
     if isinstance(scorer, GBMScorer):
         out["gbm"] = {k: v for k, v in scorer.get_params().items() if k != "value"}
@@ -170,6 +221,7 @@ def train(
     export_dir: str | Path | None = None,
     track: bool = True,
     on_step: Callable[[str], None] | None = None,
+    windows: int = BACKTEST_WINDOWS,
 ) -> TrainResult:
     """Backtest, select the champion family, refit on all data, register, maybe promote.
 
@@ -204,11 +256,14 @@ def train(
         experiments without a store.
     on_step : callable, optional
         Progress messages.
+    windows : int
+        Rolling-origin backtest windows wanted (fewer when the history is short; see
+        :func:`~churnml.evaluation.backtest.window_cutoffs`).
 
     Returns
     -------
     TrainResult
-        Champion family, backtest, registered version and the promotion decision.
+        Champion family, backtests, level, registered version and the promotion decision.
 
     See Also
     --------
@@ -241,6 +296,7 @@ def train(
         export_dir=export_dir,
         track=track,
         on_step=on_step,
+        windows=windows,
     )
 
 
@@ -254,6 +310,7 @@ def train_with(
     export_dir: str | Path | None = None,
     track: bool = True,
     on_step: Callable[[str], None] | None = None,
+    windows: int = BACKTEST_WINDOWS,
 ) -> TrainResult:
     """Train with settings given as one :class:`~churnml.settings.RunSettings`.
 
@@ -263,7 +320,7 @@ def train_with(
         Validated transactions.
     settings : RunSettings
         As-of (required), horizon, families, freq, seed, value and segment settings.
-    force, model_name, experiment, export_dir, track, on_step
+    force, model_name, experiment, export_dir, track, on_step, windows
         As for :func:`train`.
 
     Returns
@@ -286,9 +343,17 @@ def train_with(
     opened = tracked_run("train", experiment=experiment, run_name=run_name) if track else None
     with opened or nullcontext() as run, tempfile.TemporaryDirectory() as tmp:
         if run is not None:
-            run.log_params({**settings.to_dict(), "registered_model": model_name, "force": force})
+            run.log_params(
+                {
+                    **settings.to_dict(),
+                    "registered_model": model_name,
+                    "force": force,
+                    "backtest_windows": windows,
+                    "backtest_step_days": window_step(settings.horizon_days),
+                }
+            )
             run.log_data(train_tx)
-        result, scorer = _select_and_fit(train_tx, settings, run, on_step)
+        result, scorer = _select_and_fit(train_tx, settings, run, on_step, windows)
         result.model_name = model_name
         meta = _bundle_meta(result, train_tx, run, model_name)
         bundle = save_bundle(scorer, meta, Path(tmp) / "bundle")
@@ -300,43 +365,159 @@ def train_with(
     return result
 
 
+def _fallback_order(
+    champion: str, table: pd.DataFrame | None, families: Sequence[str]
+) -> list[str]:
+    """Order the families to refit: best first by the rule, then the baseline."""
+    order = [champion]
+    if table is not None:
+        ranked = table.loc[[f for f in table.index if f in families]].copy()
+        ranked["usable"] = ranked["n_windows"] > 0
+        ranked = ranked.sort_values(
+            ["usable", "guard", "within", "score_mean"], ascending=False, kind="stable"
+        )
+        order += [f for f in ranked.index if f not in order]
+    order += [f for f in families if f not in order]
+    return [*order, "baseline"]
+
+
+def _fit_first(
+    tx: ValidatedTransactions,
+    settings: RunSettings,
+    order: Sequence[str],
+    notes: list[str],
+    on_step: Callable[[str], None] | None,
+) -> tuple[str, BaseScorer, list[str]]:
+    """Refit the families in order until one fits; return it and why the others did not."""
+    assert settings.as_of is not None
+    failed: list[str] = []
+    for family in order:
+        if on_step is not None:
+            on_step(f"Refitting {family} on all data up to {settings.as_of.date()}")
+        scorer = make_scorer(family, settings.value, settings.freq, settings.seed)
+        try:
+            scorer.fit(tx, settings.as_of, horizon_days=settings.horizon_days)
+        except ChurnmlError as exc:
+            # LightGBM's own refusals (a label column of zeros) reach here as ChurnmlError
+            # too: GBMScorer says what happened in words
+            failed.append(family)
+            notes.append(f"{family} could not be refitted on all data: {exc}")
+            continue
+        return family, scorer, failed
+    raise ChurnmlError("no model could be fitted, not even the baseline")  # pragma: no cover
+
+
+def _own_level(scorer: BaseScorer) -> str | None:
+    """Say what seasonal level a fitted family set itself, if it did."""
+    if not own_season(scorer.diagnostics_):
+        return None
+    return "BG/NBD's level at the scoring date times its miss in the same window a year earlier"
+
+
 def _select_and_fit(
     tx: ValidatedTransactions,
     settings: RunSettings,
     run: TrackedRun | None,
     on_step: Callable[[str], None] | None,
+    windows: int = BACKTEST_WINDOWS,
 ) -> tuple[TrainResult, BaseScorer]:
-    """Backtest the families on the last horizon, pick the winner, refit it on everything."""
+    """Backtest the families on rolling windows, pick the winner, refit it, learn its level."""
     assert settings.as_of is not None
-    timings: dict[str, float] = run.timings if run is not None else {}
+    timings: dict[str, float] = {}
     notes: list[str] = []
-    cutoff = settings.as_of - pd.Timedelta(days=settings.horizon_days)
-    evaluation = None
+    horizon = settings.horizon_days
     started = time.perf_counter()
-    try:
-        evaluation = backtest(
-            tx,
-            cutoff,
-            settings.horizon_days,
-            models=(*settings.families, "baseline"),
-            value=settings.value,
-            freq=settings.freq,
-            seed=settings.seed,
-            on_step=on_step,
-        )
-        champion, reason = select_champion(evaluation, settings.families)
-    except ChurnmlError as exc:
-        champion, reason = "bgnbd", "no backtest possible; BG/NBD + Gamma-Gamma by default"
-        notes.append(f"backtest at {cutoff.date()} impossible: {exc}")
+    evaluations, window_notes = backtest_windows(
+        tx,
+        settings.as_of,
+        horizon,
+        models=(*settings.families, "baseline"),
+        value=settings.value,
+        freq=settings.freq,
+        seed=settings.seed,
+        n_windows=windows,
+        on_step=on_step,
+    )
+    notes.extend(window_notes)
+    for j, evaluation in enumerate(evaluations, start=1):
+        timings[f"backtest.window_{j}"] = float(evaluation.seconds or 0.0)
     timings["backtest"] = round(time.perf_counter() - started, 3)
-    if on_step is not None:
-        on_step(f"Refitting the champion ({champion}) on all data up to {settings.as_of.date()}")
+    table = None
+    if evaluations:
+        champion, reason, table = select_champion_robust(evaluations, settings.families)
+    else:
+        # BG/NBD by default, the most robust fit, when it is a candidate at all
+        champion = "bgnbd" if "bgnbd" in settings.families else settings.families[0]
+        reason = f"no backtest possible; {champion} by default"
     started = time.perf_counter()
-    scorer = make_scorer(champion, settings.value, settings.freq, settings.seed)
-    scorer.fit(tx, settings.as_of, horizon_days=settings.horizon_days)
+    order = _fallback_order(champion, table, settings.families)
+    family, inner, failed = _fit_first(tx, settings, order, notes, on_step)
     timings["fit"] = round(time.perf_counter() - started, 3)
-    notes.extend(scorer.diagnostics_.get("notes", []))
-    return TrainResult(champion, reason, evaluation, settings, notes=notes), scorer
+    if failed:
+        then = (
+            "the naive baseline, the last fallback" if family == "baseline" else "next by the rule"
+        )
+        reason = f"{reason}; refit failed for {', '.join(failed)} (see notes), so {family} ({then})"
+    notes.extend(inner.diagnostics_.get("notes", []))
+    started = time.perf_counter()
+    level = None
+    if evaluations:
+        if on_step is not None:
+            on_step(f"Learning {family}'s level from the backtest windows")
+        seasonal, note = None, None
+        if not own_season(inner.diagnostics_):
+            seasonal, note = seasonal_backtest(
+                tx,
+                settings.as_of,
+                horizon,
+                family,
+                evaluations,
+                value=settings.value,
+                freq=settings.freq,
+                seed=settings.seed,
+            )
+        if note:
+            notes.append(note)
+        level = learn_levels(
+            evaluations,
+            family,
+            seasonal,
+            clv_horizon_days=settings.value.horizon_days,
+            own_level=_own_level(inner),
+        )
+        notes.extend(level.notes)
+    timings["level"] = round(time.perf_counter() - started, 3)
+    if level is None:
+        notes.append("level: no backtest window, so the totals are not corrected")
+    started = time.perf_counter()
+    scorer = LevelAdjusted.around(
+        inner, None if level is None else level.factors, tx, settings.horizon_days
+    )
+    totals = None if level is None else level.totals(scorer.totals_["adjusted"])
+    timings["totals"] = round(time.perf_counter() - started, 3)
+    if run is not None:
+        run.timings.update(timings)
+    result = TrainResult(
+        family,
+        reason,
+        evaluations[0] if evaluations else None,
+        settings,
+        notes=notes,
+        backtests=evaluations,
+        backtest_summary=table,
+        level=level,
+        totals=totals,
+        timings=timings,
+    )
+    return result, scorer
+
+
+def _table_records(table: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """Return a summary table as JSON-ready rows (NaN as None)."""
+    if table is None:
+        return None
+    frame = table.astype(object).where(table.notna(), None)
+    return [{"family": name, **row} for name, row in frame.to_dict(orient="index").items()]
 
 
 def _bundle_meta(
@@ -361,6 +542,15 @@ def _bundle_meta(
         "backtest": None
         if evaluation is None
         else {k: v for k, v in evaluation.to_dict().items() if k != "diagnostics"},
+        # every rolling window (newest first, "backtest" repeats the first), what the rule read
+        # and the level the model applies, with the interval of its totals
+        "backtests": [
+            {k: v for k, v in ev.to_dict().items() if k != "diagnostics"} for ev in result.backtests
+        ],
+        "backtest_summary": _table_records(result.backtest_summary),
+        "level": None if result.level is None else result.level.to_dict(),
+        "level_rule": LEVEL_RULE,
+        "totals": result.totals,
         "notes": result.notes,
         "run_id": None if run is None else run.run_id,
         "registered_model": model_name,
@@ -380,7 +570,23 @@ def _version_tags(result: TrainResult, meta: dict[str, Any]) -> dict[str, Any]:
         "data_sha256": meta["data"]["sha256"],
         "backtest_cutoff": None if evaluation is None else str(evaluation.cutoff.date()),
         **{k: f"{headline[k]:.4f}" for k in _HEADLINE if isinstance(headline.get(k), float)},
+        "backtest_windows": str(len(result.backtests)),
+        **_summary_tags(result),
     }
+
+
+def _summary_tags(result: TrainResult) -> dict[str, str]:
+    """Return the champion's means over the windows (what the rule read) and level factors."""
+    table, family = result.backtest_summary, result.champion
+    tags = {}
+    if table is not None and family in table.index:
+        for column in ("score_mean", "auc_mean", "revenue_gini_mean"):
+            value = float(table.loc[family, column])
+            if np.isfinite(value):
+                tags[column] = f"{value:.4f}"
+    if result.level is not None:
+        tags["level"] = json.dumps(result.level.factors)
+    return tags
 
 
 def _register(
@@ -398,6 +604,16 @@ def _register(
     run.log_params({"champion_family": result.champion, "model": _model_params(scorer)})
     if result.backtest is not None:
         run.log_evaluation(result.backtest, headline=result.champion)
+    if result.backtests:
+        run.log_backtests(
+            result.backtests,
+            result.backtest_summary,
+            {
+                "level": None if result.level is None else result.level.to_dict(),
+                "totals": result.totals,
+                "timings": result.timings,
+            },
+        )
     run.log_dict({"notes": result.notes, "reason": result.reason}, "notes.json")
     if on_step is not None:
         on_step("Registering the model in MLflow")
@@ -450,10 +666,10 @@ def _challenge(
     tx: ValidatedTransactions,
     on_step: Callable[[str], None] | None,
 ) -> tuple[bool, str]:
-    """Compare the new version with the champion's configuration on this run's backtest."""
-    evaluation, mine = result.backtest, result.settings
+    """Compare the new version with the champion's configuration on this run's windows."""
+    evaluations, mine = result.backtests, result.settings
     version, tags = current["version"], current["tags"]
-    if evaluation is None:
+    if not evaluations:
         return False, f"no backtest on this data, so champion {version} is kept"
     try:
         family = tags["family"]
@@ -475,21 +691,33 @@ def _challenge(
             f"(as of {meta['as_of']}; champion's as of {theirs.to_dict()['as_of']})"
         )
     # Value settings only change CLV, which the rule does not score; freq and seed change fits.
-    if family in evaluation.metrics and same_fit:
-        champion_metrics = evaluation.metrics[family]
-    else:
+    key = family
+    windows = list(evaluations)
+    if not (same_fit and all(family in ev.metrics for ev in evaluations)):
         if on_step is not None:
-            on_step(f"Backtesting the champion's configuration ({family}) on the same data")
-        again = backtest(
-            tx,
-            evaluation.cutoff,
-            evaluation.horizon_days,
-            models=(family,),
-            value=theirs.value,
-            freq=theirs.freq,
-            seed=theirs.seed,
-        )
-        champion_metrics = again.metrics[family]
-    wins, text = beats(evaluation.metrics.get(new_family, {}), champion_metrics)
+            on_step(f"Backtesting the champion's configuration ({family}) on the same windows")
+        key = f"champion {version} ({family})"
+        windows = []
+        for evaluation in evaluations:
+            try:
+                again = backtest(
+                    tx,
+                    evaluation.cutoff,
+                    evaluation.horizon_days,
+                    models=(family,),
+                    value=theirs.value,
+                    freq=theirs.freq,
+                    seed=theirs.seed,
+                ).metrics[family]
+            except ChurnmlError as exc:
+                again = {"error": str(exc)}
+            windows.append(replace(evaluation, metrics={**evaluation.metrics, key: again}))
+    table = champion_table(windows, list(dict.fromkeys([new_family, key])))
+    rows = table.to_dict(orient="index")
+    wins, text = beats_robust(rows.get(new_family), rows.get(key))
     verdict = "promoted" if wins else f"champion {version} kept"
-    return wins, f"{verdict}: {new_family} vs champion {version} ({family}): {text}"
+    n = len(windows)
+    return wins, (
+        f"{verdict}: {new_family} vs champion {version} ({family}) over {n} backtest "
+        f"window{'s' if n != 1 else ''}: {text}"
+    )
