@@ -496,7 +496,35 @@ class BTYDScorer(BaseScorer):
         """
         self.check_fitted()
         as_of = parse_day(as_of)
-        summary = btyd_summary(tx, as_of, self.freq)
+        out = self.predict_summary(btyd_summary(tx, as_of, self.freq), as_of, horizon_days)
+        baseline = RateBaselineScorer(value=self.value or ValueSettings()).fit(tx, as_of)
+        return self._fill_nonfinite(out, lambda: baseline.predict(tx, as_of, horizon_days))
+
+    def predict_summary(self, summary: pd.DataFrame, as_of: Any, horizon_days: int) -> pd.DataFrame:
+        """Score the customers of a BTYD summary made at as-of, in this model's ``freq``.
+
+        :meth:`predict` is this on the summary of the transactions, with non-finite rows
+        (numerical overflow) replaced by the rate baseline's. Here nothing is replaced, so
+        that a summary no transactions stand behind (such as a customer yet to buy, at
+        ``frequency = recency = 0``) can be scored.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            ``frequency``, ``recency``, ``T`` (in ``freq`` units) and ``monetary_value``,
+            indexed by customer, as :func:`~churnml.features.btyd_summary` returns.
+        as_of : str or pandas.Timestamp
+            Scoring date (for ``next_purchase_date``).
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`predict`, for the rows of ``summary``.
+        """
+        self.check_fitted()
+        as_of = parse_day(as_of)
         unit = _UNIT_DAYS[self.freq]
         tm = self.transaction_
         spend = self.expected_spend(summary)
@@ -514,9 +542,7 @@ class BTYDScorer(BaseScorer):
             )
         )
         out = out.join(self._timing(summary, horizon_days, unit))
-        out = _finish(out, as_of, horizon_days)
-        baseline = RateBaselineScorer(value=self.value or ValueSettings()).fit(tx, as_of)
-        return self._fill_nonfinite(out, lambda: baseline.predict(tx, as_of, horizon_days))
+        return _finish(out, as_of, horizon_days)
 
     def _timing(self, summary: pd.DataFrame, horizon_days: int, unit: int) -> pd.DataFrame:
         rfm = summary[["frequency", "recency", "T"]].astype(float)

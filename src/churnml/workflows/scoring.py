@@ -43,7 +43,8 @@ class ScoreResult:
     horizon_days : int
         Horizon of the probabilities and expectations.
     n_unscored : int
-        Customers seen up to as-of with no positive-net purchase, who get no score.
+        Customers seen up to as-of without a score row: 0, since those without a purchase
+        are scored too (see :func:`churnml.score_with`).
     meta : dict
         The bundle's metadata (settings, training as-of, backtest) plus ``registry_version``
         and ``model_uri``.
@@ -105,9 +106,14 @@ class LoadedModel:
         return str(self.meta["family"])
 
     def score(
-        self, tx: ValidatedTransactions, as_of: Any, horizon_days: int | None = None
+        self,
+        tx: ValidatedTransactions,
+        as_of: Any,
+        horizon_days: int | None = None,
+        *,
+        include_no_purchase: bool = True,
     ) -> pd.DataFrame:
-        """Score every customer with a purchase on or before as-of.
+        """Score every customer with a line on or before as-of.
 
         Parameters
         ----------
@@ -117,6 +123,9 @@ class LoadedModel:
             Scoring date.
         horizon_days : int, optional
             Horizon (default: the one the model was trained for).
+        include_no_purchase : bool
+            Also score customers whose lines hold no purchase yet (all returns, or netting
+            to zero), as customers yet to buy (default); see :func:`churnml.score_with`.
 
         Returns
         -------
@@ -134,6 +143,7 @@ class LoadedModel:
             self.label,
             self.settings.segments,
             population_cycle_days=self.meta.get("purchase_cycle_days"),
+            include_no_purchase=include_no_purchase,
         )
 
 
@@ -215,6 +225,9 @@ def score(
     model_name: str = REGISTERED_MODEL,
 ) -> ScoreResult:
     """Load a model from the MLflow registry (or a folder) and score every customer.
+
+    Every customer with a line on or before as-of gets a row; one without a purchase yet is
+    scored as a customer yet to buy (see :func:`churnml.score_with`).
 
     Parameters
     ----------
