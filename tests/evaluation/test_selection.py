@@ -175,3 +175,19 @@ def test_promotion_over_windows():
 def test_the_rule_text_says_what_the_code_does():
     for words in ("mean AUC + normalized revenue Gini", "leave-one-out", "spread", "bgnbd"):
         assert words in CHAMPION_RULE
+
+
+def test_a_level_as_good_as_bgnbds_does_not_exclude_a_better_ranker():
+    """Early windows (a few months of history) leave every level off; the family whose level
+    happened to be closest used to win whatever its ranking (UCI 2011-06-09: Pareto/NBD over
+    gbm, 0.744 vs 0.759 AUC out of time). gbm takes its level from BG/NBD: as good as BG/NBD's
+    level is good enough; BG/NBD itself is still held to the tolerance."""
+    bgnbd = [_m(0.74, 0.70, 0.6, 0.6), _m(0.73, 0.70, 0.55, 0.6), _m(0.74, 0.71, 0.7, 0.65)]
+    gbm = [_m(0.76, 0.74, 0.6, 0.6), _m(0.75, 0.73, 0.55, 0.6), _m(0.76, 0.74, 0.7, 0.65)]
+    pareto = [_m(0.74, 0.70, 0.9, 0.95), _m(0.73, 0.70, 0.85, 0.9), _m(0.74, 0.70, 1.0, 0.95)]
+    mbgnbd = [_m(0.75, 0.70, 0.4, 0.4), _m(0.74, 0.70, 0.35, 0.4), _m(0.75, 0.70, 0.5, 0.45)]
+    windows = _windows(bgnbd=bgnbd, gbm=gbm, pareto=pareto, mbgnbd=mbgnbd)
+    name, _, table = select_champion_robust(windows)
+    assert not table.loc["bgnbd", "within"] and table.loc["gbm", "within"]
+    assert not table.loc["mbgnbd", "within"]  # clearly worse than BG/NBD's level
+    assert name == "gbm"

@@ -20,6 +20,7 @@ from churnml.models.catalog import FAMILIES
 
 __all__ = [
     "AGGREGATE_TOLERANCE",
+    "LEVEL_SLACK",
     "CHAMPION_RULE",
     "MIN_ROBUST_WINDOWS",
     "PROMOTION_RULE",
@@ -35,6 +36,8 @@ __all__ = [
 
 #: Aggregate tolerance of the champion rule.
 AGGREGATE_TOLERANCE = 0.20
+#: A family whose level misses by no more than BG/NBD's plus this is within the tolerance too.
+LEVEL_SLACK = 0.05
 #: The family every other must not fall clearly below (the guard of the champion rule).
 REFERENCE_FAMILY = "bgnbd"
 #: Windows the champion rule asks for; with fewer the reason says so.
@@ -53,7 +56,8 @@ CHAMPION_RULE = (
     "among the families whose level, after the rolling correction the other windows teach "
     "(leave-one-out: their geometric mean of actual / predicted, half-weighted as in the "
     "level rule), misses actual buyers and revenue by at most "
-    f"{AGGREGATE_TOLERANCE:.0%} on average (mean |predicted / actual - 1|); never a "
+    f"{AGGREGATE_TOLERANCE:.0%} on average (mean |predicted / actual - 1|), or (another "
+    f"family) by no more than {REFERENCE_FAMILY}'s + {LEVEL_SLACK:.0%}; never a "
     f"family whose mean AUC + Gini is below {REFERENCE_FAMILY}'s by more than the spread "
     f"(the standard deviation across windows of its AUC + Gini minus {REFERENCE_FAMILY}'s; 0 "
     "with one window). If no family is within the tolerance, the highest mean AUC + Gini "
@@ -217,7 +221,9 @@ def champion_table(
         over the windows both were scored in), ``spread`` (its standard deviation; 0 with one
         window), ``guard`` (``vs_reference >= -spread``; True without a reference),
         ``buyers_miss`` and ``revenue_miss`` (mean |predicted / actual - 1| after the
-        leave-one-out level correction) and ``within`` (both misses within the tolerance).
+        leave-one-out level correction) and ``within`` (both misses within the tolerance, or,
+        for another family than the reference, no more than the reference's plus
+        :data:`LEVEL_SLACK`).
     """
     table = summarize_windows(evaluations, families)
     has_reference = any(_usable(ev.metrics.get(reference)) for ev in evaluations)
@@ -236,6 +242,22 @@ def champion_table(
             "revenue_miss": revenue,
             "within": bool(within),
         }
+    if reference in extra:
+        # A level no worse than BG/NBD's is no reason to leave another family out: gbm and
+        # hybrid take theirs from BG/NBD. Without this, early windows (a few months of history,
+        # every level off) left only the family whose level happened to be closest, whatever
+        # its ranking (UCI 2011-06-09: Pareto/NBD, AUC 0.744, over gbm's 0.759).
+        ref = extra[reference]
+        for name, row in extra.items():
+            row["within"] = row["within"] or (
+                name != reference
+                and all(
+                    math.isfinite(row[k])
+                    and math.isfinite(ref[k])
+                    and row[k] <= ref[k] + LEVEL_SLACK
+                    for k in ("buyers_miss", "revenue_miss")
+                )
+            )
     return table.join(pd.DataFrame.from_dict(extra, orient="index"))
 
 
