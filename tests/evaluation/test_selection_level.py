@@ -155,3 +155,24 @@ def test_evaluate_reports_the_champion_train_would_register():
     )
     # a logit shift keeps the ranking: same AUC
     assert ev.metrics["champion"]["auc"] == pytest.approx(ev.metrics["bgnbd"]["auc"])
+
+
+def test_windows_with_a_few_months_of_history_do_not_teach_the_level():
+    """Fits on a few months of history miss for reasons of their own (young customers): UCI
+    2009-10 at 2010-06-01 learned +35 % from windows with 2-4 months and over-predicted
+    buyers by 34 %. Such windows give no level; with 180 days they do."""
+    from churnml.evaluation import Evaluation
+    from churnml.evaluation.level import learn_levels
+
+    def window(cutoff: str, history: float) -> Evaluation:
+        ratios = {"buyers_ratio": 1.5625, "purchases_ratio": 1.5625, "revenue_ratio": 1.5625}
+        summary = pd.DataFrame({"T": [history / 2, history]})
+        return Evaluation(
+            pd.Timestamp(cutoff), 90, pd.DataFrame(), summary, metrics={"gbm": ratios}
+        )
+
+    young = learn_levels([window("2010-03-03", 92), window("2010-02-01", 62)], "gbm")
+    assert young.method == "none" and young.factors["buyers"] == 1.0
+    assert any("under 180 days of history" in n for n in young.notes)
+    old = learn_levels([window("2010-03-03", 300), window("2010-02-01", 270)], "gbm")
+    assert old.method == "rolling" and old.factors["buyers"] == pytest.approx(0.8)
