@@ -44,8 +44,11 @@ def bgnbd(tx):
 
 
 def _seen(tx, as_of):
-    lines = tx.lines
-    return set(lines.loc[lines["date"] <= as_of, "customer_id"])
+    """Customers with a line up to as-of, or only zero-amount rows (no purchase, seen)."""
+    lines, zero = tx.lines, tx.zero_only
+    return set(lines.loc[lines["date"] <= as_of, "customer_id"]) | set(
+        zero.loc[zero["date"] <= as_of, "customer_id"]
+    )
 
 
 def _check_rows(scores, tx, as_of):
@@ -56,7 +59,9 @@ def _check_rows(scores, tx, as_of):
     assert scores[["segment", "value_tier", "next_purchase_date"]].notna().all().all()
     rows = scores.set_index("customer_id")
     none = rows.loc[list(AGE)]
-    assert (none["note"] == NO_PURCHASE_NOTE).all() and rows["note"].notna().sum() == 3
+    zero_only = tx.zero_only.loc[tx.zero_only["date"] <= as_of, "customer_id"].nunique()
+    assert (none["note"] == NO_PURCHASE_NOTE).all()
+    assert rows["note"].notna().sum() == 3 + zero_only
     assert (none["n_purchases"] == 0).all()
     assert (
         none[["last_purchase_date", "days_since_last_purchase", "reminder_date"]].isna().all().all()
@@ -99,9 +104,9 @@ def test_weekly_models_count_weeks_from_the_first_line(tx):
     scorer = BTYDScorer(penalizer=0.001, freq="W").fit(tx, AS_OF)
     scores = churnml.score_with(scorer, tx, AS_OF, 90, "v")
     none = _check_rows(scores, tx, AS_OF)
-    # T in weeks from each first line's Monday to as-of's Monday
+    # T in weeks from each first line's Monday to as-of (as btyd_summary's weekly T)
     mondays = {"R1": "1997-05-05", "R2": "1998-06-15", "R3": "1997-01-27"}
-    T = [(pd.Timestamp("1998-06-29") - pd.Timestamp(mondays[c])).days / 7 for c in none.index]
+    T = [(AS_OF - pd.Timestamp(mondays[c])).days / 7 for c in none.index]
     summary = pd.DataFrame({"frequency": 0.0, "recency": 0.0, "T": T}, index=none.index)
     reference = scorer.transaction_.p_repurchase(summary, 90 / 7)
     np.testing.assert_allclose(none["p_repurchase"], reference, rtol=1e-12)
@@ -110,11 +115,11 @@ def test_weekly_models_count_weeks_from_the_first_line(tx):
 def test_a_table_without_them_is_the_former_one(tx, bgnbd):
     scores = churnml.score_with(bgnbd, tx, AS_OF, 90, "v")
     without = churnml.score_with(bgnbd, tx, AS_OF, 90, "v", include_no_purchase=False)
-    assert (
-        unscored_customers(tx, AS_OF, without) == 3 and unscored_customers(tx, AS_OF, scores) == 0
-    )
+    # the three above and the 68 CDNOW customers with only zero-amount rows
+    assert unscored_customers(tx, AS_OF, without) == 3 + 68
+    assert unscored_customers(tx, AS_OF, scores) == 0
     assert without["note"].isna().all()
-    # the purchasers' rows do not change, tiers aside (three more customers are ranked)
+    # the purchasers' rows do not change, tiers aside (71 more customers are ranked)
     kept = scores[scores["note"].isna()].reset_index(drop=True)
     same = [c for c in without.columns if c not in ("value_tier", "days_since_last_purchase")]
     pd.testing.assert_frame_equal(kept[same], without[same])
@@ -163,12 +168,14 @@ def test_lightgbm_scores_them_with_the_bgnbd_it_wraps():
     np.testing.assert_allclose(none["clv"], reference["clv"], rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validation excludes zero-amount rows (reason 'zero_amount'), so the 68 CDNOW "
-    "customers with nothing else never reach scoring; churnml.data.validation owns that",
-)
 def test_every_customer_in_the_raw_cdnow_log_gets_a_row(cdnow, cdnow_tx):
+    """Validation excludes zero-amount rows (no purchase), but the 68 CDNOW customers with
+    nothing else were seen: they get a row, as customers yet to buy."""
+    assert cdnow_tx.zero_only["customer_id"].nunique() == 68
     scorer = RateBaselineScorer().fit(cdnow_tx, AS_OF)
     scores = churnml.score_with(scorer, cdnow_tx, AS_OF, 90, "v")
     assert set(scores["customer_id"]) == set(cdnow["customer_id"])
+    assert scores["customer_id"].is_unique
+    zero = scores.set_index("customer_id").loc[cdnow_tx.zero_only["customer_id"].unique()]
+    assert (zero["note"] == NO_PURCHASE_NOTE).all() and (zero["n_purchases"] == 0).all()
+    assert unscored_customers(cdnow_tx, AS_OF, scores) == 0

@@ -107,8 +107,8 @@ def score_with(
     Their segment follows the usual rules with 0 purchases and the days since their last
     line; their value tier ranks their CLV with everyone's. ``n_purchases`` is 0, and
     ``last_purchase_date``, ``days_since_last_purchase``, ``purchase_cycle_days`` and
-    ``reminder_date`` are empty. Rows excluded by validation (a zero amount, say) are not
-    lines: a customer with nothing else is not seen.
+    ``reminder_date`` are empty. A customer whose only rows had a zero amount (excluded by
+    validation, which keeps them in ``tx.zero_only``) is seen too, from those rows' dates.
     """
     as_of = parse_day(as_of)
     scores = scorer.predict(tx, as_of, horizon_days)
@@ -124,6 +124,7 @@ def score_with(
     note = pd.Series(None, index=scores.index, dtype="str")
     if include_no_purchase:
         first, last = _lines_without_score(hist, scores.index)
+        first, last = _with_zero_only(tx, hist.as_of_day, scores.index, first, last)
         if len(first):
             extra = _yet_to_buy(scorer, tx, first, hist.as_of_day, as_of, horizon_days)
             extra["n_purchases"] = 0
@@ -172,6 +173,35 @@ def _lines_without_score(hist: CustomerHistory, scored: pd.Index) -> tuple[pd.Se
         pd.Series(grouped.min().to_numpy(), index=index),
         pd.Series(grouped.max().to_numpy(), index=index),
     )
+
+
+def _with_zero_only(
+    tx: ValidatedTransactions,
+    as_of_day: int,
+    scored: pd.Index,
+    first: pd.Series,
+    last: pd.Series,
+) -> tuple[pd.Series, pd.Series]:
+    """Add the customers seen only through zero-amount rows (excluded by validation).
+
+    Returns
+    -------
+    first, last : pandas.Series
+        As :func:`_lines_without_score`, with those customers' first and last row days up to
+        as-of.
+    """
+    rows = getattr(tx, "zero_only", None)
+    if rows is None or rows.empty:
+        return first, last
+    day = pd.Series(day_number(rows["date"].to_numpy()), index=rows["customer_id"].to_numpy())
+    day = day[(day <= as_of_day) & ~day.index.isin(scored) & ~day.index.isin(first.index)]
+    if day.empty:
+        return first, last
+    grouped = day.groupby(level=0, sort=True)
+    index = pd.Index(grouped.min().index, name="customer_id", dtype="str")
+    more_first = pd.Series(grouped.min().to_numpy(), index=index)
+    more_last = pd.Series(grouped.max().to_numpy(), index=index)
+    return pd.concat([first, more_first]), pd.concat([last, more_last])
 
 
 def _btyd_part(scorer: BaseScorer) -> BTYDScorer | None:
@@ -227,9 +257,9 @@ def _yet_to_buy(
         return zero
     unit = 7 if btyd.freq == "W" else 1
     start = period_start_day(first_day.to_numpy(), btyd.freq)  # type: ignore[arg-type]
-    now = period_start_day(np.array([as_of_day]), btyd.freq)[0]  # type: ignore[arg-type]
+    # T runs to the as-of day, as in btyd_summary
     summary = pd.DataFrame(
-        {"frequency": 0.0, "recency": 0.0, "T": (now - start) / unit, "monetary_value": 0.0},
+        {"frequency": 0.0, "recency": 0.0, "T": (as_of_day - start) / unit, "monetary_value": 0.0},
         index=first_day.index,
     )
     out = btyd.predict_summary(summary, as_of, horizon_days)
@@ -260,8 +290,13 @@ def unscored_customers(tx: ValidatedTransactions, as_of: Any, scores: pd.DataFra
     Returns
     -------
     int
-        Customers with a kept line on or before as-of and no row in ``scores``.
+        Customers with a kept line (or only zero-amount rows) on or before as-of and no row in
+        ``scores``.
     """
+    end = parse_day(as_of) + pd.Timedelta(days=1)
     lines = lines_of(tx)
-    seen = lines.loc[lines["date"] < parse_day(as_of) + pd.Timedelta(days=1), "customer_id"]
-    return int(seen.nunique()) - len(scores)
+    seen = set(lines.loc[lines["date"] < end, "customer_id"])
+    zero = getattr(tx, "zero_only", None)
+    if zero is not None and not zero.empty:
+        seen |= set(zero.loc[zero["date"] < end, "customer_id"])
+    return len(seen - set(scores["customer_id"]))

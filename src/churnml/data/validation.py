@@ -185,11 +185,20 @@ class ValidatedTransactions:
         Counts per reason.
     policy : ValidationPolicy
         The policy applied.
+    zero_only : pandas.DataFrame
+        ``customer_id`` and ``date`` of the zero-amount rows (excluded: they are no purchase)
+        of the customers who have no kept row at all. They were seen, so scoring gives them a
+        row as customers yet to buy (68 in CDNOW).
     """
 
     lines: pd.DataFrame
     report: ValidationReport
     policy: ValidationPolicy = field(default_factory=ValidationPolicy)
+    zero_only: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {"customer_id": pd.Series([], dtype="str"), "date": pd.Series([], dtype="M8[ns]")}
+        )
+    )
 
     @property
     def has_column(self) -> dict[str, bool]:
@@ -513,7 +522,12 @@ def validate_transactions(
     report.first_date = lines["date"].min()
     report.last_date = lines["date"].max()
     report.revenue = float(lines["amount"].sum())
-    return ValidatedTransactions(lines=lines, report=report, policy=policy)
+    zero = reason == codes["zero_amount"]
+    zero_only = parsed.loc[zero, ["customer_id", "date"]]
+    zero_only = zero_only[~zero_only["customer_id"].isin(lines["customer_id"])]
+    return ValidatedTransactions(
+        lines=lines, report=report, policy=policy, zero_only=zero_only.reset_index(drop=True)
+    )
 
 
 def load_transactions(
