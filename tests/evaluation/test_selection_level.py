@@ -176,3 +176,21 @@ def test_windows_with_a_few_months_of_history_do_not_teach_the_level():
     assert any("under 180 days of history" in n for n in young.notes)
     old = learn_levels([window("2010-03-03", 300), window("2010-02-01", 270)], "gbm")
     assert old.method == "rolling" and old.factors["buyers"] == pytest.approx(0.8)
+
+
+def test_with_nothing_to_rank_the_default_champion_is_a_candidate():
+    """No inner window at all (nothing precedes its cutoff): BG/NBD only when it competes."""
+    rng = np.random.default_rng(0)
+    days = rng.integers(0, 300, 200)
+    once = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(200)],
+            "date": pd.Timestamp("2020-01-01") + pd.to_timedelta(days, unit="D"),
+            "amount": 10.0,
+        }
+    )
+    tx = load_transactions(once)
+    ev = evaluate(tx, "2020-01-20", 30, models=["gbm", "baseline"], champion=True)
+    assert ev.diagnostics["champion"]["inner_cutoffs"] == []
+    assert ev.diagnostics["champion"]["family"] == "gbm"
+    assert "gbm by default" in ev.diagnostics["champion"]["reason"]

@@ -441,7 +441,8 @@ def _add_champion(
     if inner:
         name, reason, _ = select_champion_robust(inner, families)
     else:
-        name, reason = "bgnbd", "no inner backtest possible; BG/NBD by default"
+        name = "bgnbd" if "bgnbd" in families or not families else families[0]
+        reason = f"no inner backtest possible; {name} by default"
     diagnostics: dict[str, Any] = {
         "family": name,
         "reason": reason,
