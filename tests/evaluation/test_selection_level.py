@@ -194,3 +194,14 @@ def test_with_nothing_to_rank_the_default_champion_is_a_candidate():
     assert ev.diagnostics["champion"]["inner_cutoffs"] == []
     assert ev.diagnostics["champion"]["family"] == "gbm"
     assert "gbm by default" in ev.diagnostics["champion"]["reason"]
+
+
+def test_inner_windows_reach_the_cutoff_even_with_no_purchase_on_it():
+    """The data known at the cutoff covers the cutoff day, bought on or not."""
+    frame, _ = simulate_transactions(700, seed=3, observation_days=450)
+    cutoff = pd.Timestamp("2021-01-20")
+    quiet = frame[pd.to_datetime(frame["date"]).dt.normalize() != cutoff]
+    ev = evaluate(load_transactions(quiet), cutoff, 60, models=["bgnbd"], champion=True)
+    # the newest inner window ends on the cutoff day itself
+    assert ev.diagnostics["champion"]["inner_cutoffs"][0] == "2020-11-21"
+    assert len(ev.diagnostics["champion"]["inner_cutoffs"]) == 3

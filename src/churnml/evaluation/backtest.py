@@ -229,11 +229,23 @@ def _score_window(
     scorers: Sequence[BaseScorer],
     freq: str,
     on_step: Callable[[str], None] | None,
+    data_end: pd.Timestamp | None = None,
 ) -> Evaluation:
-    """Fit the scorers at the cutoff and score them on the window after it."""
+    """Fit the scorers at the cutoff and score them on the window after it.
+
+    ``data_end`` is the last day the data covers when the caller knows it (the as-of of the
+    windows); otherwise the validated last date, or the last line's.
+
+    Returns
+    -------
+    Evaluation
+        Labels, predictions, metrics and diagnostics of the window.
+    """
     summary = btyd_summary(tx, cutoff, freq)  # type: ignore[arg-type]
     # purchases are counted in the same unit the models predict (customer-days or -weeks)
-    labels = build_labels(tx, cutoff, horizon_days, customers=summary.index, freq=freq)
+    labels = build_labels(
+        tx, cutoff, horizon_days, customers=summary.index, freq=freq, data_end=data_end
+    )
     result = Evaluation(
         cutoff=cutoff, horizon_days=int(horizon_days), labels=labels, summary=summary
     )
@@ -274,7 +286,7 @@ def backtest_windows(
     tx : ValidatedTransactions or pandas.DataFrame
         Validated transactions up to ``as_of`` (nothing after it is read).
     as_of : str or pandas.Timestamp
-        Last day of data; every label window ends by it.
+        Last day the data covers (purchases or not); every label window ends by it.
     horizon_days : int
         Length of each label window.
     models : sequence of str
@@ -333,7 +345,8 @@ def backtest_windows(
             scorers.append(scorer)
         started = time.perf_counter()
         try:
-            evaluation = _score_window(tx, cutoff, horizon_days, scorers, freq, step)
+            # the data reaches as-of, even when nobody bought on its last days
+            evaluation = _score_window(tx, cutoff, horizon_days, scorers, freq, step, as_of)
         except ChurnmlError as exc:
             notes.append(f"backtest at {cutoff.date()} impossible: {exc}")
             continue
@@ -404,8 +417,9 @@ def seasonal_backtest(
             return window, None
     started = time.perf_counter()
     try:
-        evaluation = evaluate(
-            tx, cutoff, horizon_days, models=(family,), value=value, freq=freq, seed=seed
+        scorer = _quiet(make_scorer(family, value, freq, seed))
+        evaluation = _score_window(
+            tx, cutoff, horizon_days, [scorer], freq, None, parse_day(as_of, "as_of")
         )
     except ChurnmlError as exc:
         return None, f"level: no backtest of {family} one year earlier ({cutoff.date()}): {exc}"
