@@ -515,7 +515,11 @@ def evaluate(
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate for CLV.")] = 0.10,
     clv_horizon_days: Annotated[int, typer.Option(help="CLV horizon in days.", min=1)] = 365,
     champion: Annotated[
-        bool, typer.Option(help="Also report the champion train would pick (inner backtest).")
+        bool,
+        typer.Option(
+            help="Also report the champion train would register: chosen on inner backtest "
+            "windows before the cutoff, with the level they teach."
+        ),
     ] = True,
     seed: SeedOpt = 0,
     experiment: ExperimentOpt = EXPERIMENT,
