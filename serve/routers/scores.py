@@ -262,7 +262,9 @@ def _score(body: bytes, model: ModelState, settings: ServeSettings) -> Response:
         if tx is not None:
             excluded = {k: int(v) for k, v in tx.report.excluded.items() if v}
             try:
-                scores = loaded.score(tx, as_of, horizon)
+                # a posted customer without a purchase is listed as unscored, with the reason
+                # (the API's contract), whether or not others in the request bought
+                scores = loaded.score(tx, as_of, horizon, include_no_purchase=False)
             except InsufficientDataError:
                 scores = pd.DataFrame()  # no purchase left to score: every customer is unscored
     scored = set(scores["customer_id"]) if len(scores) else set()

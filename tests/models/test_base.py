@@ -40,7 +40,7 @@ NON_DEFAULT = {
     GBMScorer: {
         "hybrid": True,
         "n_estimators": 20,
-        "learning_rate": 0.05,
+        "learning_rate": 0.1,
         "num_leaves": 7,
         "min_child_samples": 30,
         "seed": 4,
@@ -49,6 +49,11 @@ NON_DEFAULT = {
         "max_snapshots": 2,
         "boost_from_btyd": False,
         "anchor_level": False,
+        "early_stopping_rounds": 10,
+        "timing_models": True,
+        "explain": False,
+        "n_jobs": 1,
+        "freq": "W",
     },
 }
 
