@@ -30,14 +30,6 @@ Examples
 (69659, 69579)
 """
 
-import os
-
-# LightGBM's OpenMP threads spin while they wait for work; on a machine shared with other
-# processes (a CI runner, API workers, a notebook beside a job) one fit took 119 s instead of
-# 4 s. Passive waiting costs nothing measurable on an idle machine. It has to be set before
-# the OpenMP runtime starts, i.e. before any churnml module imports lightgbm.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from churnml._version import __version__
 from churnml.campaign import (
     Breakeven,

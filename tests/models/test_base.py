@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,7 @@ from churnml.models import (
     RateBaselineScorer,
     make_scorer,
 )
+from churnml.models.base import free_processors
 from churnml.models.btyd import GammaGammaModel, TransactionModel
 from churnml.models.bundle import load_bundle, save_bundle
 from churnml.settings import ValueSettings
@@ -36,17 +41,19 @@ NON_DEFAULT = {
         "spend_penalizer": 0.01,
         "value": VALUE,
         "freq": "W",
+        "start": {"r": 0.5, "alpha": 10.0, "s": 0.5, "beta": 10.0},
     },
     GBMScorer: {
         "hybrid": True,
         "n_estimators": 20,
-        "learning_rate": 0.1,
+        "learning_rate": 0.2,
         "num_leaves": 7,
         "min_child_samples": 30,
         "seed": 4,
         "value": VALUE,
         "step_days": 20,
         "max_snapshots": 2,
+        "max_rows": 1_000,
         "boost_from_btyd": False,
         "anchor_level": False,
         "early_stopping_rounds": 10,
@@ -204,3 +211,15 @@ def test_a_failed_refit_does_not_look_fitted(log):
     with pytest.raises(ConfigError):
         scorer.set_params(kind="nope").fit(log, AS_OF)
     assert not scorer.is_fitted
+
+
+def test_threads_leave_out_the_processors_others_keep_busy():
+    usable = len(os.sched_getaffinity(0))
+    assert 1 <= free_processors() <= usable
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert free_processors() <= max(1, usable - 1)
+    finally:
+        busy.kill()
+        busy.wait()

@@ -24,7 +24,6 @@ of the periods it covers.
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError, NotFittedError
 from churnml.features.rfm import lines_of, parse_as_of
 from churnml.features.windows import build_labels
-from churnml.models.base import Params
+from churnml.models.base import Params, free_processors
 from churnml.models.timing import timing_from_cdf
 
 __all__ = ["HAZARD_FILE", "PERIOD_FEATURES", "HazardTiming", "person_periods"]
@@ -162,7 +161,7 @@ class HazardTiming(Params):
     seed : int
         Seed of the subsampling and of LightGBM (whose runs are deterministic).
     n_jobs : int or None
-        LightGBM threads; None: ``os.cpu_count()``.
+        LightGBM threads; None: :func:`~churnml.models.base.free_processors`.
 
     Attributes
     ----------
@@ -622,7 +621,7 @@ class HazardTiming(Params):
             "seed": int(self.seed),
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": int(self.n_jobs or os.cpu_count() or 1),
+            "num_threads": int(self.n_jobs) if self.n_jobs else free_processors(),
             "verbose": -1,
         }
 
