@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
 from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
 
 from churnml.exceptions import ConfigError, InsufficientDataError, NotFittedError
 from churnml.models import GammaGammaModel, TransactionModel
+from churnml.models.btyd import pareto_no_purchase
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,33 @@ def test_pareto_fit_does_not_depend_on_the_global_random_state(weekly):
     np.random.seed(2)  # noqa: NPY002
     second = TransactionModel(kind="pareto").fit(weekly).params_
     assert first == second
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_pareto_no_purchase_equals_lifetimes_term_for_term(weekly, swap):
+    """The vectorised P(no purchase within t) is lifetimes' formula at n = 0, both branches."""
+    params = {"r": 0.5533, "alpha": 10.5776, "s": 0.6062, "beta": 11.6669}
+    if swap:  # alpha > beta takes lifetimes' other hypergeometric branch
+        params = {**params, "alpha": 23.3, "beta": 5.29}
+    fitter = ParetoNBDFitter()
+    fitter.params_ = pd.Series(params)
+    times = np.array([0.5, 1.0, 7.0, 26.0, 52.0, 200.0])
+    x, t_x, T = (weekly[c].to_numpy() for c in ("frequency", "recency", "T"))
+    ours = pareto_no_purchase(params, x, t_x, T, times)
+    theirs = np.column_stack(
+        [fitter.conditional_probability_of_n_purchases_up_to_time(0, t, x, t_x, T) for t in times]
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-10)
+    assert ((ours > 0) & (ours <= 1 + 1e-12)).all() and (np.diff(ours, axis=1) <= 1e-12).all()
+
+
+def test_pareto_warm_start_reaches_the_same_optimum(weekly):
+    cold = TransactionModel(kind="pareto").fit(weekly)
+    # a neighbour's optimum, 5 % off in every parameter
+    start = {k: v * 1.05 for k, v in cold.params_.items()}
+    warm = TransactionModel(kind="pareto", start=start).fit(weekly)
+    for name, value in cold.params_.items():
+        assert warm.params_[name] == pytest.approx(value, rel=2e-3), name
+    assert warm.converged_
+    with pytest.raises(ConfigError, match="start must give r, alpha, s and beta"):
+        TransactionModel(kind="pareto", start={"r": 1.0}).fit(weekly)

@@ -224,6 +224,11 @@ class BTYDScorer(BaseScorer):
         CLV settings.
     freq : {"D", "W"}
         Purchase period and time unit of the model.
+    start : dict of str to float, optional
+        Transaction model parameters to start the Pareto/NBD search from (a fit at an earlier
+        cutoff: ``diagnostics_["params"]``); see :class:`~churnml.models.btyd.TransactionModel`.
+        The penalizer search chains its fits from it, and the final fit starts from the
+        search's fit with the chosen penalizer.
 
     Attributes
     ----------
@@ -259,12 +264,14 @@ class BTYDScorer(BaseScorer):
         spend_penalizer: float = 0.0,
         value: ValueSettings | None = None,
         freq: Literal["D", "W"] = "D",
+        start: dict[str, float] | None = None,
     ) -> None:
         self.kind = kind
         self.penalizer = penalizer
         self.spend_penalizer = spend_penalizer
         self.value = value
         self.freq = freq
+        self.start = start
 
     @property
     def name(self) -> str:
@@ -315,6 +322,7 @@ class BTYDScorer(BaseScorer):
             "n_repeat_customers": int((summary["frequency"] > 0).sum()),
             "warnings": [],
         }
+        self._starts: dict[float, dict[str, float]] = {}
         if self.penalizer == "auto":
             chosen, search = self._select_penalizer(tx, as_of)
             diag["penalizer_search"] = search
@@ -356,8 +364,9 @@ class BTYDScorer(BaseScorer):
         tried = []
         candidates = [first] + [p for p in PENALIZER_GRID if p > first] + [0.1]
         for pen in dict.fromkeys(candidates):
+            start = self._starts.get(pen, self.start) if self.kind == "pareto" else None
             try:
-                model = TransactionModel(kind=self.kind, penalizer=pen).fit(summary)
+                model = TransactionModel(kind=self.kind, penalizer=pen, start=start).fit(summary)
             except ModelFitError as exc:
                 tried.append(f"penalizer {pen}: {exc}".splitlines()[0])
                 continue
@@ -386,13 +395,17 @@ class BTYDScorer(BaseScorer):
         scores: dict[str, float] = {}
         # Pareto/NBD fits cost ~1-3 s each and its log loss barely moves with the penalizer.
         grid = PENALIZER_GRID if self.kind != "pareto" else PENALIZER_GRID[::2]
+        start = self.start if self.kind == "pareto" else None
         for pen in grid:
             try:
-                model = TransactionModel(kind=self.kind, penalizer=pen).fit(summary)
+                model = TransactionModel(kind=self.kind, penalizer=pen, start=start).fit(summary)
             except ModelFitError:
                 continue
             if not model.converged_:
                 continue
+            if self.kind == "pareto":
+                # each fit starts from the last: neighbouring penalizers have close optima
+                start = self._starts[pen] = dict(model.params_)
             p = model.p_repurchase(summary, val_days / unit).to_numpy()
             if not np.isfinite(p).all():
                 continue
