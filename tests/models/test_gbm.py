@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from churnml.data import simulate_transactions
 from churnml.evaluation import evaluate
@@ -241,3 +242,25 @@ def test_weekly_purchases_reach_features_labels_and_scores():
     # weekly counts: never more purchases than the daily model expects
     weekly_n = scores["expected_purchases"].sum()
     assert weekly_n < daily.predict(log, "2020-12-31", 56)["expected_purchases"].sum()
+
+
+def test_sampled_rows_keep_the_buyer_share_and_the_ranking(log, fitted_gbm):
+    rng = np.random.default_rng(3)
+    y = pd.DataFrame({"bought": rng.random(100_000) < 0.1})
+    x = pd.DataFrame({"a": np.arange(100_000)})
+    for cap in (30_000, 5_000):  # buyers fit in half the cap / buyers drawn too
+        diag: dict = {}
+        sx, sy, weight = GBMScorer(max_rows=cap, seed=1)._thin(x, y, diag, "refit")
+        assert abs(len(sx) - cap) < 0.05 * cap and diag["sampled"]["refit"]["kept"] == len(sx)
+        bought = sy["bought"].to_numpy()
+        assert (bought * weight).sum() / weight.sum() == pytest.approx(0.1, abs=0.01)
+        assert set(sx["a"]) <= set(x["a"])
+    # on the simulated log: far fewer rows, a ranking out of time as good within 0.02
+    small = GBMScorer(n_estimators=80, max_rows=6_000).fit(log, AS_OF, 60)
+    sampled = small.diagnostics_["sampled"]["refit"]
+    assert sampled["rows"] > 2 * sampled["kept"] and small.diagnostics_["training_rows"] < 7_000
+    labels = build_labels(log, AS_OF, 60)
+    full, thin = (m.predict(log, AS_OF, 60)["p_repurchase"] for m in (fitted_gbm, small))
+    bought = labels["bought"].reindex(full.index).fillna(False).astype(bool)
+    assert roc_auc_score(bought, thin) > roc_auc_score(bought, full) - 0.02
+    assert "sampled" not in fitted_gbm.diagnostics_  # 24,000 rows: under the default cap
