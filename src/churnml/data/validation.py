@@ -524,7 +524,9 @@ def validate_transactions(
     report.revenue = float(lines["amount"].sum())
     zero = reason == codes["zero_amount"]
     zero_only = parsed.loc[zero, ["customer_id", "date"]]
-    zero_only = zero_only[~zero_only["customer_id"].isin(lines["customer_id"])]
+    # a hash set: pandas' isin on Arrow strings walks the values in Python (0.7 s on CDNOW)
+    buyers = set(lines["customer_id"].unique())
+    zero_only = zero_only[[c not in buyers for c in zero_only["customer_id"]]]
     return ValidatedTransactions(
         lines=lines, report=report, policy=policy, zero_only=zero_only.reset_index(drop=True)
     )
