@@ -22,6 +22,7 @@ nothing is warm from an earlier one. For each data set it prints:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -45,60 +46,64 @@ def _child(kind: str, csv: str) -> dict:
     started = time.perf_counter()
 
     def step(message: str) -> None:
+        # a step starts at its message and runs until the next one (``end`` closes the last)
         marks.append((message, time.perf_counter()))
 
     result: dict = {"kind": kind}
     if kind == "lifetimes":
+        step("import lifetimes")
         from lifetimes import BetaGeoFitter, GammaGammaFitter
         from lifetimes.utils import summary_data_from_transaction_data
 
-        frame = pd.read_csv(csv, usecols=["customer_id", "date", "amount"], parse_dates=["date"])
         step("read CSV")
+        frame = pd.read_csv(csv, usecols=["customer_id", "date", "amount"], parse_dates=["date"])
+        step("summary")
         # what lifetimes counts as a purchase: a customer-day with a positive net amount
         daily = frame.groupby(["customer_id", frame["date"].dt.normalize()])["amount"].sum()
         daily = daily[daily > 0].reset_index()
         summary = summary_data_from_transaction_data(
             daily, "customer_id", "date", monetary_value_col="amount", freq="D"
         )
-        step("summary")
+        step("BG/NBD fit")
         bg = BetaGeoFitter(penalizer_coef=0.001).fit(
             summary["frequency"], summary["recency"], summary["T"]
         )
-        step("BG/NBD fit")
+        step("Gamma-Gamma fit")
         repeat = summary[summary["frequency"] > 0]
         gg = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
-        step("Gamma-Gamma fit")
+        step("predict")
         bg.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
         bg.conditional_expected_number_of_purchases_up_to_time(
             HORIZON, summary["frequency"], summary["recency"], summary["T"]
         )
         gg.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
-        step("predict")
+        step("end")
     else:
+        step("import churnml")
         import churnml
 
-        tx = churnml.load_transactions(csv)
         step("load and validate")
+        tx = churnml.load_transactions(csv)
         last = tx.lines["date"].max().normalize()
         if kind == "train":
             with tempfile.TemporaryDirectory() as store:
                 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
+                step("train: MLflow store and run set-up")
                 res = churnml.train(
                     tx, horizon_days=HORIZON, model_name="bench-train", on_step=step
                 )
-                step("done")
+                step("end")
             result["champion"] = res.champion
             result["reason"] = res.reason
         else:
             cutoff = last - pd.Timedelta(days=HORIZON)
             ev = churnml.evaluate(tx, cutoff, HORIZON, champion=True, on_step=step)
-            step("done")
+            step("end")
             result["auc"] = {k: round(v.get("auc", float("nan")), 4) for k, v in ev.metrics.items()}
     total = time.perf_counter() - started
-    steps, previous = [], started
-    for message, at in marks:
-        steps.append((message, round(at - previous, 2)))
-        previous = at
+    steps = [("start-up", round(marks[0][1] - started, 2))]
+    for (message, at), (_, then) in itertools.pairwise(marks):
+        steps.append((message, round(then - at, 2)))
     result.update(
         steps=steps,
         seconds=round(total, 2),
