@@ -10,7 +10,13 @@ import pytest
 
 from churnml.data import load_transactions, simulate_transactions
 from churnml.evaluation import LEVEL_RULE, Evaluation, evaluate, learn_levels
-from churnml.evaluation.backtest import seasonal_cutoff, window_cutoffs, window_step
+from churnml.evaluation.backtest import (
+    backtest_horizon,
+    backtest_windows,
+    seasonal_cutoff,
+    window_cutoffs,
+    window_step,
+)
 from churnml.evaluation.level import ROLLING_WEIGHT, corrected_ratios, own_season, window_ratios
 from churnml.models.level import LEVEL_CLIP
 
@@ -205,3 +211,28 @@ def test_inner_windows_reach_the_cutoff_even_with_no_purchase_on_it():
     # the newest inner window ends on the cutoff day itself
     assert ev.diagnostics["champion"]["inner_cutoffs"][0] == "2020-11-21"
     assert len(ev.diagnostics["champion"]["inner_cutoffs"]) == 3
+
+
+def test_a_horizon_as_long_as_the_history_is_backtested_on_shorter_windows():
+    """CDNOW at 1997-09-30 with 273 days left no window, and BG/NBD won by default."""
+    assert backtest_horizon("1997-01-01", "1997-09-30", 90) == 90
+    days = backtest_horizon("1997-01-01", "1997-09-30", 273)
+    cutoffs = window_cutoffs("1997-01-01", "1997-09-30", days)
+    # the longest windows with three cutoffs, each after 28 days of history, labels by as-of
+    assert len(cutoffs) == 3 and (cutoffs[-1] - pd.Timestamp("1997-01-01")).days >= 28
+    assert cutoffs[0] + pd.Timedelta(days=days) == pd.Timestamp("1997-09-30")
+    assert (
+        len(window_cutoffs("1997-01-01", "1997-09-30", days + 1)) < 3
+        or (
+            window_cutoffs("1997-01-01", "1997-09-30", days + 1)[-1] - pd.Timestamp("1997-01-01")
+        ).days
+        < 28
+    )
+    frame, _ = simulate_transactions(700, seed=3, observation_days=300)
+    tx = load_transactions(frame)
+    as_of = tx.lines["date"].max().normalize()
+    windows, notes = backtest_windows(tx, as_of, 280, models=["bgnbd", "baseline"])
+    assert len(windows) == 3 and {ev.horizon_days for ev in windows} == {windows[0].horizon_days}
+    assert 30 <= windows[0].horizon_days < 280
+    assert all("auc" in ev.metrics["bgnbd"] for ev in windows)
+    assert any("no level is learned from them" in n for n in notes)

@@ -220,3 +220,17 @@ def test_train_output_shows_the_windows_the_level_and_the_totals(tmp_path):
     line = next(x for x in scored.output.splitlines() if x.startswith("Expected in the next"))
     assert line.startswith("Expected in the next 60 days: buyers ") and ") , " not in line
     assert line.count("(") == 3 and line.count("-") >= 3
+
+
+def test_a_horizon_as_long_as_the_history_picks_on_shorter_windows():
+    """Before, no backtest window fitted and the champion was BG/NBD by default."""
+    frame, _ = simulate_transactions(700, seed=3, observation_days=300)
+    tx = load_transactions(frame)
+    result = churnml.train(tx, horizon_days=280, families=("bgnbd", "pareto"), track=False)
+    assert "by default" not in result.reason and result.champion in ("bgnbd", "pareto")
+    assert len(result.backtests) == 3
+    assert all(30 <= ev.horizon_days < 280 for ev in result.backtests)
+    assert result.backtest_summary is not None and result.backtest_summary["n_windows"].max() == 3
+    # their totals are another horizon's: no level from them
+    assert result.level is not None and result.level.method == "none"
+    assert any("no level is learned from them" in n for n in result.notes)

@@ -31,7 +31,9 @@ from churnml.settings import ValueSettings
 
 __all__ = [
     "BACKTEST_WINDOWS",
+    "MIN_BACKTEST_DAYS",
     "Evaluation",
+    "backtest_horizon",
     "backtest_windows",
     "evaluate",
     "seasonal_cutoff",
@@ -42,6 +44,8 @@ __all__ = [
 
 #: Rolling-origin windows ``churnml train`` backtests where the history allows.
 BACKTEST_WINDOWS = 3
+#: Shortest backtest window :func:`backtest_horizon` shortens a long horizon's windows to.
+MIN_BACKTEST_DAYS = 30
 
 
 def window_step(horizon_days: int) -> int:
@@ -125,6 +129,60 @@ def window_cutoffs(
             break
         cutoffs.append(cutoff)
     return cutoffs
+
+
+def backtest_horizon(
+    first_day: Any, as_of: Any, horizon_days: int, n_windows: int = BACKTEST_WINDOWS
+) -> int:
+    """Return the length of the backtest windows: the horizon, or less when it leaves no room.
+
+    A horizon as long as the history (273 days after 9 months of data) leaves no cutoff with
+    :data:`~churnml.models.pipeline.MIN_HISTORY_DAYS` of history before it, so no family
+    could be backtested and the champion would be BG/NBD by default. The windows are then
+    the longest that fit ``n_windows`` of them (of :func:`window_cutoffs`), else one, and never
+    shorter than :data:`MIN_BACKTEST_DAYS`: a ranking out of time on a shorter window says
+    more than none. Their misses of the totals do not carry over to the horizon, so no level
+    is learned from them.
+
+    Parameters
+    ----------
+    first_day : str or pandas.Timestamp
+        First day of the data.
+    as_of : str or pandas.Timestamp
+        Last day of the data the windows may use.
+    horizon_days : int
+        The horizon asked for.
+    n_windows : int
+        Windows wanted.
+
+    Returns
+    -------
+    int
+        Days of each backtest window (``horizon_days`` whenever its newest window fits).
+
+    Examples
+    --------
+    >>> from churnml.evaluation.backtest import backtest_horizon
+    >>> backtest_horizon("1997-01-01", "1997-09-30", 90)
+    90
+    >>> backtest_horizon("1997-01-01", "1997-09-30", 273)
+    146
+    """
+    first, last = parse_day(first_day, "first_day"), parse_day(as_of, "as_of")
+
+    def fits(days: int, wanted: int) -> bool:
+        oldest = window_cutoffs(first, last, days, wanted)[-1]
+        return len(window_cutoffs(first, last, days, wanted)) >= wanted and (
+            (oldest - first).days >= MIN_HISTORY_DAYS
+        )
+
+    if fits(int(horizon_days), 1):
+        return int(horizon_days)
+    for wanted in (max(1, int(n_windows)), 1):
+        for days in range(int(horizon_days) - 1, MIN_BACKTEST_DAYS - 1, -1):
+            if fits(days, wanted):
+                return days
+    return int(horizon_days)
 
 
 def seasonal_cutoff(first_day: Any, as_of: Any, horizon_days: int) -> pd.Timestamp | None:
@@ -337,9 +395,12 @@ def backtest_windows(
     Returns
     -------
     evaluations : list of Evaluation
-        One per window that could be backtested, newest first; ``seconds`` set.
+        One per window that could be backtested, newest first; ``seconds`` set. Their
+        ``horizon_days`` is shorter than asked when the history leaves no room for it
+        (:func:`backtest_horizon`).
     notes : list of str
-        Windows that could not be backtested, and why; fewer windows than wanted.
+        Windows that could not be backtested, and why; fewer windows than wanted; shorter
+        windows.
 
     Notes
     -----
@@ -351,9 +412,17 @@ def backtest_windows(
     """
     as_of = parse_day(as_of, "as_of")
     first = lines_of(tx)["date"].min()
+    notes: list[str] = []
+    days = backtest_horizon(first.normalize(), as_of, horizon_days, n_windows)
+    if days != horizon_days:
+        notes.append(
+            f"backtest: the history from {first.date()} leaves no room for a {horizon_days}-day "
+            f"window after {MIN_HISTORY_DAYS} days of history, so the windows are {days} days "
+            "long (they rank the families; no level is learned from them)"
+        )
+        horizon_days = days
     cutoffs = window_cutoffs(first, as_of, horizon_days, n_windows, step_days)
     evaluations: list[Evaluation] = []
-    notes: list[str] = []
     if len(cutoffs) < n_windows:
         notes.append(
             f"backtest: the history from {first.date()} leaves room for {len(cutoffs)} of "
@@ -507,7 +576,8 @@ def _add_champion(
                 known, cutoff, horizon_days, name, inner, value=value, freq=freq, seed=seed
             )
         level = learn_levels(
-            inner,
+            # windows shortened to fit the history rank the families but miss other totals
+            [ev for ev in inner if ev.horizon_days == horizon_days],
             name,
             seasonal,
             clv_horizon_days=(value or ValueSettings()).horizon_days,

@@ -487,7 +487,8 @@ def _select_and_fit(
         if note:
             notes.append(note)
         level = learn_levels(
-            evaluations,
+            # windows shortened to fit the history rank the families but miss other totals
+            [ev for ev in evaluations if ev.horizon_days == horizon],
             family,
             seasonal,
             clv_horizon_days=settings.value.horizon_days,
