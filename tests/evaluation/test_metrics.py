@@ -57,7 +57,8 @@ def test_top_share_and_ece_hand_cases():
     assert expected_calibration_error(y, p) == pytest.approx((0.9 + 0.1) / 4)
 
 
-def test_model_metrics_small_case():
+def small_case():
+    """Four customers' scores and what they did: nobody buys after day 25."""
     idx = pd.Index(["a", "b", "c", "d"], name="customer_id")
     pred = pd.DataFrame(
         {
@@ -80,6 +81,11 @@ def test_model_metrics_small_case():
         },
         index=idx,
     )
+    return pred, labels
+
+
+def test_model_metrics_small_case():
+    pred, labels = small_case()
     m = model_metrics(pred, labels)
     assert m["auc"] == 1.0 and m["pr_auc"] == 1.0
     assert m["brier"] == pytest.approx(np.mean([0.01, 0.04, 0.16, 0.01]))
@@ -93,30 +99,9 @@ def test_model_metrics_small_case():
 
 
 def test_timing_error_takes_the_window_length_not_the_last_purchase_seen():
-    idx = pd.Index(["a", "b", "c", "d"], name="customer_id")
-    pred = pd.DataFrame(
-        {
-            "p_repurchase": [0.9, 0.2, 0.6, 0.1],
-            "expected_purchases": [2.0, 0.2, 1.0, 0.1],
-            "expected_revenue": [40.0, 2.0, 10.0, 1.0],
-            "expected_days_to_next_purchase": [10.0, 50.0, 20.0, 60.0],
-            "p_buy_7d": [0.3, 0.0, 0.1, 0.0],
-            "p_buy_30d": [0.7, 0.1, 0.4, 0.05],
-            "p_buy_90d": [0.9, 0.2, 0.6, 0.1],
-        },
-        index=idx,
-    )
     # nobody buys after day 25 of a 90-day window
-    labels = pd.DataFrame(
-        {
-            "bought": [True, False, True, False],
-            "n_purchases": [3.0, 0, 1, 0],
-            "revenue": [60.0, 0, 20, 0],
-            "days_to_next": [4.0, np.nan, 25.0, np.nan],
-        },
-        index=idx,
-    )
-    # observed shares within 7, 30, 90 days: 1/4, 2/4, 2/4; predicted means .1, .3125, .4
+    pred, labels = small_case()
+    # observed shares within 7, 30, 90 days: 1/4, 2/4, 2/4; predicted means .1, .3125, .45
     expected = np.mean([abs(0.1 - 0.25), abs(0.3125 - 0.5), abs(0.45 - 0.5)])
     m = model_metrics(pred, labels, horizon_days=90)
     assert m["timing_calibration_error"] == pytest.approx(expected)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnml.evaluation.result import Evaluation
+from churnml.evaluation.result import Evaluation, _json_ready
 from churnml.models.level import LEVEL_CLIP, learn_level
 
 __all__ = [
@@ -196,17 +196,7 @@ class LevelFit:
         dict
             ``family``, ``factors``, ``method``, ``windows``, ``interval``, ``notes``, ``rule``.
         """
-
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list | tuple):
-                return [clean(v) for v in value]
-            return value
-
-        return clean(
+        return _json_ready(
             {
                 "family": self.family,
                 "factors": self.factors,

@@ -15,6 +15,18 @@ from churnml.evaluation.metrics import METRIC_NAMES
 __all__ = ["Evaluation"]
 
 
+def _json_ready(value: Any) -> Any:
+    """Return ``value`` with every non-finite float, however deeply nested, replaced by None."""
+    # JSON has no NaN: json.dumps would write one that strict readers refuse
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return value
+
+
 @dataclass
 class Evaluation:
     """Predictions, labels and metrics of every model at one cutoff.
@@ -64,17 +76,7 @@ class Evaluation:
             ``cutoff``, ``horizon_days``, ``n_customers``, ``actual``, ``models``,
             ``diagnostics``.
         """
-
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            if isinstance(value, list | tuple):
-                return [clean(v) for v in value]
-            return value
-
-        return clean(
+        return _json_ready(
             {
                 "cutoff": str(self.cutoff.date()),
                 "horizon_days": self.horizon_days,

@@ -418,17 +418,8 @@ class HazardTiming(Params):
 
         Parameters
         ----------
-        tables : sequence of pandas.DataFrame
-            Feature tables indexed by ``customer_id``, one per snapshot.
-        snapshots : sequence of str or pandas.Timestamp
-            The snapshot dates, in the order of ``tables``.
-        lines : ValidatedTransactions or pandas.DataFrame
-            Transactions (``customer_id``, ``date``, ``amount``); only lines dated up to each
-            snapshot's label window end are read for its labels.
-        label_days : int
-            Label window after every snapshot.
-        data_end : str or pandas.Timestamp, optional
-            Last day the data covers (default: the last date of ``lines``).
+        tables, snapshots, lines, label_days, data_end
+            As in :meth:`fit`.
 
         Returns
         -------
@@ -692,10 +683,8 @@ class HazardTiming(Params):
 
         Parameters
         ----------
-        table : pandas.DataFrame
-            Feature table at ``as_of``, indexed by ``customer_id``.
-        as_of : str or pandas.Timestamp
-            Date the features were built at.
+        table, as_of
+            As in :meth:`hazard`.
         days : sequence of float
             Days after as-of (>= 0); 1 covers the day after as-of.
 
@@ -728,10 +717,8 @@ class HazardTiming(Params):
 
         Parameters
         ----------
-        table : pandas.DataFrame
-            Feature table at ``as_of``, indexed by ``customer_id``.
-        as_of : str or pandas.Timestamp
-            Date the features were built at.
+        table, as_of
+            As in :meth:`hazard`.
         horizon_days : int
             Horizon H the expected day and quantiles are conditioned on.
         expected_buyers : float, optional

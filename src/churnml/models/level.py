@@ -322,10 +322,8 @@ class LevelAdjusted(BaseScorer):
 
         Parameters
         ----------
-        tx : ValidatedTransactions or pandas.DataFrame
-            Validated transactions (rows after as-of are ignored).
-        as_of : str or pandas.Timestamp
-            End of the fitting window.
+        tx, as_of
+            As in :meth:`churnml.models.base.BaseScorer.fit`.
         horizon_days : int
             Prediction horizon the scorer inside is trained for, and of the shift.
 
@@ -434,12 +432,8 @@ class LevelAdjusted(BaseScorer):
 
         Parameters
         ----------
-        tx : ValidatedTransactions or pandas.DataFrame
-            Validated transactions (rows after as-of are ignored).
-        as_of : str or pandas.Timestamp
-            Scoring date.
-        horizon_days : int
-            Horizon of the probabilities and expectations.
+        tx, as_of, horizon_days
+            As in :meth:`churnml.models.base.BaseScorer.predict`.
 
         Returns
         -------
