@@ -41,6 +41,7 @@ NON_DEFAULT = {
         "spend_penalizer": 0.01,
         "value": VALUE,
         "freq": "W",
+        "max_customers": 10_000,
         "start": {"r": 0.5, "alpha": 10.0, "s": 0.5, "beta": 10.0},
     },
     GBMScorer: {

@@ -10,6 +10,7 @@ import pytest
 
 from churnml.data import load_transactions, simulate_transactions
 from churnml.exceptions import ChurnmlWarning, InsufficientDataError
+from churnml.features.rfm import btyd_summary
 from churnml.models.pipeline import PENALIZER_GRID, SCORE_COLUMNS, BTYDScorer, RateBaselineScorer
 from churnml.models.value import ValueSettings
 
@@ -167,3 +168,25 @@ def test_too_short_a_history_is_named():
     log, _ = simulate_transactions(3000, seed=1, acquisition_days=5, observation_days=30)
     with pytest.raises(InsufficientDataError, match=r"spans 14 days; BTYD models need at least 28"):
         BTYDScorer().fit(log, "2020-01-15")
+
+
+def test_parameters_from_a_customer_sample_score_everyone_alike(small_log):
+    as_of = pd.Timestamp(small_log["date"].max()).normalize() - pd.Timedelta(days=60)
+    full = BTYDScorer(penalizer=0.001, max_customers=None).fit(small_log, as_of)
+    part = BTYDScorer(penalizer=0.001, max_customers=1000).fit(small_log, as_of)
+    n = full.diagnostics_["n_customers"]
+    assert full.diagnostics_["fitted_customers"] == n
+    assert abs(part.diagnostics_["fitted_customers"] - 1000) < 150  # a hash sample of ids
+    a, b = full.predict(small_log, as_of, 60), part.predict(small_log, as_of, 60)
+    assert len(a) == len(b) == n  # everyone is still scored
+    # a third of the customers pin the four parameters: the same ranking and total within 5 %
+    assert np.corrcoef(a["p_repurchase"], b["p_repurchase"])[0, 1] > 0.99
+    assert b["p_repurchase"].sum() == pytest.approx(a["p_repurchase"].sum(), rel=0.05)
+    # drawn by id, not at random: with more customers (a smaller share) the sample of those
+    # in both is a subset of the earlier one
+    now = btyd_summary(small_log, as_of)
+    before = now.iloc[: len(now) * 2 // 3]  # fewer customers
+    assert len(before) < len(now)
+    picked_now = set(part._sample(now).index) & set(before.index)
+    picked_before = set(BTYDScorer(max_customers=1000)._sample(before).index)
+    assert picked_now and picked_now <= picked_before

@@ -224,6 +224,12 @@ class BTYDScorer(BaseScorer):
         CLV settings.
     freq : {"D", "W"}
         Purchase period and time unit of the model.
+    max_customers : int, optional
+        Customers above which the transaction model's parameters (and the penalizer search)
+        are fitted on a sample of this many: four parameters need no more, and a Pareto/NBD
+        fit on 200,000 customers took 15-40 s. The sample is drawn by a hash of the customer
+        id, so it is the same customers at every cutoff. Every customer is still scored.
+        ``diagnostics_["fitted_customers"]`` says how many were used. None: all.
     start : dict of str to float, optional
         Transaction model parameters to start the Pareto/NBD search from (a fit at an earlier
         cutoff: ``diagnostics_["params"]``); see :class:`~churnml.models.btyd.TransactionModel`.
@@ -264,6 +270,7 @@ class BTYDScorer(BaseScorer):
         spend_penalizer: float = 0.0,
         value: ValueSettings | None = None,
         freq: Literal["D", "W"] = "D",
+        max_customers: int | None = 50_000,
         start: dict[str, float] | None = None,
     ) -> None:
         self.kind = kind
@@ -271,6 +278,7 @@ class BTYDScorer(BaseScorer):
         self.spend_penalizer = spend_penalizer
         self.value = value
         self.freq = freq
+        self.max_customers = max_customers
         self.start = start
 
     @property
@@ -328,7 +336,9 @@ class BTYDScorer(BaseScorer):
             diag["penalizer_search"] = search
         else:
             chosen = float(self.penalizer)
-        self.transaction_ = self._fit_transaction(summary, chosen, diag)
+        sample = self._sample(summary)
+        diag["fitted_customers"] = len(sample)
+        self.transaction_ = self._fit_transaction(sample, chosen, diag)
         self.penalizer_ = float(self.transaction_.penalizer)
         if self.transaction_.at_bound_:
             diag["notes"] = [
@@ -342,6 +352,14 @@ class BTYDScorer(BaseScorer):
         self.as_of_ = as_of
         self.diagnostics_ = diag
         return self
+
+    def _sample(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """Return the customers the parameters are fitted on (see ``max_customers``)."""
+        if self.max_customers is None or len(summary) <= self.max_customers:
+            return summary
+        hashed = pd.util.hash_pandas_object(summary.index.to_series(), index=False).to_numpy()
+        uniform = (hashed >> np.uint64(11)).astype(float) / 2.0**53
+        return summary[uniform < self.max_customers / len(summary)]
 
     def _gate(self, summary: pd.DataFrame, as_of: pd.Timestamp) -> None:
         history = float(summary["T"].max()) * _UNIT_DAYS[self.freq]
@@ -390,6 +408,7 @@ class BTYDScorer(BaseScorer):
             self._gate(summary, fit_as_of)
         except InsufficientDataError as exc:
             return 1e-3, {"skipped": f"not enough history before {fit_as_of.date()}: {exc}"}
+        summary = self._sample(summary)
         labels = build_labels(tx, fit_as_of, val_days, customers=summary.index, data_end=as_of)
         bought = labels["bought"].to_numpy()
         scores: dict[str, float] = {}
