@@ -146,14 +146,10 @@ def backtest_horizon(
 
     Parameters
     ----------
-    first_day : str or pandas.Timestamp
-        First day of the data.
-    as_of : str or pandas.Timestamp
-        Last day of the data the windows may use.
+    first_day, as_of, n_windows
+        As in :func:`window_cutoffs`.
     horizon_days : int
         The horizon asked for.
-    n_windows : int
-        Windows wanted.
 
     Returns
     -------
