@@ -387,3 +387,18 @@ def test_named_zone_mixed_with_naive_timestamps_keeps_wall_time(tmp_path):
         pd.Timestamp("2020-01-01 10:00"),
         pd.Timestamp("2020-01-03 12:00"),
     ]
+
+
+def test_zero_amount_only_customers_keep_their_columns_when_there_are_none():
+    """An empty selection once dropped the columns, and scoring failed on a missing 'date'."""
+    plain = pd.DataFrame(
+        {"customer_id": ["a", "a", "b"], "date": ["2020-01-01", "2020-02-01", "2020-01-05"]}
+    ).assign(amount=[10.0, 5.0, 7.0])
+    none = load_transactions(plain).zero_only
+    assert list(none.columns) == ["customer_id", "date"] and none.empty
+    some = load_transactions(
+        pd.concat([plain, pd.DataFrame({"customer_id": ["c", "a"], "date": ["2020-01-09"] * 2})])
+        .fillna({"amount": 0.0})
+        .reset_index(drop=True)
+    ).zero_only
+    assert list(some["customer_id"]) == ["c"]  # "a" bought: not a zero-only customer

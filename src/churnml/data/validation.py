@@ -526,7 +526,10 @@ def validate_transactions(
     zero_only = parsed.loc[zero, ["customer_id", "date"]]
     # a hash set: pandas' isin on Arrow strings walks the values in Python (0.7 s on CDNOW)
     buyers = set(lines["customer_id"].unique())
-    zero_only = zero_only[[c not in buyers for c in zero_only["customer_id"]]]
+    unseen = np.fromiter(
+        (c not in buyers for c in zero_only["customer_id"]), dtype=bool, count=len(zero_only)
+    )
+    zero_only = zero_only.loc[unseen]  # a mask, also when empty (an empty list picks columns)
     return ValidatedTransactions(
         lines=lines, report=report, policy=policy, zero_only=zero_only.reset_index(drop=True)
     )
