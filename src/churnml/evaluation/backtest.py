@@ -277,9 +277,7 @@ def evaluate(
     return result
 
 
-def transaction_params(
-    scorers: Sequence[BaseScorer], evaluation: Evaluation
-) -> dict[str, dict[str, float]]:
+def transaction_params(evaluation: Evaluation) -> dict[str, dict[str, float]]:
     """Return the fitted Pareto/NBD parameters of a window, to start a neighbour's fit from.
 
     A cutoff a month later moves the optimum little, and Pareto/NBD's Nelder-Mead search
@@ -288,22 +286,19 @@ def transaction_params(
 
     Parameters
     ----------
-    scorers : sequence of BaseScorer
-        The window's scorers.
     evaluation : Evaluation
-        The window's evaluation (scorers that failed there are left out).
+        A backtest window (families that failed there are left out).
 
     Returns
     -------
     dict of str to dict
-        Model key to ``{"r", "alpha", "s", "beta"}``.
+        Model key to ``{"r", "alpha", "s", "beta"}``, from each fit's ``diagnostics_``.
     """
-    out: dict[str, dict[str, float]] = {}
-    for scorer in scorers:
-        model = getattr(scorer, "transaction_", None)
-        if scorer.name in evaluation.predictions and getattr(model, "kind", None) == "pareto":
-            out[scorer.name] = dict(model.params_)
-    return out
+    return {
+        name: dict(diag["params"])
+        for name, diag in evaluation.diagnostics.items()
+        if name in evaluation.predictions and diag.get("model") == "pareto" and "params" in diag
+    }
 
 
 def _score_window(
@@ -450,7 +445,7 @@ def backtest_windows(
             notes.append(f"backtest at {cutoff.date()} impossible: {exc}")
             continue
         evaluation.seconds = round(time.perf_counter() - started, 3)
-        starts.update(transaction_params(scorers, evaluation))
+        starts.update(transaction_params(evaluation))
         for name, diagnostics in evaluation.diagnostics.items():
             if name in chosen_at:
                 diagnostics["penalizer_chosen_at"] = chosen_at[name]

@@ -46,6 +46,7 @@ from churnml.evaluation.backtest import (
     BACKTEST_WINDOWS,
     backtest_windows,
     seasonal_backtest,
+    transaction_params,
     window_step,
 )
 from churnml.evaluation.level import own_season
@@ -398,8 +399,8 @@ def _fit_first(
         scorer = make_scorer(family, settings.value, settings.freq, settings.seed)
         # Pareto/NBD starts from its fit in the newest window, a horizon earlier: the same
         # optimum for a quarter of the work
-        start = None if newest is None else newest.diagnostics.get(family, {}).get("params")
-        if start is not None and family == "pareto":
+        start = None if newest is None else transaction_params(newest).get(family)
+        if start is not None:
             scorer.set_params(start=start)
         try:
             scorer.fit(tx, settings.as_of, horizon_days=settings.horizon_days)
