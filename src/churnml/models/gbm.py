@@ -436,6 +436,8 @@ class GBMScorer(BaseScorer):
         """
         started = time.perf_counter()
         self._start_fit()
+        # read once a fit: the processors' state is sampled (10 ms), and a fit trains up to 7
+        self._n_threads = self._threads()
         as_of = parse_day(as_of)
         shared = _shared_for(tx)
         lines = lines_of(tx)
@@ -523,7 +525,7 @@ class GBMScorer(BaseScorer):
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
-            "num_threads": self._threads(),
+            "num_threads": self._n_threads,
             "verbose": -1,
             **({"tweedie_variance_power": 1.5} if objective == "tweedie" else {}),
             **extra,
