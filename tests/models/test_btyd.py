@@ -9,7 +9,7 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
 from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
 
 from churnml.exceptions import ConfigError, InsufficientDataError, NotFittedError
-from churnml.models import GammaGammaModel, TransactionModel
+from churnml.models import GammaGammaModel, TransactionModel, btyd
 from churnml.models.btyd import pareto_no_purchase
 
 
@@ -136,3 +136,48 @@ def test_pareto_warm_start_reaches_the_same_optimum(weekly):
     assert warm.converged_
     with pytest.raises(ConfigError, match="start must give r, alpha, s and beta"):
         TransactionModel(kind="pareto", start={"r": 1.0}).fit(weekly)
+
+
+def _no_dropout_heterogeneity(n: int, seed: int = 0) -> pd.DataFrame:
+    """Daily histories where everyone drops out at one rate: Pareto/NBD's ridge (s, beta -> oo)."""
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(300, 700, n)
+    rate = rng.gamma(0.75, 1 / 40, n)
+    end = np.minimum(T, rng.exponential(1500, n))
+    x, t_x = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        times = np.cumsum(rng.exponential(1 / rate[i], 400))
+        times = times[times < end[i]]
+        x[i], t_x[i] = len(times), times[-1] if len(times) else 0.0
+    return pd.DataFrame({"frequency": x, "recency": t_x, "T": T})
+
+
+def test_pareto_fit_stops_on_the_ridge_instead_of_walking_it():
+    """Without drop-out heterogeneity the likelihood rises along s, beta -> oo, and turns NaN.
+
+    lifetimes' Nelder-Mead, started there (a warm start from a neighbour on the ridge), keeps
+    its NaN vertex until the iteration limit: measured on 2,000 such customers, 2,999
+    evaluations, 456 s, NaN at the end. The fit must start afresh, stop at the wall on s and
+    say so.
+    """
+    summary = _no_dropout_heterogeneity(300)
+    scale = 1 / summary["T"].max()
+    x, t_x, T = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+    x, t_x, T, w = x.astype(int), t_x * scale, T * scale, np.ones(len(x))
+    far = np.array([0.75, 40 * scale, 300.0, 1500 * 300 * scale])
+    assert np.isnan(ParetoNBDFitter._negative_log_likelihood(far, x, t_x, T, w, 0.0))
+    start = {"r": 0.75, "alpha": 40.0, "s": 300.0, "beta": 1500.0 * 300}
+    model = TransactionModel(kind="pareto", start=start).fit(summary)
+    assert model.converged_, model.fit_message_
+    assert all(np.isfinite(v) and v > 0 for v in model.params_.values())
+    assert model.params_["s"] <= btyd.PARETO_MAX_S
+    # the ridge keeps the mean drop-out rate s / beta: the simulated one, 1 / 1500 a day
+    assert model.params_["s"] / model.params_["beta"] == pytest.approx(1 / 1500, rel=0.5)
+    if model.params_["s"] > 0.999 * btyd.PARETO_MAX_S:
+        assert model.at_bound_ == ["s"]
+    # below the wall, where the likelihood is finite, the objective is lifetimes' own
+    near = np.array([0.75, 40 * scale, 3.0, 1500 * 3 * scale])
+    assert btyd._pareto_objective(near, x, t_x, T, w, 0.0) == pytest.approx(
+        ParetoNBDFitter._negative_log_likelihood(near, x, t_x, T, w, 0.0), rel=1e-12
+    )
+    assert btyd._pareto_objective(far, x, t_x, T, w, 0.0) == np.inf

@@ -23,7 +23,7 @@ from churnml.features.rfm import btyd_summary
 from churnml.features.windows import build_features, build_labels
 from churnml.models.base import BaseScorer
 from churnml.models.baseline import rate_baseline
-from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
+from churnml.models.btyd import KINDS, PARETO_MAX_S, GammaGammaModel, TransactionModel
 from churnml.models.timing import TIMING_COLUMNS, timing_from_cdf
 from churnml.models.value import lifetime_value
 from churnml.settings import ValueSettings
@@ -340,9 +340,15 @@ class BTYDScorer(BaseScorer):
         diag["fitted_customers"] = len(sample)
         self.transaction_ = self._fit_transaction(sample, chosen, diag)
         self.penalizer_ = float(self.transaction_.penalizer)
-        if self.transaction_.at_bound_:
+        bound = self.transaction_.at_bound_
+        if bound == ["s"]:
             diag["notes"] = [
-                f"parameters {', '.join(self.transaction_.at_bound_)} at their limit: no "
+                f"Pareto/NBD's drop-out shape s at its limit ({PARETO_MAX_S:g}): customers "
+                "drop out at one common rate in this history (no spread between them to fit)"
+            ]
+        elif bound:
+            diag["notes"] = [
+                f"parameters {', '.join(bound)} at their limit: no "
                 "drop-out is visible in this history, so the model behaves as the NBD "
                 "(every customer stays active, buying at their own rate)"
             ]
