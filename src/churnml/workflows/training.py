@@ -612,19 +612,6 @@ def _register(
     """Log the backtest and the model, register a version and decide on promotion."""
     settings, name = result.settings, result.model_name
     run.log_params({"champion_family": result.champion, "model": _model_params(scorer)})
-    if result.backtest is not None:
-        run.log_evaluation(result.backtest, headline=result.champion)
-    if result.backtests:
-        run.log_backtests(
-            result.backtests,
-            result.backtest_summary,
-            {
-                "level": None if result.level is None else result.level.to_dict(),
-                "totals": result.totals,
-                "timings": result.timings,
-            },
-        )
-    run.log_dict({"notes": result.notes, "reason": result.reason}, "notes.json")
     if on_step is not None:
         on_step("Registering the model in MLflow")
     example = example_transactions(settings.as_of)
@@ -648,6 +635,21 @@ def _register(
             tags=_version_tags(result, meta),
         )
         registry.set_challenger(version, name)
+    # The backtest metrics go in after the model: MLflow's log_model copies every metric the
+    # run holds onto the logged model, one history query per metric (2.3 s of CDNOW's train).
+    if result.backtest is not None:
+        run.log_evaluation(result.backtest, headline=result.champion)
+    if result.backtests:
+        run.log_backtests(
+            result.backtests,
+            result.backtest_summary,
+            {
+                "level": None if result.level is None else result.level.to_dict(),
+                "totals": result.totals,
+                "timings": result.timings,
+            },
+        )
+    run.log_dict({"notes": result.notes, "reason": result.reason}, "notes.json")
     result.version, result.run_id = version, run.run_id
     result.tracking_uri = run.tracking_uri
     result.previous_champion = None if current is None else current["version"]
