@@ -10,7 +10,8 @@ from sklearn.metrics import roc_auc_score
 from churnml.data import simulate_transactions
 from churnml.evaluation import evaluate
 from churnml.features import build_labels
-from churnml.models.gbm import GBMScorer
+from churnml.models import gbm as gbm_module
+from churnml.models.gbm import GBMScorer, share_prefix
 from churnml.models.pipeline import SCORE_COLUMNS
 
 AS_OF = pd.Timestamp("2021-03-31")
@@ -264,3 +265,37 @@ def test_sampled_rows_keep_the_buyer_share_and_the_ranking(log, fitted_gbm):
     bought = labels["bought"].reindex(full.index).fillna(False).astype(bool)
     assert roc_auc_score(bought, thin) > roc_auc_score(bought, full) - 0.02
     assert "sampled" not in fitted_gbm.diagnostics_  # 24,000 rows: under the default cap
+
+
+def test_a_prefix_view_reuses_only_the_tables_its_rows_can_make(log, fitted):
+    """``share_prefix``: evaluate's inner windows read the evaluation's snapshot tables.
+
+    A view holding the log's lines up to a cutoff may take the source's entries whose data end
+    by then (the same rows made them) and must make its own for the rest: a snapshot whose
+    labels run past the cutoff sees fewer purchases in the view.
+    """
+    cutoff = AS_OF - pd.Timedelta(days=30)  # on the 30-day grid of the fit at AS_OF
+    known = log[log["date"] < cutoff + pd.Timedelta(days=1)]
+    share_prefix(known, log, cutoff)
+    own = gbm_module._SHARED[id(known)]
+    source = gbm_module._SHARED[id(log)]
+    before = dict(source.entries)
+    inside = GBMScorer(hybrid=True, n_estimators=80).fit(known, cutoff, 60)
+    plain = known.copy()  # an object of its own: shares nothing
+    pd.testing.assert_frame_equal(
+        inside.predict(known, cutoff, 60),
+        GBMScorer(hybrid=True, n_estimators=80).fit(plain, cutoff, 60).predict(plain, cutoff, 60),
+    )
+    # the tables the fit at AS_OF made and that end by the cutoff were read, not made again
+    reused = [k for k in before if k[0] == "snapshot" and k[1] + pd.Timedelta(days=k[2]) <= cutoff]
+    assert reused and not own.entries
+    # past its end the view makes its own, from its own rows
+    beyond = GBMScorer(hybrid=True, n_estimators=80).fit(known, AS_OF, 60)
+    plain = known.copy()
+    pd.testing.assert_frame_equal(
+        beyond.predict(known, AS_OF, 60),
+        GBMScorer(hybrid=True, n_estimators=80).fit(plain, AS_OF, 60).predict(plain, AS_OF, 60),
+    )
+    assert own.entries and all(
+        k[1] + pd.Timedelta(days=k[2] if k[0] == "snapshot" else 0) > cutoff for k in own.entries
+    )

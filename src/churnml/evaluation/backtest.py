@@ -25,6 +25,7 @@ from churnml.features.rfm import btyd_summary, lines_of
 from churnml.features.windows import build_labels
 from churnml.models.base import BaseScorer
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, check_keys, make_scorer
+from churnml.models.gbm import share_prefix
 from churnml.models.level import apply_level
 from churnml.models.pipeline import MIN_HISTORY_DAYS
 from churnml.settings import ValueSettings
@@ -544,6 +545,8 @@ def _add_champion(
         on_step("Choosing the champion on inner backtest windows")
     lines = lines_of(tx)
     known = lines[lines["date"] < cutoff + pd.Timedelta(days=1)]
+    # the inner windows' gbm and hybrid read the snapshot tables the evaluation built
+    share_prefix(known, tx, cutoff)
     inner, notes = backtest_windows(
         known, cutoff, horizon_days, models=families, value=value, freq=freq, seed=seed
     )
