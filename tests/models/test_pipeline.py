@@ -41,7 +41,11 @@ def test_every_family_scores_cleanly(small_log, kind):
     scores = scorer.predict(small_log, "2021-03-31", 90)
     _assert_clean(scores)
     assert scorer.diagnostics_["penalizer"] in (*PENALIZER_GRID, 0.1)
-    assert "log_loss" in scorer.diagnostics_["penalizer_search"]
+    if kind == "pareto":  # no search: 0 (see BTYDScorer)
+        assert "skipped" in scorer.diagnostics_["penalizer_search"]
+        assert scorer.penalizer_ == 0.0
+    else:
+        assert "log_loss" in scorer.diagnostics_["penalizer_search"]
     assert scores.index.is_unique and len(scores) == scorer.diagnostics_["n_customers"]
 
 
