@@ -11,7 +11,13 @@ import pytest
 from churnml.data import load_transactions, simulate_transactions
 from churnml.exceptions import ChurnmlWarning, InsufficientDataError
 from churnml.features.rfm import btyd_summary
-from churnml.models.pipeline import PENALIZER_GRID, SCORE_COLUMNS, BTYDScorer, RateBaselineScorer
+from churnml.models.pipeline import (
+    PARETO_PENALIZER,
+    PENALIZER_GRID,
+    SCORE_COLUMNS,
+    BTYDScorer,
+    RateBaselineScorer,
+)
 from churnml.models.value import ValueSettings
 
 
@@ -41,9 +47,9 @@ def test_every_family_scores_cleanly(small_log, kind):
     scores = scorer.predict(small_log, "2021-03-31", 90)
     _assert_clean(scores)
     assert scorer.diagnostics_["penalizer"] in (*PENALIZER_GRID, 0.1)
-    if kind == "pareto":  # no search: 0 (see BTYDScorer)
+    if kind == "pareto":  # no search (see BTYDScorer)
         assert "skipped" in scorer.diagnostics_["penalizer_search"]
-        assert scorer.penalizer_ == 0.0
+        assert scorer.penalizer_ == PARETO_PENALIZER
     else:
         assert "log_loss" in scorer.diagnostics_["penalizer_search"]
     assert scores.index.is_unique and len(scores) == scorer.diagnostics_["n_customers"]
