@@ -1,14 +1,19 @@
-"""churnml's BG/NBD and MBG/NBD objective against lifetimes' own implementation."""
+"""churnml's BG/NBD, MBG/NBD and Gamma-Gamma objectives against lifetimes' implementations."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter
-from lifetimes.datasets import load_cdnow_summary
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter
+from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
 from scipy.optimize import approx_fprime
 
-from churnml.models.likelihood import fit_beta_geometric, negative_log_likelihood
+from churnml.models.likelihood import (
+    fit_beta_geometric,
+    fit_gamma_gamma,
+    gamma_gamma_negative_log_likelihood,
+    negative_log_likelihood,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +55,38 @@ def test_distinct_rows_with_weights_give_the_same_optimum(cdnow_rows):
     for name in full.params:
         assert compact.params[name] == pytest.approx(full.params[name], rel=1e-5)
     assert full.converged and compact.converged and not full.at_bound
+
+
+@pytest.fixture(scope="module")
+def spend_rows():
+    s = load_cdnow_summary_data_with_monetary_value()
+    s = s[s["frequency"] > 0]
+    return s["frequency"].to_numpy(float), s["monetary_value"].to_numpy(float)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gamma_gamma_objective_and_gradient(spend_rows, seed):
+    x, m = spend_rows
+    rng = np.random.default_rng(seed)
+    log_params = rng.normal(0, 1, 3)
+    weights = rng.integers(1, 5, x.size).astype(float)
+    penalizer = float(rng.choice([0.0, 0.01, 0.1]))
+    value, grad = gamma_gamma_negative_log_likelihood(log_params, x, m, weights, penalizer)
+    expected = GammaGammaFitter._negative_log_likelihood(log_params, x, m, weights, penalizer)
+    assert value == pytest.approx(float(expected), rel=1e-10)
+    numeric = approx_fprime(
+        log_params,
+        lambda p: gamma_gamma_negative_log_likelihood(p, x, m, weights, penalizer, gradient=False),
+        1e-7,
+    )
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalizer", [0.0, 0.001, 0.1])
+def test_gamma_gamma_fit_matches_lifetimes(spend_rows, penalizer):
+    x, m = spend_rows
+    theirs = GammaGammaFitter(penalizer_coef=penalizer).fit(x, m).params_
+    ours = fit_gamma_gamma(x, m, np.ones_like(x), penalizer=penalizer)
+    assert ours.converged and not ours.at_bound
+    for name in ("p", "q", "v"):
+        assert ours.params[name] == pytest.approx(float(theirs[name]), rel=1e-4), name

@@ -1,9 +1,9 @@
 """BTYD models (BG/NBD, Pareto/NBD, MBG/NBD, Gamma-Gamma) as scikit-learn-style estimators.
 
-BG/NBD and MBG/NBD are fitted with churnml's own likelihood (:mod:`churnml.models.likelihood`,
-the objective ``lifetimes`` uses, with an exact gradient); Pareto/NBD and Gamma-Gamma with
-``lifetimes``. All fit on the distinct (frequency, recency, T) rows with counts as weights;
-all conditional predictions use ``lifetimes``' formulas (credited below) except
+BG/NBD, MBG/NBD and Gamma-Gamma are fitted with churnml's own likelihoods
+(:mod:`churnml.models.likelihood`, the objectives ``lifetimes`` uses, with exact gradients);
+Pareto/NBD with ``lifetimes``. All fit on distinct rows with counts as weights; all conditional
+predictions use ``lifetimes``' formulas (credited below) except
 :meth:`TransactionModel.purchase_cdf`, whose BG/NBD form is derived here. Parameters persist as
 JSON (no pickle).
 
@@ -30,13 +30,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1, logsumexp
 
 from churnml.exceptions import ConfigError, InsufficientDataError, ModelFitError, NotFittedError
 from churnml.models.base import Params
-from churnml.models.likelihood import fit_beta_geometric
+from churnml.models.likelihood import fit_beta_geometric, fit_gamma_gamma
 
 __all__ = ["KINDS", "GammaGammaModel", "TransactionModel", "pareto_no_purchase"]
 
@@ -640,18 +640,19 @@ class GammaGammaModel(_Persisted):
                 "the model estimates does not exist (use the mean spend instead)"
             )
         rows = _distinct_rows(repeat, ["frequency", "monetary_value"])
-        fitter = GammaGammaFitter(penalizer_coef=float(self.penalizer))
         try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fitter.fit(
+            with np.errstate(all="ignore"):
+                result = fit_gamma_gamma(
                     rows["frequency"].to_numpy(),
                     rows["monetary_value"].to_numpy(),
-                    weights=rows["weight"].to_numpy(),
+                    rows["weight"].to_numpy(),
+                    penalizer=float(self.penalizer),
                 )
-        except Exception as exc:  # lifetimes raises ConvergenceError and numpy errors
+        except (ValueError, FloatingPointError) as exc:
             raise ModelFitError(_fit_failure("Gamma-Gamma", exc)) from None
-        self.params_ = {k: float(v) for k, v in fitter.params_.items()}
+        if not result.converged:
+            raise ModelFitError(_fit_failure("Gamma-Gamma", RuntimeError(result.message)))
+        self.params_ = dict(result.params)
         if not np.all(np.isfinite(list(self.params_.values()))) or self.params_["q"] <= 1:
             raise ModelFitError(
                 f"Gamma-Gamma fitted parameters are unusable ({self.params_}); "
