@@ -134,7 +134,7 @@ def test_pareto_warm_start_reaches_the_same_optimum(weekly):
     for name, value in cold.params_.items():
         assert warm.params_[name] == pytest.approx(value, rel=2e-3), name
     assert warm.converged_
-    with pytest.raises(ConfigError, match="start must give r, alpha, s and beta"):
+    with pytest.raises(ConfigError, match="start must give r, alpha, s, beta"):
         TransactionModel(kind="pareto", start={"r": 1.0}).fit(weekly)
 
 
@@ -181,3 +181,21 @@ def test_pareto_fit_stops_on_the_ridge_instead_of_walking_it():
         ParetoNBDFitter._negative_log_likelihood(near, x, t_x, T, w, 0.0), rel=1e-12
     )
     assert btyd._pareto_objective(far, x, t_x, T, w, 0.0) == np.inf
+
+
+@pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])
+def test_weighted_distinct_rows_and_a_warm_start_give_the_plain_fit(weekly, kind):
+    plain = TransactionModel(kind=kind).fit(weekly)
+    rows = weekly[["frequency", "recency", "T"]].value_counts().rename("n").reset_index()
+    weighted = TransactionModel(kind=kind).fit(rows, sample_weight=rows["n"].to_numpy())
+    # a start elsewhere (another penalizer's optimum) reaches the same optimum
+    elsewhere = TransactionModel(kind=kind, penalizer=0.01).fit(weekly).params_
+    warm = TransactionModel(kind=kind, start=elsewhere).fit(weekly)
+    assert weighted.n_customers_ == plain.n_customers_ == len(weekly)
+    assert len(rows) < len(weekly)
+    for name, value in plain.params_.items():
+        assert weighted.params_[name] == pytest.approx(value, rel=1e-5), name
+        assert warm.params_[name] == pytest.approx(value, rel=1e-5), name
+        assert elsewhere[name] != pytest.approx(value, rel=1e-2), name
+    with pytest.raises(ConfigError, match="start must give r, alpha, a, b"):
+        TransactionModel(kind=kind, start={"r": 1.0}).fit(weekly)

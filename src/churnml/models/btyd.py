@@ -49,6 +49,7 @@ _FITTERS: dict[str, type] = {
 KINDS = tuple(_FITTERS)
 _RFM = ["frequency", "recency", "T"]
 _PARETO_PARAMS = ("r", "alpha", "s", "beta")
+_BETA_GEOMETRIC_PARAMS = ("r", "alpha", "a", "b")
 
 
 def _check_summary(summary: pd.DataFrame, needed: list[str], owner: str) -> None:
@@ -65,18 +66,29 @@ def _check_summary(summary: pd.DataFrame, needed: list[str], owner: str) -> None
         raise ConfigError(f"{owner}: the summary holds NaN or infinite values")
 
 
-def _distinct_rows(summary: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def _distinct_rows(
+    summary: pd.DataFrame, columns: list[str], weight: np.ndarray | None = None
+) -> pd.DataFrame:
     """Distinct rows of ``columns`` with a ``weight`` column counting the customers behind each.
 
     The likelihood of identical customers is identical, so fitting on distinct rows with
-    weights gives the same optimum for a fraction of the work.
+    weights gives the same optimum for a fraction of the work. With ``weight``, each row of
+    ``summary`` already stands for that many customers, and the weights are summed.
 
     Returns
     -------
     pandas.DataFrame
         The distinct rows and their ``weight``.
     """
-    return summary[columns].astype(float).value_counts(sort=False).rename("weight").reset_index()
+    frame = summary[columns].astype(float)
+    if weight is None:
+        return frame.value_counts(sort=False).rename("weight").reset_index()
+    return (
+        frame.assign(weight=np.asarray(weight, dtype=float))
+        .groupby(columns, sort=False)["weight"]
+        .sum()
+        .reset_index()
+    )
 
 
 def _on_distinct(summary: pd.DataFrame, func: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
@@ -145,11 +157,11 @@ class TransactionModel(_Persisted):
         Iteration limit of the optimiser (L-BFGS-B for BG/NBD and MBG/NBD, Nelder-Mead for
         Pareto/NBD, as in ``lifetimes``), >= 1.
     start : dict of str to float, optional
-        Pareto/NBD only: the parameters (``r, alpha, s, beta``, in the summary's time unit)
-        its Nelder-Mead search starts from, e.g. a fit at an earlier cutoff. From a neighbour's
-        optimum it needs about a quarter of the likelihood evaluations (CDNOW: 119 instead of
-        435) and lands on the same optimum within the tolerance. BG/NBD and MBG/NBD ignore it:
-        their gradient fits take a fraction of a second.
+        The parameters (``r, alpha, s, beta`` or ``r, alpha, a, b``, in the summary's time
+        unit) the search starts from, e.g. a fit at an earlier cutoff or with another
+        penalizer. From a neighbour's optimum Pareto/NBD's Nelder-Mead needs about a quarter of
+        the likelihood evaluations (CDNOW: 119 instead of 435), BG/NBD's L-BFGS-B about two
+        thirds, and both land on the same optimum within the tolerance.
 
     Attributes
     ----------
@@ -206,21 +218,27 @@ class TransactionModel(_Persisted):
             raise ConfigError(
                 f"TransactionModel.max_iter must be a whole number >= 1; got {self.max_iter!r}"
             )
-        if self.start is not None and self.kind == "pareto":
-            values = [self.start.get(k) for k in _PARETO_PARAMS]
+        if self.start is not None:
+            names = _PARETO_PARAMS if self.kind == "pareto" else _BETA_GEOMETRIC_PARAMS
+            values = [self.start.get(k) for k in names]
             if not all(isinstance(v, int | float) and np.isfinite(v) and v > 0 for v in values):
                 raise ConfigError(
-                    "TransactionModel.start must give r, alpha, s and beta as numbers > 0; "
+                    f"TransactionModel.start must give {', '.join(names)} as numbers > 0; "
                     f"got {self.start!r}"
                 )
 
-    def fit(self, summary: pd.DataFrame) -> TransactionModel:
+    def fit(
+        self, summary: pd.DataFrame, sample_weight: np.ndarray | None = None
+    ) -> TransactionModel:
         """Fit on a customer summary (``frequency``, ``recency``, ``T``).
 
         Parameters
         ----------
         summary : pandas.DataFrame
             One row per customer, as :func:`churnml.features.btyd_summary` returns.
+        sample_weight : numpy.ndarray, optional
+            Customers behind each row (default one each), e.g. for a summary already reduced
+            to its distinct rows.
 
         Returns
         -------
@@ -234,9 +252,14 @@ class TransactionModel(_Persisted):
         """
         self._validate_params()
         _check_summary(summary, _RFM, "TransactionModel.fit")
-        rows = _distinct_rows(summary, _RFM)
+        rows = _distinct_rows(summary, _RFM, sample_weight)
         x, t_x, T, w = (rows[c].to_numpy() for c in (*_RFM, "weight"))
         if self.kind in ("bgnbd", "mbgnbd"):
+            initial = (
+                None
+                if self.start is None
+                else np.log([self.start[k] for k in _BETA_GEOMETRIC_PARAMS])
+            )
             result = fit_beta_geometric(
                 x,
                 t_x,
@@ -244,6 +267,7 @@ class TransactionModel(_Persisted):
                 w,
                 penalizer=float(self.penalizer),
                 modified=self.kind == "mbgnbd",
+                initial=initial,
                 max_iter=self.max_iter,
             )
             self.params_ = result.params
@@ -257,7 +281,7 @@ class TransactionModel(_Persisted):
             self.at_bound_ = [k for k, v in self.params_.items() if v < 1e-6 or v > 1e6]
             if self.params_["s"] >= PARETO_MAX_S * (1 - 1e-3):
                 self.at_bound_.append("s")
-        self.n_customers_ = len(summary)
+        self.n_customers_ = round(float(w.sum()))
         self.n_unique_rows_ = len(rows)
         return self
 

@@ -55,6 +55,7 @@ def negative_log_likelihood(
     penalizer: float,
     modified: bool = False,
     gradient: bool = True,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray] | float:
     """Return the objective (and its gradient in log-parameters) of BG/NBD or MBG/NBD.
 
@@ -72,6 +73,8 @@ def negative_log_likelihood(
         MBG/NBD (customers may also drop out right after their first purchase).
     gradient : bool
         Also return the gradient.
+    distinct : (numpy.ndarray, numpy.ndarray), optional
+        ``np.unique(x, return_inverse=True)``, when the caller evaluates many times.
 
     Returns
     -------
@@ -79,7 +82,7 @@ def negative_log_likelihood(
         The objective, and its gradient with respect to ``log_params``.
     """
     r, alpha, a, b = np.exp(log_params)
-    xu, xi = np.unique(x, return_inverse=True)
+    xu, xi = np.unique(x, return_inverse=True) if distinct is None else distinct
     shift = 1.0 if modified else 0.0
     # per distinct frequency
     g_rx = gammaln(r + xu)
@@ -166,11 +169,13 @@ def fit_beta_geometric(
         scale = max(float(np.average(T, weights=w)) / (float(np.average(x, weights=w)) + 1), 1e-3)
         initial = np.log([1.0, scale, 1.0, 1.0])
 
+    args = (x, t_x, T, w, penalizer, modified, True, np.unique(x, return_inverse=True))
+
     def run(start: np.ndarray) -> Any:
         return minimize(
             negative_log_likelihood,
             start,
-            args=(x, t_x, T, w, penalizer, modified),
+            args=args,
             jac=True,
             method="L-BFGS-B",
             bounds=[_LOG_BOUNDS] * 4,
