@@ -12,7 +12,7 @@ from churnml.evaluation import evaluate
 from churnml.features import build_labels
 from churnml.models import gbm as gbm_module
 from churnml.models.gbm import GBMScorer, share_prefix
-from churnml.models.pipeline import SCORE_COLUMNS
+from churnml.models.pipeline import SCORE_COLUMNS, BTYDScorer
 
 AS_OF = pd.Timestamp("2021-03-31")
 
@@ -299,3 +299,26 @@ def test_a_prefix_view_reuses_only_the_tables_its_rows_can_make(log, fitted):
     assert own.entries and all(
         k[1] + pd.Timedelta(days=k[2] if k[0] == "snapshot" else 0) > cutoff for k in own.entries
     )
+
+
+def test_gbm_and_hybrid_at_one_as_of_share_its_bgnbd_scores_and_table(log):
+    """Scoring reuses the as-of BG/NBD scores and feature table only for that same BG/NBD."""
+    fresh = log.copy()
+    gbm = GBMScorer(n_estimators=80).fit(fresh, AS_OF, 60)
+    hybrid = GBMScorer(hybrid=True, n_estimators=80).fit(fresh, AS_OF, 60)
+    entries = gbm_module._SHARED[id(fresh)].entries
+
+    def count(kind: str) -> int:
+        return sum(key[0] == kind for key in entries)
+
+    gbm.predict(fresh, AS_OF, 60)
+    assert count("btyd_scores") == count("scoring_table") == 1
+    shared = hybrid.predict(fresh, AS_OF, 60)
+    assert count("btyd_scores") == count("scoring_table") == 1  # read, not made again
+    alone = fresh.copy()  # an object of its own: computes everything
+    pd.testing.assert_frame_equal(shared, hybrid.predict(alone, AS_OF, 60))
+    # another BG/NBD at the same as-of makes its own entries
+    other = GBMScorer(n_estimators=80).fit(fresh, AS_OF, 60)
+    other.btyd_ = BTYDScorer(kind="bgnbd", penalizer=0.01).fit(fresh, AS_OF)
+    other.predict(fresh, AS_OF, 60)
+    assert count("btyd_scores") == count("scoring_table") == 2

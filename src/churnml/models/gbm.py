@@ -903,10 +903,24 @@ class GBMScorer(BaseScorer):
         """
         self.check_fitted()
         as_of = parse_day(as_of)
-        base = self.btyd_.predict(tx, as_of, horizon_days)
+        # gbm and hybrid fitted at one as-of share its BG/NBD fit (see fit), so they also
+        # share its scores and the feature table built with it: keyed by the fitted model
+        # (not its diagnostics, which scoring adds to)
+        payload = {k: v for k, v in self.btyd_._payload(None).items() if k != "diagnostics"}
+        shared = _shared_for(tx)
+        fitted = (json.dumps(payload, default=str), self.freq, repr(self.value))
+        base = shared.get(
+            ("btyd_scores", as_of, int(horizon_days), *fitted),
+            as_of,
+            lambda: self.btyd_.predict(tx, as_of, horizon_days),
+        )
         if self.fallback_ is not None:
             return base.assign(reasons="BG/NBD fallback (history too short for snapshots)")
-        table = self._table(tx, as_of, self.label_days_, self.btyd_).loc[base.index]
+        table = shared.get(
+            ("scoring_table", as_of, self.label_days_, *fitted),
+            as_of,
+            lambda: self._table(tx, as_of, self.label_days_, self.btyd_),
+        ).loc[base.index]
         raw = self._raw(table)
         scale = horizon_days / self.label_days_
         p = self._platt(raw["repurchase"])
