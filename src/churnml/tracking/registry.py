@@ -171,16 +171,16 @@ def log_bundle_model(
         signature=input_signature(output_example, horizon_days),
         input_example=(input_example, {"as_of": as_of, "horizon_days": int(horizon_days)}),
         pip_requirements=_requirements(),
-        registered_model_name=name,
         metadata={"churnml_version": __version__},
     )
-    version = str(info.registered_model_version)
-    client = mlflow.MlflowClient()
-    for key, value in (tags or {}).items():
-        if value is not None:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-            client.set_model_version_tag(name, version, key, text)
-    return version
+    # the version is created with its tags in one call (one store transaction per tag cost
+    # 0.4 s of a registration)
+    texts = {
+        key: value if isinstance(value, str) else json.dumps(value, default=str)
+        for key, value in (tags or {}).items()
+        if value is not None
+    }
+    return str(mlflow.register_model(info.model_uri, name, tags=texts).version)
 
 
 def _alias_version(name: str, alias: str) -> str | None:
