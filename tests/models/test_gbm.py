@@ -265,6 +265,13 @@ def test_sampled_rows_keep_the_buyer_share_and_the_ranking(log, fitted_gbm):
     bought = labels["bought"].reindex(full.index).fillna(False).astype(bool)
     assert roc_auc_score(bought, thin) > roc_auc_score(bought, full) - 0.02
     assert "sampled" not in fitted_gbm.diagnostics_  # 24,000 rows: under the default cap
+    # a held-out snapshot over the cap is sampled too (uniformly), and still calibrates
+    tiny = GBMScorer(n_estimators=80, max_rows=2_500).fit(log, AS_OF, 60)
+    held = tiny.diagnostics_["sampled"]["held_out"]
+    assert held["kept"] == 2_500 < held["rows"]
+    assert tiny.platt_ is not None and "calibration" in tiny.diagnostics_
+    thin = tiny.predict(log, AS_OF, 60)["p_repurchase"]
+    assert roc_auc_score(bought, thin) > roc_auc_score(bought, full) - 0.03
 
 
 def test_a_prefix_view_reuses_only_the_tables_its_rows_can_make(log, fitted):
