@@ -329,3 +329,30 @@ def test_gbm_and_hybrid_at_one_as_of_share_its_bgnbd_scores_and_table(log):
     other.btyd_ = BTYDScorer(kind="bgnbd", penalizer=0.01).fit(fresh, AS_OF)
     other.predict(fresh, AS_OF, 60)
     assert count("btyd_scores") == count("scoring_table") == 2
+
+
+def test_shared_tables_are_bounded_in_bytes_oldest_first(monkeypatch):
+    frame = pd.DataFrame({"a": np.zeros(1000)})  # 8,000 bytes of data plus the index
+    size = gbm_module._nbytes(frame)
+    monkeypatch.setattr(gbm_module, "_SHARED_BYTES", int(2.5 * size))
+    tables = gbm_module._Tables()
+    made = []
+
+    def make(name: str):
+        def build() -> tuple[pd.DataFrame, pd.DataFrame]:
+            made.append(name)
+            return frame.copy(), frame.iloc[:0]
+
+        return build
+
+    day = pd.Timestamp("2021-01-01")
+    for name in ("a", "b", "c"):
+        tables.get((name,), day, make(name))
+    assert list(tables.entries) == [("b",), ("c",)]  # "a" went: three would pass the bound
+    tables.get(("b",), day, make("b"))  # read, and now the newest used
+    tables.get(("a",), day, make("a"))  # made again, pushing out "c"
+    assert made == ["a", "b", "c", "a"] and list(tables.entries) == [("b",), ("a",)]
+    # one entry over the bound on its own still stays (the fit asking for it reads it next)
+    big = pd.DataFrame({"a": np.zeros(10_000)})
+    tables.get(("big",), day, lambda: big)
+    assert list(tables.entries) == [("big",)]
