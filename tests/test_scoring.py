@@ -9,7 +9,7 @@ from scipy.special import hyp2f1
 
 import churnml
 from churnml.data import load_transactions, simulate_transactions
-from churnml.models import GBMScorer
+from churnml.models import GBMScorer, LevelAdjusted
 from churnml.models.bundle import save_bundle
 from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
 from churnml.scoring import CONTRACT_COLUMNS, NO_PURCHASE_NOTE, unscored_customers
@@ -179,3 +179,23 @@ def test_every_customer_in_the_raw_cdnow_log_gets_a_row(cdnow, cdnow_tx):
     zero = scores.set_index("customer_id").loc[cdnow_tx.zero_only["customer_id"].unique()]
     assert (zero["note"] == NO_PURCHASE_NOTE).all() and (zero["n_purchases"] == 0).all()
     assert unscored_customers(cdnow_tx, AS_OF, scores) == 0
+
+
+def test_a_level_adjusted_model_rescales_customers_yet_to_buy_too(tx):
+    factors = {"buyers": 0.7, "purchases": 0.8, "revenue": 0.6, "clv": 0.9}
+    level = LevelAdjusted(family="bgnbd", factors=factors).fit(tx, AS_OF, 90)
+    adjusted = churnml.score_with(level, tx, AS_OF, 90, "v").set_index("customer_id")
+    inner = churnml.score_with(level.inner_, tx, AS_OF, 90, "v").set_index("customer_id")
+    mine, theirs = adjusted.loc[list(AGE)], inner.loc[list(AGE)]
+    # one fixed logit shift, as for everyone else, and the factors on the expectations
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    shift = logit(mine["p_repurchase"]) - logit(theirs["p_repurchase"])
+    np.testing.assert_allclose(shift, level.shift_, rtol=1e-6)
+    assert level.shift_ < 0
+    ratio = mine["expected_revenue"] / theirs["expected_revenue"]
+    np.testing.assert_allclose(ratio, factors["revenue"], rtol=1e-9)
+    np.testing.assert_allclose(mine["clv"] / theirs["clv"], factors["clv"], rtol=1e-9)
+    # a customer with purchases is rescaled the same way
+    bought = adjusted.index.difference(list(AGE))[:50]
+    again = logit(adjusted.loc[bought, "p_repurchase"]) - logit(inner.loc[bought, "p_repurchase"])
+    np.testing.assert_allclose(again, level.shift_, rtol=1e-6)

@@ -13,6 +13,7 @@ from churnml.data.purchases import day_number, period_start_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import CustomerHistory, history_until, lines_of
 from churnml.models.base import BaseScorer
+from churnml.models.level import LevelAdjusted, apply_level
 from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
 from churnml.segments.lifecycle import lifecycle_segment, value_tier
 from churnml.settings import SegmentRules
@@ -103,6 +104,10 @@ def score_with(
     - The rate baseline (and any model without a BTYD part): no purchase, so a rate of 0:
       ``p_repurchase``, ``expected_purchases``, ``expected_revenue`` and ``clv`` are 0,
       ``p_alive`` is 1 and the days to the next purchase are the horizon.
+
+    A level adjustment around the model (:class:`~churnml.models.level.LevelAdjusted`, what
+    ``churnml train`` registers when its backtests teach one) rescales their rows as it does
+    everyone's: the same factors and the same logit shift.
 
     Their segment follows the usual rules with 0 purchases and the days since their last
     line; their value tier ranks their CLV with everyone's. ``n_purchases`` is 0, and
@@ -204,6 +209,17 @@ def _with_zero_only(
     return pd.concat([first, more_first]), pd.concat([last, more_last])
 
 
+def _levels(scorer: BaseScorer) -> list[LevelAdjusted]:
+    """Return the level adjustments a scorer is or wraps, innermost first."""
+    found: list[LevelAdjusted] = []
+    current: Any = scorer
+    while current is not None:
+        if isinstance(current, LevelAdjusted):
+            found.insert(0, current)
+        current = getattr(current, "inner_", None)
+    return found
+
+
 def _btyd_part(scorer: BaseScorer) -> BTYDScorer | None:
     """Return the BTYD model a scorer is or wraps, if any.
 
@@ -269,6 +285,10 @@ def _yet_to_buy(
     if bad.any():
         shared = [c for c in zero.columns if c in out.columns]
         out.loc[bad, shared] = zero.loc[bad, shared].to_numpy()
+    # the level the model applies to everyone else, with its fixed shift (a customer's score
+    # never depends on who else is scored)
+    for level in _levels(scorer):
+        out = apply_level(out, level.factors_, level.value, shift=level.shift_)
     return out
 
 
