@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -251,8 +253,17 @@ def test_sampled_rows_keep_the_buyer_share_and_the_ranking(log, fitted_gbm):
     x = pd.DataFrame({"a": np.arange(100_000)})
     for cap in (30_000, 5_000):  # buyers fit in half the cap / buyers drawn too
         diag: dict = {}
-        sx, sy, weight = GBMScorer(max_rows=cap, seed=1)._thin(x, y, diag, "refit")
+        sx, sy, weight = GBMScorer(max_rows=cap, seed=1)._thin([x], [y], diag, "refit")
         assert abs(len(sx) - cap) < 0.05 * cap and diag["sampled"]["refit"]["kept"] == len(sx)
+        # snapshot by snapshot, the same sample as of the stacked tables
+        cuts = [0, 100, 40_000, 100_000]
+        parts = [(x.iloc[a:b], y.iloc[a:b]) for a, b in itertools.pairwise(cuts)]
+        px, py, pw = GBMScorer(max_rows=cap, seed=1)._thin(
+            [p[0] for p in parts], [p[1] for p in parts], {}, "refit"
+        )
+        pd.testing.assert_frame_equal(px, sx)
+        pd.testing.assert_frame_equal(py, sy)
+        np.testing.assert_array_equal(pw, weight)
         bought = sy["bought"].to_numpy()
         assert (bought * weight).sum() / weight.sum() == pytest.approx(0.1, abs=0.01)
         assert set(sx["a"]) <= set(x["a"])

@@ -551,8 +551,7 @@ class GBMScorer(BaseScorer):
         self.label_days_ = plan.label_days
         self.features_ = self._columns(tables[0])
         held_out = self._early_stop(shared, lines, first, as_of, diag)
-        train_x, train_y = pd.concat(tables), pd.concat(labels)
-        train_x, train_y, weight = self._thin(train_x, train_y, diag, "refit")
+        train_x, train_y, weight = self._thin(tables, labels, diag, "refit")
         self.boosters_ = self._train(train_x, train_y, weight)
         diag.update(
             snapshots=[str(s.date()) for s in used],
@@ -617,27 +616,47 @@ class GBMScorer(BaseScorer):
         ).construct()
 
     def _thin(
-        self, x: pd.DataFrame, y: pd.DataFrame, diag: dict[str, Any], what: str
+        self,
+        tables: list[pd.DataFrame],
+        labels: list[pd.DataFrame],
+        diag: dict[str, Any],
+        what: str,
     ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
-        """Sample the rows down to ``max_rows``: non-buyers first, weighted to stay unbiased."""
-        if self.max_rows is None or len(x) <= self.max_rows:
-            return x, y, None
-        idle = ~y["bought"].to_numpy(bool)
+        """Stack snapshot tables, sampled down to ``max_rows``: non-buyers first, weighted.
+
+        Each table is sampled before the stacking, so that the whole stack (500 MB at
+        200,000 customers) never exists; the draws are those of one stacked sample.
+
+        Returns
+        -------
+        x, y : pandas.DataFrame
+            The rows kept, in snapshot order.
+        weight : numpy.ndarray or None
+            Each kept row's weight (None when nothing was sampled).
+        """
+        n = sum(len(t) for t in tables)
+        if self.max_rows is None or n <= self.max_rows:
+            return pd.concat(tables), pd.concat(labels), None
+        idle = ~np.concatenate([y["bought"].to_numpy(bool) for y in labels])
         n_idle, n_buyers = int(idle.sum()), int((~idle).sum())
         half = self.max_rows / 2
         share_buyers = min(1.0, half / max(n_buyers, 1))
         room = self.max_rows - share_buyers * n_buyers
         share_idle = min(1.0, room / max(n_idle, 1))
-        draw = np.random.default_rng(self.seed).random(len(x))
+        draw = np.random.default_rng(self.seed).random(n)
         keep = np.where(idle, draw < share_idle, draw < share_buyers)
         diag.setdefault("sampled", {})[what] = {
-            "rows": len(x),
+            "rows": n,
             "kept": int(keep.sum()),
             "buyers_share": round(share_buyers, 4),
             "non_buyers_share": round(share_idle, 4),
         }
         weight = np.where(idle, share_buyers / share_idle, 1.0)[keep]
-        return x[keep], y[keep], weight
+        ends = np.cumsum([len(t) for t in tables])[:-1]
+        parts = np.split(keep, ends)
+        x = pd.concat([t[k] for t, k in zip(tables, parts, strict=True)])
+        y = pd.concat([t[k] for t, k in zip(labels, parts, strict=True)])
+        return x, y, weight
 
     def _labelled(
         self, data: lgb.Dataset, table: pd.DataFrame, y: np.ndarray, target: str
@@ -702,8 +721,7 @@ class GBMScorer(BaseScorer):
                 "kept": self.max_rows,
             }
             valid_x, valid_y = valid_x.iloc[keep], valid_y.iloc[keep]
-        train_x, train_y = pd.concat(tables), pd.concat(labels)
-        train_x, train_y, weight = self._thin(train_x, train_y, diag, "early_stopping")
+        train_x, train_y, weight = self._thin(tables, labels, diag, "early_stopping")
         binned_train = self._binned(train_x, weight=weight)
         binned_valid = self._binned(valid_x, reference=binned_train)
         raw: dict[str, np.ndarray] = {}
