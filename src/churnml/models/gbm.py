@@ -396,7 +396,10 @@ class GBMScorer(BaseScorer):
         angle = 2 * np.pi * middle.day_of_year / 365.25
         feats["window_season_sin"] = np.sin(angle)
         feats["window_season_cos"] = np.cos(angle)
-        return feats.join(self._btyd_features(tx, as_of, label_days, btyd))
+        # Single precision for the behavioural features: the trees bin them anyway, and a
+        # 200,000-customer table shrinks from 62 to 33 MB (a window reads about ten). BG/NBD's
+        # columns stay double: the hybrid starts from them exactly.
+        return feats.astype(np.float32).join(self._btyd_features(tx, as_of, label_days, btyd))
 
     def _columns(self, table: pd.DataFrame) -> list[str]:
         return [c for c in table.columns if self.hybrid or c not in _BTYD_FEATURES]
