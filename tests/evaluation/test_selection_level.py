@@ -235,4 +235,5 @@ def test_a_horizon_as_long_as_the_history_is_backtested_on_shorter_windows():
     assert len(windows) == 3 and {ev.horizon_days for ev in windows} == {windows[0].horizon_days}
     assert 30 <= windows[0].horizon_days < 280
     assert all("auc" in ev.metrics["bgnbd"] for ev in windows)
+    assert all(set(ev.predictions) == {"bgnbd", "baseline"} for ev in windows)  # kept by default
     assert any("no level is learned from them" in n for n in notes)

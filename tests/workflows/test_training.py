@@ -86,6 +86,9 @@ def test_three_windows_are_backtested_and_summarised(trained):
     for key in ("backtest.window_1", "backtest.window_3", "backtest", "fit", "level", "totals"):
         assert key in result.timings
     assert all(ev.seconds is not None and ev.seconds > 0 for ev in result.backtests)
+    # the windows keep labels and metrics, not the models' predictions (memory)
+    assert all(not ev.predictions and len(ev.labels) > 0 for ev in result.backtests)
+    assert all("auc" in ev.metrics["bgnbd"] for ev in result.backtests)
 
 
 def test_the_registered_model_carries_its_level_and_interval(trained, simulated):

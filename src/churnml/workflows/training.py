@@ -108,7 +108,9 @@ class TrainResult:
     notes : list of str
         Fallbacks and limits met on the way.
     backtests : list of Evaluation
-        Every rolling-origin backtest window, newest first (``backtest`` is the first).
+        Every rolling-origin backtest window, newest first (``backtest`` is the first): labels,
+        metrics and diagnostics. The models' predictions are not kept (about 200 MB a window
+        at 200,000 customers); :func:`churnml.evaluate` at a window's cutoff gives them.
     backtest_summary : pandas.DataFrame or None
         The champion rule's table: one row per family, each metric's mean, std, min and max
         over the windows, the comparison with BG/NBD, the level misses and ``chosen``.
@@ -444,6 +446,7 @@ def _select_and_fit(
         seed=settings.seed,
         n_windows=windows,
         on_step=on_step,
+        keep_predictions=False,
     )
     notes.extend(window_notes)
     for j, evaluation in enumerate(evaluations, start=1):
