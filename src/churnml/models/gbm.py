@@ -82,9 +82,11 @@ _TIMING_TARGETS = (
 # an evaluation fits gbm and hybrid (and several backtest windows) on one log, and the
 # snapshots they need are the same. Entries go when the input object is garbage-collected.
 _SHARED_ENTRIES = 32
-# A window's fit reads about ten tables (70 MB each at 200,000 customers); 32 of them held
-# 2.3 GB, so the tables' size is bounded too
-_SHARED_BYTES = 1 << 30
+# A window's fit reads about ten tables (about 40 MB each at 200,000 customers, and 32 of
+# them held 1.3 GB), so their size is bounded too. Train's peak at 200,000 customers by this
+# bound: 512 MiB 1.79 GB but the refit 27 s instead of 9.5 (tables made again), 640 MiB
+# 2.00 GB and 12.5 s, 768 MiB 2.06 GB and 9.5 s, 1 GiB 2.18 GB.
+_SHARED_BYTES = 768 << 20
 
 
 def _nbytes(value: Any) -> int:
