@@ -136,6 +136,7 @@ def test_score_result_and_the_score_store_keep_every_customer(tx, bgnbd, tmp_pat
     result = churnml.score(tx, AS_OF, model=str(folder))
     _check_rows(result.scores, tx, AS_OF)
     assert result.n_unscored == 0
+    assert result.n_yet_to_buy == 3 + 68  # the three above and CDNOW's zero-amount-only 68
     store = ScoreStore(f"sqlite:///{(tmp_path / 'scores.db').as_posix()}")
     try:
         snapshot = churnml.publish_scores(result, store=store)

@@ -804,6 +804,11 @@ def score(
             result.scores, result.model_version, result.family, result.meta["as_of"], out_path
         )
         _print_totals(result.scores, result.meta, result.horizon_days)
+        if result.n_yet_to_buy:
+            out.print(
+                f"note: {result.n_yet_to_buy:,} customers have no purchase with a positive net "
+                "amount up to as-of: scored as yet to buy (see their note column)"
+            )
         if result.n_unscored:
             out.print(
                 f"note: {result.n_unscored:,} customers have no purchase with a positive net "

@@ -18,7 +18,7 @@ from churnml.config import REGISTERED_MODEL, parse_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.models.base import BaseScorer
 from churnml.models.bundle import load_bundle
-from churnml.scoring import score_with, unscored_customers
+from churnml.scoring import NO_PURCHASE_NOTE, score_with, unscored_customers
 from churnml.settings import RunSettings
 from churnml.tracking import model_version, resolved_model
 
@@ -50,6 +50,9 @@ class ScoreResult:
         and ``model_uri``.
     model_name : str or None
         Registered model name, when the model came from the registry.
+    n_yet_to_buy : int
+        Customers seen up to as-of without a purchase, scored as customers yet to buy (their
+        ``note`` says so).
     """
 
     scores: pd.DataFrame
@@ -60,6 +63,7 @@ class ScoreResult:
     n_unscored: int
     meta: dict[str, Any] = field(default_factory=dict)
     model_name: str | None = None
+    n_yet_to_buy: int = 0
 
 
 @dataclass(frozen=True)
@@ -267,4 +271,5 @@ def score(
         n_unscored=unscored_customers(tx, day, scores),
         meta=loaded.meta,
         model_name=loaded.name,
+        n_yet_to_buy=int((scores["note"] == NO_PURCHASE_NOTE).sum()),
     )
