@@ -170,16 +170,37 @@ def fit_beta_geometric(
         initial = np.log([1.0, scale, 1.0, 1.0])
 
     args = (x, t_x, T, w, penalizer, modified, True, np.unique(x, return_inverse=True))
+    return _minimize_log(
+        negative_log_likelihood, initial, args, ("r", "alpha", "a", "b"), max_iter, 1e-12, 1e-8
+    )
+
+
+def _minimize_log(
+    objective: Any,
+    initial: np.ndarray,
+    args: tuple[Any, ...],
+    names: tuple[str, ...],
+    max_iter: int,
+    ftol: float,
+    gtol: float,
+) -> FitResult:
+    """Minimise an objective of log-parameters (with its gradient) by bounded L-BFGS-B.
+
+    Returns
+    -------
+    FitResult
+        As :func:`fit_beta_geometric` describes it, for the parameters ``names``.
+    """
 
     def run(start: np.ndarray) -> Any:
         return minimize(
-            negative_log_likelihood,
+            objective,
             start,
             args=args,
             jac=True,
             method="L-BFGS-B",
-            bounds=[_LOG_BOUNDS] * 4,
-            options={"maxiter": max_iter, "ftol": 1e-12, "gtol": 1e-8},
+            bounds=[_LOG_BOUNDS] * len(names),
+            options={"maxiter": max_iter, "ftol": ftol, "gtol": gtol},
         )
 
     out = run(initial)
@@ -187,7 +208,7 @@ def fit_beta_geometric(
     if not out.success and np.all(np.isfinite(out.x)):
         out = run(out.x)  # an abnormal line-search stop usually resolves from a warm start
         n_iterations += int(out.nit)
-    params = dict(zip(("r", "alpha", "a", "b"), np.exp(out.x).tolist(), strict=True))
+    params = dict(zip(names, np.exp(out.x).tolist(), strict=True))
     finite = bool(np.isfinite(out.fun) and np.all(np.isfinite(out.x)))
     # status 1: stopped by the iteration or evaluation limit, wherever the gradient stood
     stopped = out.status == 1
@@ -198,7 +219,7 @@ def fit_beta_geometric(
         )
     at_bound = [
         name
-        for name, value in zip(("r", "alpha", "a", "b"), out.x, strict=True)
+        for name, value in zip(names, out.x, strict=True)
         if abs(value) >= _LOG_BOUNDS[1] - 1e-3
     ]
     return FitResult(
@@ -305,35 +326,12 @@ def fit_gamma_gamma(
     mean = float(np.average(m, weights=w))
     initial = np.log([2.0, 2.0, max(mean / 2.0, 1e-6)])
 
-    def run(start: np.ndarray) -> Any:
-        return minimize(
-            gamma_gamma_negative_log_likelihood,
-            start,
-            args=(x, m, w, penalizer),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[_LOG_BOUNDS] * 3,
-            options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-9},
-        )
-
-    out = run(initial)
-    n_iterations = int(out.nit)
-    if not out.success and np.all(np.isfinite(out.x)):
-        out = run(out.x)
-        n_iterations += int(out.nit)
-    params = dict(zip(("p", "q", "v"), np.exp(out.x).tolist(), strict=True))
-    finite = bool(np.isfinite(out.fun) and np.all(np.isfinite(out.x)))
-    stopped = out.status == 1
-    at_bound = [
-        name
-        for name, value in zip(("p", "q", "v"), out.x, strict=True)
-        if abs(value) >= _LOG_BOUNDS[1] - 1e-3
-    ]
-    return FitResult(
-        params=params,
-        objective=float(out.fun),
-        converged=finite and not stopped,
-        message=str(out.message),
-        n_iterations=n_iterations,
-        at_bound=at_bound,
+    return _minimize_log(
+        gamma_gamma_negative_log_likelihood,
+        initial,
+        (x, m, w, penalizer),
+        ("p", "q", "v"),
+        max_iter,
+        1e-13,
+        1e-9,
     )
