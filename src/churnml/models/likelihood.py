@@ -119,9 +119,18 @@ def negative_log_likelihood(
     d_b = (dg_ab + digamma(b + xu + shift) - digamma(b) - digamma(a + b + xu + shift))[xi] - (
         s4 / denom_b
     )
-    grads = np.array([(weights * d).sum() for d in (d_r, d_alpha, d_a, d_b)])
-    grad = -grads / wsum * params + 2.0 * penalizer * params**2
-    return float(value), grad
+    return float(value), _log_gradient(weights, (d_r, d_alpha, d_a, d_b), params, penalizer)
+
+
+def _log_gradient(
+    weights: np.ndarray,
+    derivatives: tuple[np.ndarray, ...],
+    params: np.ndarray,
+    penalizer: float,
+) -> np.ndarray:
+    """Gradient of the penalised weighted mean NLL in log-parameters, from per-row d(ll)/dθ."""
+    grads = np.array([(weights * d).sum() for d in derivatives])
+    return -grads / weights.sum() * params + 2.0 * penalizer * params**2
 
 
 def fit_beta_geometric(
@@ -284,9 +293,7 @@ def gamma_gamma_negative_log_likelihood(
     d_p = x * (dg - digamma(px) + np.log(m) + np.log(x) - log_xmv)
     d_q = dg - digamma(q) + np.log(v) - log_xmv
     d_v = q / v - (px + q) / (x * m + v)
-    grads = np.array([(weights * d).sum() for d in (d_p, d_q, d_v)])
-    grad = -grads / wsum * params + 2.0 * penalizer * params**2
-    return float(value), grad
+    return float(value), _log_gradient(weights, (d_p, d_q, d_v), params, penalizer)
 
 
 def fit_gamma_gamma(
