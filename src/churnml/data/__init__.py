@@ -3,7 +3,7 @@
 from churnml.data.bundled import cdnow_path, load_cdnow
 from churnml.data.fingerprint import fingerprint
 from churnml.data.io import RawTransactions, from_frame, read_many, read_transactions
-from churnml.data.purchases import to_purchases
+from churnml.data.purchases import select_lines, to_purchases
 from churnml.data.synthetic import BGNBDParams, GammaGammaParams, simulate_transactions
 from churnml.data.validation import (
     FLAGS,
@@ -28,6 +28,7 @@ __all__ = [
     "load_cdnow",
     "load_transactions",
     "read_many",
+    "select_lines",
     "read_transactions",
     "simulate_transactions",
     "to_purchases",

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from churnml.config import parse_day
+from churnml.data.purchases import select_lines
 from churnml.data.validation import ValidatedTransactions
 from churnml.evaluation.level import SEASON_MIN_HISTORY_DAYS, learn_levels, own_season
 from churnml.evaluation.metrics import model_metrics
@@ -556,7 +557,7 @@ def _add_champion(
     if on_step is not None:
         on_step("Choosing the champion on inner backtest windows")
     lines = lines_of(tx)
-    known = lines[lines["date"] < cutoff + pd.Timedelta(days=1)]
+    known = select_lines(lines, lines["date"] < cutoff + pd.Timedelta(days=1))
     # the inner windows' gbm and hybrid read the snapshot tables the evaluation built
     share_prefix(known, tx, cutoff)
     inner, notes = backtest_windows(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import parse_day
-from churnml.data.purchases import Purchases, day_number, to_purchases
+from churnml.data.purchases import Purchases, day_number, select_lines, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import InsufficientDataError
 
@@ -110,14 +110,17 @@ def history_until(
     """
     as_of = parse_as_of(as_of)
     lines = lines_of(tx)
-    lines = lines[lines["date"] < as_of + pd.Timedelta(days=1)]
+    lines = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))
     purchases, _ = to_purchases(lines, freq)
     if len(purchases) == 0:
         raise InsufficientDataError(
             f"no purchase (customer-{'day' if freq == 'D' else 'week'} with positive net amount) "
             f"is dated on or before as-of {as_of.date()}"
         )
-    present, start, count = np.unique(purchases.cust, return_index=True, return_counts=True)
+    # purchases are sorted by customer: each customer's run starts where the code changes
+    start = np.flatnonzero(np.diff(purchases.cust, prepend=-1))
+    count = np.diff(start, append=purchases.cust.size)
+    present = purchases.cust[start]
     position_of_code = np.full(purchases.customer_ids.size, -1, dtype=np.int64)
     position_of_code[present] = np.arange(present.size)
     return CustomerHistory(

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import FEATURE_WINDOWS_DAYS
-from churnml.data.purchases import day_number, to_purchases
+from churnml.data.purchases import day_number, select_lines, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.features.rfm import btyd_summary, history_until, lines_of, parse_as_of
@@ -222,10 +222,11 @@ def build_labels(
     if customers is None:
         customers = history_until(lines, as_of, freq).customer_ids
     index = pd.Index(np.asarray(customers, dtype=object), name="customer_id", dtype="str")
-    after = lines[
+    after = select_lines(
+        lines,
         (lines["date"] >= as_of + pd.Timedelta(days=1))
-        & (lines["date"] < end + pd.Timedelta(days=1))
-    ]
+        & (lines["date"] < end + pd.Timedelta(days=1)),
+    )
     n = len(index)
     n_purchases = np.zeros(n)
     revenue = np.zeros(n)

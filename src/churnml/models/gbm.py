@@ -39,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, mean_poisson_deviance, mean_tweedie_deviance
 
 from churnml.config import parse_day
+from churnml.data.purchases import select_lines
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ChurnmlError, ConfigError, InsufficientDataError
 from churnml.features.rfm import btyd_summary, lines_of
@@ -506,7 +507,7 @@ class GBMScorer(BaseScorer):
         as_of = parse_day(as_of)
         shared = _shared_for(tx)
         lines = lines_of(tx)
-        lines = lines[lines["date"] < as_of + pd.Timedelta(days=1)]  # nothing after as-of
+        lines = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))  # not after
         self.btyd_ = self._btyd_at(shared, lines, as_of, None)
         diag: dict[str, Any] = {
             "model": self.name,

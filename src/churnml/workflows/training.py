@@ -30,6 +30,7 @@ from churnml._version import __version__
 from churnml.campaign import purchase_gaps
 from churnml.config import EXPERIMENT, REGISTERED_MODEL, parse_day
 from churnml.data.fingerprint import fingerprint
+from churnml.data.purchases import select_lines
 from churnml.data.validation import ValidatedTransactions, load_transactions
 from churnml.evaluation import (
     CHAMPION_RULE,
@@ -204,7 +205,7 @@ def _model_params(scorer: BaseScorer) -> dict[str, Any]:
 
 def _until(tx: ValidatedTransactions, as_of: pd.Timestamp) -> ValidatedTransactions:
     lines = lines_of(tx)
-    kept = lines[lines["date"] < as_of + pd.Timedelta(days=1)]
+    kept = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))
     return ValidatedTransactions(lines=kept, report=tx.report, policy=tx.policy)
 
 

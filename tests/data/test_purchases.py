@@ -1,0 +1,62 @@
+"""Purchases formed from a selection of lines equal those formed from scratch."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnml.data import purchases as purchases_module
+from churnml.data import select_lines, simulate_transactions, to_purchases
+
+
+def _lines() -> pd.DataFrame:
+    frame, _ = simulate_transactions(400, seed=3)
+    lines = frame[["customer_id", "date", "amount"]].copy()
+    # a return that nets a day to zero, and ids whose text order differs from their numbers
+    extra = pd.DataFrame(
+        {
+            "customer_id": ["z-9", "z-9", "a-10", "a-2"],
+            "date": pd.to_datetime(
+                ["2020-03-02 09:00", "2020-03-02 15:00", "2020-05-01 12:00", "2020-06-01 12:00"]
+            ),
+            "amount": [20.0, -20.0, 5.0, 7.0],
+        }
+    )
+    lines = pd.concat([lines, extra], ignore_index=True)
+    lines["customer_id"] = lines["customer_id"].astype("str")
+    return lines
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_selected_lines_form_the_same_purchases_as_a_copy(freq):
+    lines = _lines()
+    cut = lines["date"].quantile(0.4)
+    for mask in (lines["date"] < cut, lines["date"] >= cut, lines["customer_id"] != "a-10"):
+        selected = select_lines(lines, mask)
+        fresh = lines[mask.to_numpy()].copy()  # a new frame: its ids are read again
+        got, got_flags = to_purchases(selected, freq)
+        want, want_flags = to_purchases(fresh, freq)
+        # the parent's customers missing from the selection are not the selection's
+        assert (
+            len(got.customer_ids) == fresh["customer_id"].nunique() < lines["customer_id"].nunique()
+        )
+        np.testing.assert_array_equal(got.customer_ids, want.customer_ids)
+        for field in ("cust", "day", "amount", "n_lines", "line_cust"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+        np.testing.assert_array_equal(got_flags, want_flags)
+        codes, uniques = pd.factorize(fresh["customer_id"], sort=True)
+        np.testing.assert_array_equal(got.line_cust, codes)
+        np.testing.assert_array_equal(got.customer_ids, np.asarray(uniques, dtype=object))
+
+
+def test_remembered_codes_go_with_their_frame():
+    lines = _lines()
+    selected = select_lines(lines, lines["amount"] > 0)
+    key = id(selected)
+    assert key in purchases_module._CODES
+    del selected
+    gc.collect()
+    assert key not in purchases_module._CODES
