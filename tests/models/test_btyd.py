@@ -63,6 +63,25 @@ def test_weighted_fit_equals_plain_lifetimes_predictions(weekly):
     np.testing.assert_allclose(ours.expected_purchases(weekly, 39), expected, rtol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["bgnbd", "pareto", "mbgnbd"])
+def test_expected_purchases_curve_equals_one_horizon_at_a_time(weekly, kind):
+    model = TransactionModel(kind=kind).fit(weekly)
+    times = np.array([4.3, 8.7, 26.0, 52.0])
+    curve = model.expected_purchases_curve(weekly, times)
+    assert curve.shape == (len(weekly), times.size)
+    for j, t in enumerate(times):
+        np.testing.assert_allclose(curve[:, j], model.expected_purchases(weekly, t), rtol=1e-12)
+    # and lifetimes' own, for one horizon
+    fitter = {"bgnbd": BetaGeoFitter, "pareto": ParetoNBDFitter}.get(kind)
+    if fitter is not None:
+        ref = fitter()
+        ref.params_ = pd.Series(model.params_)
+        theirs = ref.conditional_expected_number_of_purchases_up_to_time(
+            26.0, weekly["frequency"], weekly["recency"], weekly["T"]
+        )
+        np.testing.assert_allclose(curve[:, 2], np.asarray(theirs), rtol=1e-9)
+
+
 def test_json_round_trip_scores_identically(weekly):
     model = TransactionModel(kind="mbgnbd", penalizer=0.001).fit(weekly)
     text = model.to_json()

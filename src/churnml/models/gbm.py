@@ -1036,7 +1036,7 @@ class GBMScorer(BaseScorer):
         ratio = np.clip(np.where(btyd_n > _EPS, year_n / np.maximum(btyd_n, _EPS), 1.0), 0, 20)
         spend = np.where(n > _EPS, rev / np.maximum(n, _EPS), self.btyd_.expected_spend(summary))
         return lifetime_value(
-            lambda days: tm.expected_purchases(summary, days / unit).to_numpy() * ratio,
+            lambda days: tm.expected_purchases_curve(summary, days / unit) * ratio[:, None],
             spend,
             base.index,
             self.value,

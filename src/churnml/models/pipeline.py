@@ -22,7 +22,13 @@ from churnml.features.rfm import btyd_summary
 from churnml.features.windows import build_features, build_labels
 from churnml.models.base import BaseScorer
 from churnml.models.baseline import rate_baseline
-from churnml.models.btyd import KINDS, PARETO_MAX_S, GammaGammaModel, TransactionModel
+from churnml.models.btyd import (
+    KINDS,
+    PARETO_MAX_S,
+    RFM_COLUMNS,
+    GammaGammaModel,
+    TransactionModel,
+)
 from churnml.models.timing import TIMING_COLUMNS, timing_from_cdf
 from churnml.models.value import lifetime_value
 from churnml.settings import ValueSettings
@@ -52,7 +58,6 @@ SCORE_COLUMNS = (
 PENALIZER_GRID = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
 #: Pareto/NBD's ``"auto"`` penalizer (no search, see ``BTYDScorer``).
 PARETO_PENALIZER = 1e-3
-_RFM = ["frequency", "recency", "T"]
 #: Eligibility gates of the BTYD transaction models.
 MIN_CUSTOMERS = 30
 MIN_REPEAT_CUSTOMERS = 10
@@ -202,7 +207,11 @@ class RateBaselineScorer(BaseScorer):
         out["expected_purchases"] = rate * h
         out["p_repurchase"] = -np.expm1(-rate * h)
         out["expected_revenue"] = out["expected_purchases"] * spend
-        out = out.join(lifetime_value(lambda days: rate * days, spend, feats.index, self.value))
+        out = out.join(
+            lifetime_value(
+                lambda days: np.asarray(rate)[:, None] * days, spend, feats.index, self.value
+            )
+        )
         return _finish(out.join(_rate_timing(rate, horizon_days, feats.index)), as_of, horizon_days)
 
     def _get_state(self, folder: Path | None) -> dict[str, Any]:
@@ -433,10 +442,10 @@ class BTYDScorer(BaseScorer):
         labels = build_labels(tx, fit_as_of, val_days, customers=summary.index, data_end=as_of)
         # identical customers get identical predictions: fit and score the distinct rows
         rows = (
-            summary[_RFM]
+            summary[RFM_COLUMNS]
             .astype(float)
             .assign(n=1.0, bought=labels["bought"].to_numpy(float))
-            .groupby(_RFM, sort=False)[["n", "bought"]]
+            .groupby(RFM_COLUMNS, sort=False)[["n", "bought"]]
             .sum()
             .reset_index()
         )
@@ -602,7 +611,7 @@ class BTYDScorer(BaseScorer):
         out["expected_revenue"] = out["expected_purchases"] * spend
         out = out.join(
             lifetime_value(
-                lambda days: tm.expected_purchases(summary, days / unit).to_numpy(),
+                lambda days: tm.expected_purchases_curve(summary, days / unit),
                 spend,
                 summary.index,
                 self.value,

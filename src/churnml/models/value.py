@@ -15,7 +15,7 @@ _DAYS_PER_MONTH = 365.25 / 12
 
 
 def lifetime_value(
-    expected_purchases: Callable[[float], np.ndarray],
+    expected_purchases: Callable[[np.ndarray], np.ndarray],
     spend: np.ndarray,
     index: pd.Index,
     settings: ValueSettings | None = None,
@@ -25,8 +25,9 @@ def lifetime_value(
     Parameters
     ----------
     expected_purchases : callable
-        ``expected_purchases(days)`` returns each customer's expected purchases within
-        ``days`` of as-of (non-decreasing in ``days``).
+        ``expected_purchases(days)`` returns, for an array of horizons in days, each
+        customer's expected purchases within each of them of as-of: shape
+        ``(len(index), len(days))``, non-decreasing along ``days``.
     spend : numpy.ndarray
         Expected revenue per purchase of each customer.
     index : pandas.Index
@@ -49,7 +50,7 @@ def lifetime_value(
     settings = settings or ValueSettings()
     h = settings.horizon_days
     edges = np.minimum(np.arange(1, int(np.ceil(h / _DAYS_PER_MONTH)) + 1) * _DAYS_PER_MONTH, h)
-    cumulative = np.column_stack([expected_purchases(float(t)) for t in edges])
+    cumulative = np.asarray(expected_purchases(edges), dtype=float).reshape(len(index), edges.size)
     monthly = np.diff(np.column_stack([np.zeros(len(index)), cumulative]), axis=1)
     monthly = np.maximum(monthly, 0.0)
     discount = (1.0 + settings.annual_discount_rate) ** (-edges / 365.25)
