@@ -11,6 +11,7 @@ from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_
 from churnml.exceptions import ConfigError, InsufficientDataError, NotFittedError
 from churnml.models import GammaGammaModel, TransactionModel, btyd
 from churnml.models.btyd import pareto_no_purchase
+from churnml.models.likelihood import ParetoRows
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,14 @@ def test_expected_purchases_curve_equals_one_horizon_at_a_time(weekly, kind):
             26.0, weekly["frequency"], weekly["recency"], weekly["T"]
         )
         np.testing.assert_allclose(curve[:, 2], np.asarray(theirs), rtol=1e-9)
+
+
+def test_pareto_p_alive_equals_lifetimes(weekly):
+    model = TransactionModel(kind="pareto").fit(weekly)
+    ref = ParetoNBDFitter()
+    ref.params_ = pd.Series(model.params_)
+    theirs = ref.conditional_probability_alive(weekly["frequency"], weekly["recency"], weekly["T"])
+    np.testing.assert_allclose(model.p_alive(weekly).to_numpy(), np.asarray(theirs), rtol=1e-10)
 
 
 def test_json_round_trip_scores_identically(weekly):
@@ -196,10 +205,11 @@ def test_pareto_fit_stops_on_the_ridge_instead_of_walking_it():
         assert model.at_bound_ == ["s"]
     # below the wall, where the likelihood is finite, the objective is lifetimes' own
     near = np.array([0.75, 40 * scale, 3.0, 1500 * 3 * scale])
-    assert btyd._pareto_objective(near, x, t_x, T, w, 0.0) == pytest.approx(
+    rows = ParetoRows.of(x, t_x, T)
+    assert btyd._pareto_objective(near, rows, w, 0.0) == pytest.approx(
         ParetoNBDFitter._negative_log_likelihood(near, x, t_x, T, w, 0.0), rel=1e-12
     )
-    assert btyd._pareto_objective(far, x, t_x, T, w, 0.0) == np.inf
+    assert btyd._pareto_objective(far, rows, w, 0.0) == np.inf
 
 
 @pytest.mark.parametrize("kind", ["bgnbd", "mbgnbd"])

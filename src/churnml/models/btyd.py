@@ -32,11 +32,18 @@ import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1, logsumexp
+from scipy.special import betaln, gammaln, hyp2f1
 
 from churnml.exceptions import ConfigError, InsufficientDataError, ModelFitError, NotFittedError
 from churnml.models.base import Params
-from churnml.models.likelihood import fit_beta_geometric, fit_gamma_gamma
+from churnml.models.likelihood import (
+    ParetoRows,
+    fit_beta_geometric,
+    fit_gamma_gamma,
+    pareto_log_a0,
+    pareto_log_likelihood,
+    pareto_negative_log_likelihood,
+)
 
 __all__ = ["KINDS", "RFM_COLUMNS", "GammaGammaModel", "TransactionModel", "pareto_no_purchase"]
 
@@ -315,14 +322,13 @@ class TransactionModel(_Persisted):
         fitter = self._fitter()
 
         def compute(d: pd.DataFrame) -> np.ndarray:
+            x, t_x, T = (d[c].to_numpy(dtype=float) for c in RFM_COLUMNS)
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                values = np.asarray(
-                    fitter.conditional_probability_alive(
-                        d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy()
-                    ),
-                    dtype=float,
-                )
+                if self.kind == "pareto":
+                    values = _pareto_p_alive(self.params_, x, t_x, T)
+                else:
+                    values = np.asarray(fitter.conditional_probability_alive(x, t_x, T), float)
             limit = (d["recency"] == d["T"]).to_numpy(dtype=float)
             return np.clip(np.where(np.isfinite(values), values, limit), 0.0, 1.0)
 
@@ -345,27 +351,8 @@ class TransactionModel(_Persisted):
             form overflows, the value falls back to ``P(alive) * E[lambda | alive] * t``
             (an upper bound that ignores later drop-out).
         """
-        _check_summary(summary, RFM_COLUMNS, "TransactionModel")
-        fitter = self._fitter()
-
-        def compute(d: pd.DataFrame) -> np.ndarray:
-            x, t_x, T = (d[c].to_numpy() for c in RFM_COLUMNS)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                values = np.asarray(
-                    fitter.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T),
-                    dtype=float,
-                )
-            bad = ~np.isfinite(values) | (values < 0)
-            if bad.any():
-                alive = self.p_alive(d).to_numpy()
-                r, alpha = self.params_["r"], self.params_["alpha"]
-                values[bad] = (alive * (r + x) / (alpha + T) * t)[bad]
-            return values
-
-        return pd.Series(
-            _on_distinct(summary, compute), index=summary.index, name="expected_purchases"
-        )
+        values = self.expected_purchases_curve(summary, np.array([float(t)]))[:, 0]
+        return pd.Series(values, index=summary.index, name="expected_purchases")
 
     def expected_purchases_curve(self, summary: pd.DataFrame, times: np.ndarray) -> np.ndarray:
         """Return :meth:`expected_purchases` at several horizons at once.
@@ -390,20 +377,23 @@ class TransactionModel(_Persisted):
         fitter = self._fitter()
 
         def compute(d: pd.DataFrame) -> np.ndarray:
-            x, t_x, T = (d[c].to_numpy() for c in RFM_COLUMNS)
+            x, t_x, T = (d[c].to_numpy(dtype=float) for c in RFM_COLUMNS)
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                values = np.column_stack(
-                    [
-                        np.asarray(
-                            fitter.conditional_expected_number_of_purchases_up_to_time(
-                                t, x, t_x, T
-                            ),
-                            dtype=float,
-                        )
-                        for t in times
-                    ]
-                )
+                if self.kind == "pareto":
+                    values = _pareto_expected_purchases(self.params_, x, t_x, T, times)
+                else:
+                    values = np.column_stack(
+                        [
+                            np.asarray(
+                                fitter.conditional_expected_number_of_purchases_up_to_time(
+                                    t, x, t_x, T
+                                ),
+                                dtype=float,
+                            )
+                            for t in times
+                        ]
+                    )
             bad = ~np.isfinite(values) | (values < 0)
             if bad.any():
                 alive = self.p_alive(d).to_numpy()
@@ -489,6 +479,47 @@ class TransactionModel(_Persisted):
 PARETO_MAX_S = 100.0
 
 
+def _pareto_p_alive(
+    params: dict[str, float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """``ParetoNBDFitter.conditional_probability_alive``, with ``A_0`` computed per pair."""
+    r, alpha, s, beta = (float(params[k]) for k in _PARETO_PARAMS)
+    log_a0 = pareto_log_a0(np.array([r, alpha, s, beta]), ParetoRows.of(x, t_x, T))
+    exponent = (
+        np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0
+    )
+    return 1.0 / (1.0 + np.exp(exponent))
+
+
+def _pareto_expected_purchases(
+    params: dict[str, float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray, times: np.ndarray
+) -> np.ndarray:
+    """``ParetoNBDFitter.conditional_expected_number_of_purchases_up_to_time`` at every time.
+
+    Eq. (41) of Fader and Hardie's derivations, term for term as ``lifetimes``, with the
+    likelihood computed once for all the times.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(x), len(times))``.
+    """
+    r, alpha, s, beta = (float(params[k]) for k in _PARETO_PARAMS)
+    likelihood = pareto_log_likelihood(np.array([r, alpha, s, beta]), ParetoRows.of(x, t_x, T))
+    first = (
+        gammaln(r + x)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + s * np.log(beta)
+        - (r + x) * np.log(alpha + T)
+        - s * np.log(beta + T)
+    )
+    second = np.log(r + x) + np.log(beta + T) - np.log(alpha + T)
+    bT = (beta + T)[:, None]
+    third = np.log((1 - (bT / (bT + np.asarray(times, dtype=float)[None, :])) ** (s - 1)) / (s - 1))
+    return np.exp((first + second - likelihood)[:, None] + third)
+
+
 def pareto_no_purchase(
     params: dict[str, float],
     x: np.ndarray,
@@ -501,7 +532,8 @@ def pareto_no_purchase(
     ``lifetimes``' ``conditional_probability_of_n_purchases_up_to_time`` at ``n = 0``
     (eq. (41)-(43) of Fader, Hardie and Shang's derivations), term for term, with the
     customer's likelihood and the terms that do not depend on ``t`` computed once instead of
-    once per ``t``: on CDNOW the timing of 96 days took 1.9 s that way and takes a tenth now.
+    once per ``t`` (on CDNOW the timing of 96 days took 1.9 s that way and takes a tenth now),
+    and the terms that do not depend on the recency once per (frequency, age) pair.
 
     Parameters
     ----------
@@ -518,41 +550,45 @@ def pareto_no_purchase(
         Shape ``(len(x), len(times))``.
     """
     r, alpha, s, beta = (float(params[k]) for k in _PARETO_PARAMS)
-    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    rows = ParetoRows.of(x, t_x, T)
+    log_l = pareto_log_likelihood(np.array([r, alpha, s, beta]), rows)
+    # Apart from the likelihood, every term depends on the frequency and the age only: it is
+    # computed per distinct (frequency, age) pair (a tenth of the rows of a daily summary,
+    # and the hypergeometric function over the time grid was most of the cost).
+    xs, ages, pair = rows.age_pairs
     if alpha < beta:
-        low, high, p = alpha, beta, r + x
+        low, high, p = alpha, beta, r + xs
     else:
-        low, high, p = beta, alpha, np.full_like(x, s + 1)
+        low, high, p = beta, alpha, np.full_like(xs, s + 1)
     gap = high - low
-    log_l = ParetoNBDFitter._conditional_log_likelihood((r, alpha, s, beta), x, t_x, T)
     head = r * np.log(alpha) + s * np.log(beta) - gammaln(r)
-    log_p_zero = head + gammaln(r + x) - (r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    log_p_zero -= log_l
-    mixed = head + gammaln(r + s + x) + betaln(r + x, s + 1) - gammaln(s)
+    log_p_zero = head + gammaln(r + xs) - (r + xs) * np.log(alpha + ages) - s * np.log(beta + ages)
+    log_p_zero = log_p_zero[pair] - log_l
+    mixed = head + gammaln(r + s + xs) + betaln(r + xs, s + 1) - gammaln(s)
     log_b_two = (
         mixed
-        + np.log(hyp2f1(r + s + x, p, r + s + x + 1, gap / (high + T)))
-        - (r + s + x) * np.log(high + T)
-    )
-    Tt = T[:, None] + np.asarray(times, dtype=float)[None, :]
-    rx, rsx = (r + x)[:, None], (r + s + x)[:, None]
-    log_b_one = head + gammaln(r + x)[:, None] - rx * np.log(alpha + Tt) - s * np.log(beta + Tt)
+        + np.log(hyp2f1(r + s + xs, p, r + s + xs + 1, gap / (high + ages)))
+        - (r + s + xs) * np.log(high + ages)
+    )[pair]
+    Tt = ages[:, None] + np.asarray(times, dtype=float)[None, :]
+    rx, rsx = (r + xs)[:, None], (r + s + xs)[:, None]
+    log_b_one = (head + gammaln(r + xs)[:, None] - rx * np.log(alpha + Tt) - s * np.log(beta + Tt))[
+        pair
+    ]
     log_b_three = (
         mixed[:, None]
         + np.log(hyp2f1(rsx, p[:, None], rsx + 1, gap / (high + Tt)))
         - rsx * np.log(high + Tt)
-    )
-    terms = np.stack(
-        [
-            log_b_one - log_l[:, None],
-            np.broadcast_to((log_b_two - log_l)[:, None], Tt.shape),
-            log_b_three - log_l[:, None],
-        ]
-    )
-    signs = np.array([1.0, 1.0, -1.0])[:, None, None] * np.ones_like(terms)
-    # lifetimes takes the absolute value of the sum (its rounding can make it slightly < 0)
-    log_sum = logsumexp(terms, b=signs, axis=0, return_sign=True)[0]
-    return (1 - np.exp(log_p_zero))[:, None] + np.exp(log_sum)
+    )[pair]
+    one = log_b_one - log_l[:, None]
+    two = (log_b_two - log_l)[:, None]
+    three = log_b_three - log_l[:, None]
+    # log|B1 + B2 - B3| as lifetimes' signed logsumexp (its rounding can make the sum
+    # slightly < 0, hence the absolute value), without building the stacked terms
+    top = np.maximum(np.maximum(one, two), three)
+    top = np.where(np.isfinite(top), top, 0.0)
+    total = np.exp(one - top) + np.exp(two - top) - np.exp(three - top)
+    return (1 - np.exp(log_p_zero))[:, None] + np.abs(total) * np.exp(top)
 
 
 def _fit_pareto(
@@ -585,7 +621,7 @@ def _fit_pareto(
         The optimisation failed outright.
     """
     scale = 1.0 / float(T.max())
-    args = (x.astype(int), t_x * scale, T * scale, w, penalizer)
+    args = (ParetoRows.of(x, t_x * scale, T * scale), w, penalizer)
     # lifetimes draws its start from the global NumPy generator (normal around 1); starting at
     # its centre makes fits reproducible. A warm start outside the region where the likelihood
     # is defined (a neighbour's optimum on the ridge) is no start at all.
@@ -628,7 +664,8 @@ def _pareto_objective(params: np.ndarray, *args: Any) -> float:
     Nelder-Mead compares with ``<``, so a NaN vertex is never replaced: the simplex stalled
     there for minutes (UCI 2009-2011 at 2011-05-12, warm-started on the ridge, did not finish
     in 20 minutes). Beyond the wall, and wherever the likelihood is not finite, the value is
-    +inf, which sends the simplex back; elsewhere it is lifetimes' own.
+    +inf, which sends the simplex back; elsewhere it is lifetimes' own (computed once per
+    distinct pair: :func:`~churnml.models.likelihood.pareto_negative_log_likelihood`).
 
     Returns
     -------
@@ -637,7 +674,7 @@ def _pareto_objective(params: np.ndarray, *args: Any) -> float:
     """
     if params[2] > PARETO_MAX_S:
         return np.inf
-    value = ParetoNBDFitter._negative_log_likelihood(params, *args)
+    value = pareto_negative_log_likelihood(params, *args)
     return float(value) if np.isfinite(value) else np.inf
 
 
