@@ -53,7 +53,12 @@ def _customer_codes(lines: pd.DataFrame) -> _CustomerCodes:
         return entry
     codes, uniques = pd.factorize(lines["customer_id"], sort=True)
     return _remember(
-        lines, _CustomerCodes(np.asarray(uniques, dtype=object), codes.astype(np.int64), len(lines))
+        lines,
+        _CustomerCodes(
+            np.asarray(uniques, dtype=object),
+            codes.astype(np.int32 if uniques.size < 2**31 else np.int64),
+            len(lines),
+        ),
     )
 
 
