@@ -9,12 +9,10 @@ import pandas as pd
 
 from churnml.campaign.cycles import customer_cycles
 from churnml.config import parse_day
-from churnml.data.purchases import day_number, period_start_day
+from churnml.data.purchases import day_number
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import CustomerHistory, history_until, lines_of
 from churnml.models.base import BaseScorer
-from churnml.models.level import LevelAdjusted, apply_level
-from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
 from churnml.segments.lifecycle import lifecycle_segment, value_tier
 from churnml.settings import SegmentRules
 
@@ -92,16 +90,16 @@ def score_with(
     -----
     A purchase is a customer-day (or -week, the model's ``freq``) with a positive net
     amount. A customer whose lines up to as-of are all returns, or net to zero or less on
-    every day, has made no purchase yet and is scored as a customer yet to buy:
+    every day, has made no purchase yet and is scored as a customer yet to buy, by the
+    model's :meth:`~churnml.models.base.BaseScorer.predict_yet_to_buy`:
 
-    - BTYD models (and LightGBM models through the BG/NBD model they wrap, ``btyd_``, and
-      wrappers through the scorer they wrap, ``inner_``):
+    - BTYD models (and LightGBM models through the BG/NBD model they start from):
       the transaction model at ``frequency = 0``, ``recency = 0`` and ``T`` = the time since
       their first line (as if that line had been a first purchase, with none since), which
       gives ``p_alive``, ``p_repurchase``, ``expected_purchases`` and the timing columns;
       spend is the population mean (Gamma-Gamma's, or the mean spend of the fallback),
       which gives ``expected_revenue`` and ``clv``.
-    - The rate baseline (and any model without a BTYD part): no purchase, so a rate of 0:
+    - The rate baseline: no purchase, so a rate of 0:
       ``p_repurchase``, ``expected_purchases``, ``expected_revenue`` and ``clv`` are 0,
       ``p_alive`` is 1 and the days to the next purchase are the horizon.
 
@@ -131,7 +129,7 @@ def score_with(
         first, last = _lines_without_score(hist, scores.index)
         first, last = _with_zero_only(tx, hist.as_of_day, scores.index, first, last)
         if len(first):
-            extra = _yet_to_buy(scorer, tx, first, hist.as_of_day, as_of, horizon_days)
+            extra = scorer.predict_yet_to_buy(first, as_of, horizon_days)
             extra["n_purchases"] = 0
             extra["days_since_last_purchase"] = pd.NA
             extra["purchase_cycle_days"] = np.nan
@@ -207,89 +205,6 @@ def _with_zero_only(
     more_first = pd.Series(grouped.min().to_numpy(), index=index)
     more_last = pd.Series(grouped.max().to_numpy(), index=index)
     return pd.concat([first, more_first]), pd.concat([last, more_last])
-
-
-def _levels(scorer: BaseScorer) -> list[LevelAdjusted]:
-    """Return the level adjustments a scorer is or wraps, innermost first."""
-    found: list[LevelAdjusted] = []
-    current: Any = scorer
-    while current is not None:
-        if isinstance(current, LevelAdjusted):
-            found.insert(0, current)
-        current = getattr(current, "inner_", None)
-    return found
-
-
-def _btyd_part(scorer: BaseScorer) -> BTYDScorer | None:
-    """Return the BTYD model a scorer is or wraps, if any.
-
-    LightGBM scorers wrap BG/NBD as ``btyd_``; a wrapper around a whole scorer (such as a
-    level adjustment) holds it as ``inner_``.
-
-    Returns
-    -------
-    BTYDScorer or None
-        The fitted BTYD scorer; None for the rate baseline and other models.
-    """
-    found: Any = scorer
-    while found is not None and not isinstance(found, BTYDScorer):
-        btyd = getattr(found, "btyd_", None)
-        found = btyd if isinstance(btyd, BTYDScorer) else getattr(found, "inner_", None)
-    return found
-
-
-def _yet_to_buy(
-    scorer: BaseScorer,
-    tx: ValidatedTransactions,
-    first_day: pd.Series,
-    as_of_day: int,
-    as_of: pd.Timestamp,
-    horizon_days: int,
-) -> pd.DataFrame:
-    """Score customers without a purchase as customers yet to buy (see :func:`score_with`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The model columns, indexed like ``first_day``.
-    """
-    # the rate baseline: no purchase is a rate of 0
-    features = pd.DataFrame(
-        {
-            "n_purchases": 0.0,
-            "tenure_days": (as_of_day - first_day).to_numpy(float),
-            "avg_purchase_value": 0.0,
-        },
-        index=first_day.index,
-    )
-    btyd = _btyd_part(scorer)
-    value = getattr(scorer if btyd is None else btyd, "value", None)
-    zero = (
-        RateBaselineScorer(value=value)
-        .fit(tx, as_of)
-        .predict_features(features, as_of, horizon_days)
-    )
-    if btyd is None:
-        return zero
-    unit = 7 if btyd.freq == "W" else 1
-    start = period_start_day(first_day.to_numpy(), btyd.freq)  # type: ignore[arg-type]
-    # T runs to the as-of day, as in btyd_summary
-    summary = pd.DataFrame(
-        {"frequency": 0.0, "recency": 0.0, "T": (as_of_day - start) / unit, "monetary_value": 0.0},
-        index=first_day.index,
-    )
-    out = btyd.predict_summary(summary, as_of, horizon_days)
-    # as BTYD scoring does: a row that overflowed takes the baseline's numbers
-    numbers = out.drop(columns=["next_purchase_date", "payback_days"], errors="ignore")
-    bad = ~np.isfinite(numbers.to_numpy(dtype=float)).all(axis=1)
-    if bad.any():
-        shared = [c for c in zero.columns if c in out.columns]
-        out.loc[bad, shared] = zero.loc[bad, shared].to_numpy()
-    # the level the model applies to everyone else, with its fixed shift (a customer's score
-    # never depends on who else is scored)
-    for level in _levels(scorer):
-        out = apply_level(out, level.factors_, level.value, shift=level.shift_)
-    return out
 
 
 def unscored_customers(tx: ValidatedTransactions, as_of: Any, scores: pd.DataFrame) -> int:

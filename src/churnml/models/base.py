@@ -248,6 +248,32 @@ class BaseScorer(Params):
         """
 
     @abstractmethod
+    def predict_yet_to_buy(
+        self, first_day: pd.Series, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score customers seen up to ``as_of`` who have no purchase yet.
+
+        A customer whose lines all net to zero or less (returns, zero amounts) has no purchase
+        for :meth:`predict` to score; each model says what it predicts for such a customer,
+        from the day of their first line only.
+
+        Parameters
+        ----------
+        first_day : pandas.Series
+            Day number (days since 1970-01-01) of each customer's first line, indexed by
+            customer.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The model columns of :meth:`predict`, indexed like ``first_day``.
+        """
+
+    @abstractmethod
     def _get_state(self, folder: Path | None) -> dict[str, Any]:
         """Fitted state as JSON-ready data (large parts may go to files in ``folder``)."""
 

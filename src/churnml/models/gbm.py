@@ -1008,6 +1008,31 @@ class GBMScorer(BaseScorer):
             out["reasons"] = "BG/NBD's prediction (no tree improved on it out of time)"
         return self._fill_nonfinite(out, lambda: base)
 
+    def predict_yet_to_buy(
+        self, first_day: pd.Series, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score customers without a purchase with the BG/NBD model the trees start from.
+
+        The trees read purchase history that such a customer does not have, so their scores
+        are BG/NBD + Gamma-Gamma's (:meth:`BTYDScorer.predict_yet_to_buy`).
+
+        Parameters
+        ----------
+        first_day : pandas.Series
+            Day number of each customer's first line, indexed by customer.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The model columns, indexed like ``first_day``.
+        """
+        self.check_fitted()
+        return self.btyd_.predict_yet_to_buy(first_day, as_of, horizon_days)
+
     def _value(
         self,
         tx: Any,

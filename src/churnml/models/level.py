@@ -444,6 +444,32 @@ class LevelAdjusted(BaseScorer):
         scores = self.inner_.predict(tx, as_of, horizon_days)
         return apply_level(scores, self.factors_, self.value, shift=self.shift_)
 
+    def predict_yet_to_buy(
+        self, first_day: pd.Series, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score customers without a purchase as the family does, then apply the level.
+
+        The same factors and the same fixed logit shift as everyone's (a customer's score
+        never depends on who else is scored).
+
+        Parameters
+        ----------
+        first_day : pandas.Series
+            Day number of each customer's first line, indexed by customer.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The inner scorer's rows, rescaled.
+        """
+        self.check_fitted()
+        scores = self.inner_.predict_yet_to_buy(first_day, as_of, horizon_days)
+        return apply_level(scores, self.factors_, self.value, shift=self.shift_)
+
     def _get_state(self, folder: Path | None) -> dict[str, Any]:
         # the inner scorer's own payload, nested; its model files (LightGBM) go to the same
         # folder, where its JSON names them

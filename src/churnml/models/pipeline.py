@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import parse_day
+from churnml.data.purchases import day_number, period_start_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ChurnmlWarning, ConfigError, InsufficientDataError, ModelFitError
 from churnml.features.rfm import btyd_summary
@@ -180,6 +181,40 @@ class RateBaselineScorer(BaseScorer):
         as_of = parse_day(as_of)
         feats = build_features(tx, as_of)
         return self.predict_features(feats, as_of, horizon_days)
+
+    def predict_yet_to_buy(
+        self, first_day: pd.Series, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score customers without a purchase: no purchase is a rate of 0.
+
+        ``p_repurchase``, ``expected_purchases``, ``expected_revenue`` and ``clv`` are 0,
+        ``p_alive`` is 1 and the days to the next purchase are the horizon. Nothing is
+        learnt, so no fit is needed.
+
+        Parameters
+        ----------
+        first_day : pandas.Series
+            Day number of each customer's first line, indexed by customer.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`predict`, indexed like ``first_day``.
+        """
+        as_of = parse_day(as_of)
+        features = pd.DataFrame(
+            {
+                "n_purchases": 0.0,
+                "tenure_days": (int(day_number(as_of)[()]) - first_day).to_numpy(float),
+                "avg_purchase_value": 0.0,
+            },
+            index=first_day.index,
+        )
+        return self.predict_features(features, as_of, horizon_days)
 
     def predict_features(
         self, feats: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int
@@ -575,6 +610,55 @@ class BTYDScorer(BaseScorer):
         out = self.predict_summary(btyd_summary(tx, as_of, self.freq), as_of, horizon_days)
         baseline = RateBaselineScorer(value=self.value or ValueSettings()).fit(tx, as_of)
         return self._fill_nonfinite(out, lambda: baseline.predict(tx, as_of, horizon_days))
+
+    def predict_yet_to_buy(
+        self, first_day: pd.Series, as_of: Any, horizon_days: int
+    ) -> pd.DataFrame:
+        """Score customers without a purchase as if their first line had been one.
+
+        Each is a customer at ``frequency = recency = 0`` whose age runs from the period of
+        their first line to as-of (as in :func:`~churnml.features.btyd_summary`), which gives
+        ``p_alive``, ``p_repurchase``, ``expected_purchases`` and the timing columns; spend is
+        the population's (Gamma-Gamma's, or the fallback's mean), which gives
+        ``expected_revenue`` and ``clv``. A row that overflows takes the rate baseline's
+        numbers, as in :meth:`predict`.
+
+        Parameters
+        ----------
+        first_day : pandas.Series
+            Day number of each customer's first line, indexed by customer.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon of the probabilities and expectations.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`predict`, indexed like ``first_day``.
+        """
+        self.check_fitted()
+        as_of = parse_day(as_of)
+        start = period_start_day(first_day.to_numpy(), self.freq)  # type: ignore[arg-type]
+        summary = pd.DataFrame(
+            {
+                "frequency": 0.0,
+                "recency": 0.0,
+                "T": (int(day_number(as_of)[()]) - start) / _UNIT_DAYS[self.freq],
+                "monetary_value": 0.0,
+            },
+            index=first_day.index,
+        )
+        out = self.predict_summary(summary, as_of, horizon_days)
+        numbers = out.drop(columns=["next_purchase_date", "payback_days"], errors="ignore")
+        bad = ~np.isfinite(numbers.to_numpy(dtype=float)).all(axis=1)
+        if bad.any():
+            zero = RateBaselineScorer(value=self.value).predict_yet_to_buy(
+                first_day, as_of, horizon_days
+            )
+            shared = [c for c in zero.columns if c in out.columns]
+            out.loc[bad, shared] = zero.loc[bad, shared].to_numpy()
+        return out
 
     def predict_summary(self, summary: pd.DataFrame, as_of: Any, horizon_days: int) -> pd.DataFrame:
         """Score the customers of a BTYD summary made at as-of, in this model's ``freq``.
