@@ -193,12 +193,8 @@ class RateBaselineScorer(BaseScorer):
 
         Parameters
         ----------
-        first_day : pandas.Series
-            Day number of each customer's first line, indexed by customer.
-        as_of : str or pandas.Timestamp
-            Scoring date.
-        horizon_days : int
-            Horizon of the probabilities and expectations.
+        first_day, as_of, horizon_days
+            As in :meth:`churnml.models.base.BaseScorer.predict_yet_to_buy`.
 
         Returns
         -------
@@ -625,12 +621,8 @@ class BTYDScorer(BaseScorer):
 
         Parameters
         ----------
-        first_day : pandas.Series
-            Day number of each customer's first line, indexed by customer.
-        as_of : str or pandas.Timestamp
-            Scoring date.
-        horizon_days : int
-            Horizon of the probabilities and expectations.
+        first_day, as_of, horizon_days
+            As in :meth:`churnml.models.base.BaseScorer.predict_yet_to_buy`.
 
         Returns
         -------
