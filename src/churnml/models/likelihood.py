@@ -254,6 +254,7 @@ def gamma_gamma_negative_log_likelihood(
     weights: np.ndarray,
     penalizer: float,
     gradient: bool = True,
+    prepared: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, np.ndarray] | float:
     """Return the Gamma-Gamma objective (and its gradient in log-parameters).
 
@@ -272,6 +273,8 @@ def gamma_gamma_negative_log_likelihood(
         Coefficient of ``sum(params**2)``.
     gradient : bool
         Also return the gradient.
+    prepared : tuple of numpy.ndarray, optional
+        :func:`_gamma_gamma_terms` of ``x`` and ``m``, when the caller evaluates many times.
 
     Returns
     -------
@@ -279,15 +282,17 @@ def gamma_gamma_negative_log_likelihood(
         The objective, and its gradient with respect to ``log_params``.
     """
     p, q, v = np.exp(log_params)
+    xu, xi, log_m, log_x = _gamma_gamma_terms(x, m) if prepared is None else prepared
     px = p * x
+    pxu = p * xu
     log_xmv = np.log(x * m + v)
+    # the gamma functions depend on the frequency only: once per distinct frequency
     ll = (
-        gammaln(px + q)
-        - gammaln(px)
+        (gammaln(pxu + q) - gammaln(pxu))[xi]
         - gammaln(q)
         + q * np.log(v)
-        + (px - 1.0) * np.log(m)
-        + px * np.log(x)
+        + (px - 1.0) * log_m
+        + px * log_x
         - (px + q) * log_xmv
     )
     wsum = weights.sum()
@@ -295,11 +300,19 @@ def gamma_gamma_negative_log_likelihood(
     value = -(weights * ll).sum() / wsum + penalizer * float((params**2).sum())
     if not gradient:
         return float(value)
-    dg = digamma(px + q)
-    d_p = x * (dg - digamma(px) + np.log(m) + np.log(x) - log_xmv)
-    d_q = dg - digamma(q) + np.log(v) - log_xmv
+    dgu = digamma(pxu + q)
+    d_p = x * ((dgu - digamma(pxu))[xi] + log_m + log_x - log_xmv)
+    d_q = dgu[xi] - digamma(q) + np.log(v) - log_xmv
     d_v = q / v - (px + q) / (x * m + v)
     return float(value), _log_gradient(weights, (d_p, d_q, d_v), params, penalizer)
+
+
+def _gamma_gamma_terms(
+    x: np.ndarray, m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct frequencies, each row's index into them, ``log(m)`` and ``log(x)``."""
+    xu, xi = np.unique(x, return_inverse=True)
+    return xu, xi, np.log(m), np.log(x)
 
 
 def fit_gamma_gamma(
@@ -342,7 +355,7 @@ def fit_gamma_gamma(
     return _minimize_log(
         gamma_gamma_negative_log_likelihood,
         initial,
-        (x, m, w, penalizer),
+        (x, m, w, penalizer, True, _gamma_gamma_terms(x, m)),
         ("p", "q", "v"),
         max_iter,
         1e-13,
