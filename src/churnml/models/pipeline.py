@@ -377,7 +377,10 @@ class BTYDScorer(BaseScorer):
             "warnings": [],
         }
         if self.penalizer == "auto":
-            chosen, search = self._select_penalizer(tx, as_of)
+            # the summary in days is the one just made, when the model works in days
+            chosen, search = self._select_penalizer(
+                tx, as_of, summary if self.freq == "D" else None
+            )
             diag["penalizer_search"] = search
         else:
             chosen = float(self.penalizer)
@@ -447,7 +450,10 @@ class BTYDScorer(BaseScorer):
         raise ModelFitError(f"{self.kind} did not converge with any penalizer: " + "; ".join(tried))
 
     def _select_penalizer(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: pd.Timestamp
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: pd.Timestamp,
+        daily: pd.DataFrame | None = None,
     ) -> tuple[float, dict[str, Any]]:
         if self.kind == "pareto":
             # Out-of-time log loss over the grid, first windows of CDNOW (1997-10-31,
@@ -459,8 +465,8 @@ class BTYDScorer(BaseScorer):
                 "skipped": f"Pareto/NBD: {PARETO_PENALIZER:g}, its log loss barely moves with "
                 "the penalizer"
             }
-        summary_now = btyd_summary(tx, as_of, "D")
-        history_days = int(summary_now["T"].max())
+        daily = btyd_summary(tx, as_of, "D") if daily is None else daily
+        history_days = int(daily["T"].max())
         val_days = int(np.clip(history_days // 4, 30, 180))
         fit_as_of = as_of - pd.Timedelta(days=val_days)
         unit = _UNIT_DAYS[self.freq]
