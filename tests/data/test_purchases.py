@@ -60,3 +60,20 @@ def test_remembered_codes_go_with_their_frame():
     del selected
     gc.collect()
     assert key not in purchases_module._CODES
+
+
+def test_a_frame_changed_in_place_is_read_again():
+    lines = _lines()
+    before, _ = to_purchases(lines)
+    # an in-place change of the ids (same length, same object) must not reuse the old codes
+    lines.loc[lines["customer_id"] == "a-10", "customer_id"] = "zz-new"
+    after, _ = to_purchases(lines)
+    assert "zz-new" in set(after.customer_ids) and "a-10" not in set(after.customer_ids)
+    assert "a-10" in set(before.customer_ids)
+    fresh, _ = to_purchases(lines.copy())
+    np.testing.assert_array_equal(after.customer_ids, fresh.customer_ids)
+    np.testing.assert_array_equal(after.cust, fresh.cust)
+    # Python-object ids change in place without a new array: never remembered
+    objects = lines.astype({"customer_id": object})
+    to_purchases(objects)
+    assert id(objects) not in purchases_module._CODES

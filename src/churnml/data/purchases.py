@@ -23,22 +23,34 @@ class _CustomerCodes:
     """Integer customer codes of a lines frame.
 
     ``ids`` is sorted and may hold customers the frame lacks (a frame selected from another
-    shares its parent's ``ids``); ``codes`` indexes into it, one per line.
+    shares its parent's ``ids``); ``codes`` indexes into it, one per line. ``column`` is the
+    Arrow array of the frame's ``customer_id`` the codes were read from.
     """
 
     ids: np.ndarray
     codes: np.ndarray
-    n_lines: int
+    column: object
 
 
 # Codes by id() of the lines frame they belong to; an entry goes with its frame. Sorting and
 # hashing text ids was most of a purchase table's cost (0.14 of 0.2 s at 553,000 lines), and a
 # training run forms purchases about 200 times from cuts of one log: the cuts made with
-# select_lines inherit their parent's codes instead. Lines are not modified once validated.
+# select_lines inherit their parent's codes instead. An entry holds only while the frame's
+# customer_id column is the same Arrow array: pandas replaces that array whenever the column
+# changes (a value set, an in-place sort, a new column), so a modified frame is read again.
+# Columns of Python objects, which change in place, are never remembered.
 _CODES: dict[int, _CustomerCodes] = {}
 
 
+def _arrow_column(lines: pd.DataFrame) -> object | None:
+    """Return the immutable Arrow array behind ``customer_id`` (None for other storage)."""
+    to_arrow = getattr(lines["customer_id"].array, "__arrow_array__", None)
+    return to_arrow() if to_arrow is not None else None
+
+
 def _remember(lines: pd.DataFrame, entry: _CustomerCodes) -> _CustomerCodes:
+    if entry.column is None:
+        return entry
     try:
         weakref.finalize(lines, _CODES.pop, id(lines), None)
     except TypeError:  # not weak-referenceable: nothing can be remembered safely
@@ -48,8 +60,9 @@ def _remember(lines: pd.DataFrame, entry: _CustomerCodes) -> _CustomerCodes:
 
 
 def _customer_codes(lines: pd.DataFrame) -> _CustomerCodes:
+    column = _arrow_column(lines)
     entry = _CODES.get(id(lines))
-    if entry is not None and entry.n_lines == len(lines):
+    if entry is not None and column is not None and entry.column is column:
         return entry
     codes, uniques = pd.factorize(lines["customer_id"], sort=True)
     return _remember(
@@ -57,7 +70,7 @@ def _customer_codes(lines: pd.DataFrame) -> _CustomerCodes:
         _CustomerCodes(
             np.asarray(uniques, dtype=object),
             codes.astype(np.int32 if uniques.size < 2**31 else np.int64),
-            len(lines),
+            column,
         ),
     )
 
@@ -75,12 +88,14 @@ def select_lines(lines: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFr
     Returns
     -------
     pandas.DataFrame
-        The selected lines (:func:`to_purchases` on them reuses ``lines``' customer codes).
+        The selected lines (:func:`to_purchases` on them reuses ``lines``' customer codes
+        when their ids are stored as Arrow strings, as validated lines' are).
     """
     keep = np.asarray(mask, dtype=bool)
     out = lines[keep]
-    parent = _customer_codes(lines)
-    _remember(out, _CustomerCodes(parent.ids, parent.codes[keep], len(out)))
+    if _arrow_column(lines) is not None:
+        parent = _customer_codes(lines)
+        _remember(out, _CustomerCodes(parent.ids, parent.codes[keep], _arrow_column(out)))
     return out
 
 
