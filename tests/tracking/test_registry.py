@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -11,6 +14,7 @@ from churnml.data import load_cdnow
 from churnml.evaluation import beats
 from churnml.exceptions import ConfigError
 from churnml.tracking import list_versions, promote, rollback
+from churnml.tracking.registry import _pins_known, _requirements
 
 runner = CliRunner()
 
@@ -103,3 +107,23 @@ def test_registry_errors_name_what_exists():
     assert list_versions("never-registered").empty
     result = runner.invoke(app, ["models", "list", "--model-name", "never-registered"])
     assert result.exit_code == 0 and "No versions of 'never-registered'" in result.output
+
+
+def test_registration_checks_its_pins_without_mapping_every_package(caplog):
+    utils = importlib.import_module("mlflow.utils.requirements_utils")
+    saved = utils._MODULES_TO_PACKAGES, utils._PACKAGES_TO_MODULES
+    utils._MODULES_TO_PACKAGES = utils._PACKAGES_TO_MODULES = None
+    try:
+        pins = _requirements()
+        with _pins_known(pins):
+            assert set(utils._MODULES_TO_PACKAGES) >= {"lightgbm", "scikit_learn", "mlflow"}
+            # the check still runs: a pin the environment does not satisfy is reported
+            with caplog.at_level(logging.WARNING, logger="mlflow.utils.requirements_utils"):
+                utils.warn_dependency_requirement_mismatches([*pins, "numpy==0.0.1"])
+        warned = " ".join(r.getMessage() for r in caplog.records)
+        assert "numpy (current:" in warned and "required: numpy==0.0.1" in warned
+        assert "lightgbm" not in warned  # every real pin is satisfied
+        # put back: a user's own model later in the process gets MLflow's full map
+        assert utils._MODULES_TO_PACKAGES is None and utils._PACKAGES_TO_MODULES is None
+    finally:
+        utils._MODULES_TO_PACKAGES, utils._PACKAGES_TO_MODULES = saved

@@ -12,6 +12,7 @@ loading a model never unpickles code.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import json
 import tempfile
@@ -125,6 +126,31 @@ def _requirements() -> list[str]:
     return pins
 
 
+@contextmanager
+def _pins_known(pins: list[str]) -> Iterator[None]:
+    """Let MLflow check ``pins`` against the environment without mapping every package.
+
+    ``log_model`` warns where a requirement is not installed, and to find each package's
+    module it first lists the top-level modules of every installed distribution: 3 s of a
+    CDNOW ``train`` (a third of its fixed cost) on the first registration of a process. Our
+    pins are read from the installed distributions themselves (:func:`_requirements`), so
+    their names are the map it needs. The map is MLflow's module cache; it is put back as it
+    was afterwards, so that a later model of the user's own still has its requirements
+    inferred from the full map.
+    """
+    utils = importlib.import_module("mlflow.utils.requirements_utils")
+    if getattr(utils, "_MODULES_TO_PACKAGES", ...) is not None:
+        yield  # already built in this process, or a version of MLflow without the cache
+        return
+    names = [pin.split("==")[0] for pin in pins]
+    utils._MODULES_TO_PACKAGES = {name.replace("-", "_"): [name] for name in names}
+    try:
+        yield
+    finally:
+        utils._MODULES_TO_PACKAGES = None
+        utils._PACKAGES_TO_MODULES = None
+
+
 def log_bundle_model(
     bundle_dir: str | Path,
     *,
@@ -164,15 +190,17 @@ def log_bundle_model(
     """
     if not is_bundle(bundle_dir):
         raise ConfigError(f"{bundle_dir} is not a churnml model bundle")
-    info = mlflow.pyfunc.log_model(
-        name="model",
-        python_model=str(MODEL_CODE),
-        artifacts={"bundle": str(bundle_dir)},
-        signature=input_signature(output_example, horizon_days),
-        input_example=(input_example, {"as_of": as_of, "horizon_days": int(horizon_days)}),
-        pip_requirements=_requirements(),
-        metadata={"churnml_version": __version__},
-    )
+    pins = _requirements()
+    with _pins_known(pins):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MODEL_CODE),
+            artifacts={"bundle": str(bundle_dir)},
+            signature=input_signature(output_example, horizon_days),
+            input_example=(input_example, {"as_of": as_of, "horizon_days": int(horizon_days)}),
+            pip_requirements=pins,
+            metadata={"churnml_version": __version__},
+        )
     # the version is created with its tags in one call (one store transaction per tag cost
     # 0.4 s of a registration)
     texts = {
