@@ -367,3 +367,17 @@ def test_shared_tables_are_bounded_in_bytes_oldest_first(monkeypatch):
     big = pd.DataFrame({"a": np.zeros(10_000)})
     tables.get(("big",), day, lambda: big)
     assert list(tables.entries) == [("big",)]
+
+
+def test_snapshot_bgnbd_fits_skip_the_penalizer_search_the_as_of_fit_runs(log):
+    """Training snapshots fit BG/NBD at one penalizer (the search chose 0 or 1e-5 at 47 dates)."""
+    fresh = log.copy()  # tables of its own, which no other test's fits evict
+    fitted = GBMScorer(n_estimators=20).fit(fresh, AS_OF, 60)
+    assert "penalizer_search" in fitted.btyd_.diagnostics_
+    days = {pd.Timestamp(d) for d in fitted.diagnostics_["snapshots"]}
+    entries = gbm_module._SHARED[id(fresh)].entries
+    snapshots = [v for k, v in entries.items() if k[0] == "btyd" and k[1] in days]
+    assert len(snapshots) == len(days) >= 3
+    for btyd in snapshots:
+        assert "penalizer_search" not in btyd.diagnostics_
+        assert btyd.penalizer_ == gbm_module._SNAPSHOT_PENALIZER == 1e-5
