@@ -10,6 +10,7 @@ import pytest
 
 from churnml.data import simulate_transactions, validate_transactions
 from churnml.evaluation import METRIC_NAMES, evaluate
+from churnml.evaluation.backtest import backtest_windows
 from churnml.exceptions import ConfigError, InsufficientDataError
 
 
@@ -118,3 +119,24 @@ def test_weekly_unit_counts_labels_in_weeks():
     w, d = weekly.metrics["bgnbd"], daily.metrics["bgnbd"]
     assert abs(w["purchases_ratio"] - d["purchases_ratio"]) < 0.1
     assert abs(w["auc"] - d["auc"]) < 0.01
+
+
+def test_newer_windows_reuse_the_penalizer_the_oldest_chose_gbm_too():
+    """BTYD families and gbm's inner BG/NBD search once, at the oldest window, not per window."""
+    log, _ = simulate_transactions(3000, seed=21, observation_days=600)
+    windows, _ = backtest_windows(
+        validate_transactions(log), "2021-03-31", 60, models=("bgnbd", "gbm", "hybrid")
+    )
+    oldest, *newer = windows[::-1]
+    assert len(newer) == 2
+    for name in ("bgnbd", "gbm", "hybrid"):
+        chosen = oldest.diagnostics[name]["penalizer_search"]["chosen"]
+        for window in newer:
+            diag = window.diagnostics[name]
+            assert "penalizer_search" not in diag, name
+            assert diag["penalizer_chosen_at"] == str(oldest.cutoff.date())
+            assert diag["btyd_penalizer" if name != "bgnbd" else "penalizer"] == chosen
+    assert (
+        oldest.diagnostics["gbm"]["btyd_penalizer"]
+        == oldest.diagnostics["bgnbd"]["penalizer"]  # the same search on the same data
+    )

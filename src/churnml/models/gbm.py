@@ -298,6 +298,11 @@ class GBMScorer(BaseScorer):
         processors other processes are not keeping busy).
     freq : {"D", "W"}
         Purchase period: BTYD columns, BG/NBD fits and purchase counts in days or weeks.
+    penalizer : float or "auto"
+        Penalizer of the BG/NBD fit at as-of (``btyd_``): ``"auto"`` chooses it out of time
+        as :class:`~churnml.models.pipeline.BTYDScorer` does. A backtest passes the one chosen
+        at its oldest window to the newer ones, as it does for the BTYD families. The
+        training snapshots' fits use one fixed penalizer whatever this is.
 
     Attributes
     ----------
@@ -340,6 +345,7 @@ class GBMScorer(BaseScorer):
         explain: bool = True,
         n_jobs: int | None = None,
         freq: Literal["D", "W"] = "D",
+        penalizer: float | Literal["auto"] = "auto",
     ) -> None:
         self.hybrid = hybrid
         self.boost_from_btyd = boost_from_btyd
@@ -358,6 +364,7 @@ class GBMScorer(BaseScorer):
         self.explain = explain
         self.n_jobs = n_jobs
         self.freq = freq
+        self.penalizer = penalizer
 
     @property
     def name(self) -> str:
@@ -517,13 +524,18 @@ class GBMScorer(BaseScorer):
         shared = _shared_for(tx)
         lines = lines_of(tx)
         lines = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))  # not after
-        self.btyd_ = self._btyd_at(shared, lines, as_of, None)
+        auto = isinstance(self.penalizer, str) and self.penalizer == "auto"
+        self.btyd_ = self._btyd_at(shared, lines, as_of, None if auto else float(self.penalizer))
         diag: dict[str, Any] = {
             "model": self.name,
             "as_of": str(as_of.date()),
             "notes": [],
             "warnings": list(self.btyd_.diagnostics_.get("warnings", [])),
         }
+        if "penalizer_search" in self.btyd_.diagnostics_:
+            # where a backtest reads the choice, to pass it on to its newer windows
+            diag["penalizer_search"] = self.btyd_.diagnostics_["penalizer_search"]
+        diag["btyd_penalizer"] = self.btyd_.penalizer_
         self.fallback_: BTYDScorer | None = None
         self.as_of_ = as_of
         self.diagnostics_ = diag
