@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from churnml.data import simulate_transactions, validate_transactions
 from churnml.evaluation import METRIC_NAMES, evaluate
 from churnml.evaluation.backtest import backtest_windows
 from churnml.exceptions import ConfigError, InsufficientDataError
+from churnml.models import gbm as gbm_module
+from churnml.models.gbm import share_btyd
+from churnml.models.pipeline import BTYDScorer
 
 
 @pytest.fixture
@@ -140,3 +144,38 @@ def test_newer_windows_reuse_the_penalizer_the_oldest_chose_gbm_too():
         oldest.diagnostics["gbm"]["btyd_penalizer"]
         == oldest.diagnostics["bgnbd"]["penalizer"]  # the same search on the same data
     )
+
+
+def test_gbm_and_hybrid_take_the_bgnbd_family_fit_of_their_window(monkeypatch):
+    """The BG/NBD a window fits as a family is gbm's and hybrid's BG/NBD at that cutoff."""
+    log, _ = simulate_transactions(3000, seed=22, observation_days=600)
+    tx = validate_transactions(log)
+    fits: list[tuple[pd.Timestamp, object]] = []
+    fit = BTYDScorer.fit
+
+    def counted(self, data, as_of, horizon_days=90):
+        fits.append((pd.Timestamp(as_of), self.penalizer))
+        return fit(self, data, as_of, horizon_days)
+
+    monkeypatch.setattr(BTYDScorer, "fit", counted)
+    windows, _ = backtest_windows(tx, "2021-03-31", 60, models=("bgnbd", "gbm", "hybrid"))
+    # every BG/NBD is fitted once: without sharing, the family and gbm each fit one with the
+    # same penalizer at every cutoff
+    assert {day for day, _ in fits} >= {w.cutoff for w in windows}
+    assert max(Counter(fits).values()) == 1
+    shared = gbm_module._SHARED[id(tx)].entries
+    for window in windows:
+        family = window.predictions["bgnbd"]
+        as_of_fits = [
+            v
+            for k, v in shared.items()
+            if k[0] == "btyd" and k[1] == window.cutoff and k[2] != 1e-5  # not a snapshot's
+        ]
+        assert len(as_of_fits) == 1  # one fit, shared, not one per family
+        pd.testing.assert_frame_equal(
+            as_of_fits[0].predict(tx, window.cutoff, 60)[family.columns], family
+        )
+    # a BG/NBD made otherwise is not taken
+    other = BTYDScorer(kind="bgnbd", penalizer=0.01, max_customers=500).fit(tx, "2021-03-31")
+    assert not share_btyd(tx, other)
+    assert share_btyd(tx, BTYDScorer(kind="bgnbd", penalizer=0.01).fit(tx, "2021-03-31"))

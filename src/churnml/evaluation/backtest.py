@@ -26,9 +26,9 @@ from churnml.features.rfm import btyd_summary, lines_of
 from churnml.features.windows import build_labels
 from churnml.models.base import BaseScorer
 from churnml.models.catalog import FAMILIES, MODEL_KEYS, check_keys, make_scorer
-from churnml.models.gbm import share_prefix
+from churnml.models.gbm import share_btyd, share_prefix
 from churnml.models.level import apply_level
-from churnml.models.pipeline import MIN_HISTORY_DAYS
+from churnml.models.pipeline import MIN_HISTORY_DAYS, BTYDScorer
 from churnml.settings import ValueSettings
 
 __all__ = [
@@ -347,6 +347,8 @@ def _score_window(
             result.metrics[scorer.name] = {"error": str(exc)}
             continue
         seconds = (pd.Timestamp.now() - started).total_seconds()
+        if isinstance(scorer, BTYDScorer):
+            share_btyd(tx, scorer)  # gbm and hybrid at this cutoff fit the same BG/NBD
         result.predictions[scorer.name] = pred
         result.metrics[scorer.name] = model_metrics(pred, labels, horizon_days=horizon_days)
         result.diagnostics[scorer.name] = {**scorer.diagnostics_, "seconds": round(seconds, 2)}
