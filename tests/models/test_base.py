@@ -62,6 +62,7 @@ NON_DEFAULT = {
         "explain": False,
         "n_jobs": 1,
         "freq": "W",
+        "penalizer": 0.001,
     },
 }
 
