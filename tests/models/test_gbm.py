@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -206,6 +208,43 @@ def test_expected_purchases_keep_the_anchored_total_and_cover_p(fitted_gbm, log)
     assert scores["expected_purchases"].sum() == pytest.approx(
         base["expected_purchases"].sum(), rel=1e-6
     )
+
+
+def test_expected_purchases_are_p_times_bgnbd_count_given_a_purchase(fitted, fitted_gbm, log):
+    """The hurdle: trees say who buys, BG/NBD how often a buyer buys; no count booster."""
+    for scorer in (fitted, fitted_gbm):
+        assert "purchases" not in scorer.boosters_ and "purchases" not in scorer.rounds_
+    # the hybrid kept BG/NBD's P(repurchase) (zero trees on BG/NBD's own data), so its counts
+    # are BG/NBD's up to the one factor that sets the total with the floor p in place
+    scores = fitted.predict(log, AS_OF, 60)
+    base = fitted.btyd_.predict(log, AS_OF, 60).loc[scores.index]
+    free = scores["expected_purchases"] > scores["p_repurchase"] + 1e-9
+    assert free.mean() > 0.5
+    ratio = scores.loc[free, "expected_purchases"] / base.loc[free, "expected_purchases"]
+    assert ratio.max() / ratio.min() - 1 < 1e-6
+    # gbm: count over P(repurchase) before the level is BG/NBD's count given a purchase
+    table = fitted_gbm._table(log, AS_OF, fitted_gbm.label_days_, fitted_gbm.btyd_)
+    raw = fitted_gbm._raw(table)
+    sure = (table["btyd_p_repurchase"] > 1e-6).to_numpy()  # below, the count is floored at 1
+    given = (table["btyd_expected_purchases"] / table["btyd_p_repurchase"]).to_numpy()[sure]
+    count = (raw["purchases"] / raw["repurchase"])[sure]
+    np.testing.assert_allclose(count, np.maximum(given, 1.0))
+
+
+def test_a_model_saved_with_a_purchases_booster_still_scores_with_it(fitted_gbm, log, tmp_path):
+    """Models registered before the hurdle carry a Poisson booster of their own."""
+    fitted_gbm.save(tmp_path / "m")
+    state = json.loads((tmp_path / "m" / "scorer.json").read_text())
+    # a stand-in booster for the old purchases target: any booster the loader reads will do
+    shutil.copy(tmp_path / "m" / "revenue.lgb.txt", tmp_path / "m" / "purchases.lgb.txt")
+    state["state"]["booster_files"]["purchases"] = "purchases.lgb.txt"
+    state["state"]["rounds"]["purchases"] = state["state"]["rounds"]["revenue"]
+    (tmp_path / "m" / "scorer.json").write_text(json.dumps(state))
+    legacy = GBMScorer.load(tmp_path / "m")
+    table = legacy._table(log, AS_OF, legacy.label_days_, legacy.btyd_)
+    raw = legacy._raw(table)
+    np.testing.assert_allclose(raw["purchases"], raw["revenue"])
+    assert not np.allclose(raw["purchases"], fitted_gbm._raw(table)["purchases"])
 
 
 def test_payback_days_follow_the_rescaled_clv(log):
