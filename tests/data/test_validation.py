@@ -71,6 +71,24 @@ def test_each_reason_on_a_small_frame():
     assert tx.report.n_kept + tx.report.n_excluded == len(frame)
 
 
+def test_quantities_are_parsed_once_and_non_numbers_counted():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "d"],
+            "date": ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-04", "2020-01-05"],
+            "amount": [5.0, 6.0, 7.0, 8.0, 9.0],
+            "quantity": ["2", " 3 ", "two", "", None],
+        }
+    )
+    tx = validate_transactions(frame)
+    quantity = tx.lines.set_index("row")["quantity"]
+    assert quantity.dtype == float and quantity.loc[[0, 1]].tolist() == [2.0, 3.0]
+    assert quantity.loc[[2, 3, 4]].isna().all()
+    # the word is kept as missing and counted; blanks are simply missing
+    assert tx.report.flags["quantity_not_numeric"] == 1
+    assert tx.report.n_kept == 5
+
+
 def test_duplicates_auto_depends_on_order_id():
     base = {"customer_id": ["a", "a"], "date": ["2020-01-01"] * 2, "amount": [3.0, 3.0]}
     kept = validate_transactions(pd.DataFrame(base))

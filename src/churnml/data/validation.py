@@ -50,6 +50,7 @@ FLAGS: dict[str, str] = {
     "customer_id_stripped": "customer ids with surrounding spaces removed",
     "timezone_dropped": "timestamps with a time zone, read as local wall time",
     "not_a_purchase": "lines whose customer-day nets to <= 0 (no purchase that day)",
+    "quantity_not_numeric": "quantities that are not numbers, kept as missing",
 }
 
 _N_EXAMPLES = 10
@@ -453,6 +454,13 @@ def validate_transactions(
     parsed = pd.DataFrame({"customer_id": customer, "date": dates, "amount": amount})
     for c in optional:
         parsed[c] = frame[c]
+    if "quantity" in parsed.columns:
+        # parsed once here, not by every feature table built from these lines
+        given = parsed["quantity"]
+        quantity = pd.to_numeric(given, errors="coerce").astype(float)
+        blank = given.isna() | given.astype(str).str.strip().eq("")
+        flags["quantity_not_numeric"] = int((quantity.isna() & ~blank).sum())
+        parsed["quantity"] = quantity
     alive = reason == 0
     dup = np.zeros(n, dtype=bool)
     dup[alive] = parsed[alive].duplicated(keep="first").to_numpy()
