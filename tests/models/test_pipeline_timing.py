@@ -73,3 +73,35 @@ def test_baseline_timing_with_few_customers_and_any_horizon(horizon):
         .predict_features(feats, pd.Timestamp("2024-01-01"), horizon)
     )
     pd.testing.assert_frame_equal(scores[list(TIMING_COLUMNS)], whole, rtol=1e-12, atol=1e-12)
+
+
+def _daily_reference(cdf, horizon: int) -> pd.DataFrame:
+    """The timing columns from the conditional CDF on every day, one customer at a time."""
+    h = horizon
+    grid = np.unique(np.round(np.linspace(0, h, min(h + 1, 96))).astype(int))
+    rows = []
+    for values in cdf(grid.astype(float)):
+        f = np.interp(np.arange(h + 1), grid, np.maximum.accumulate(np.clip(values, 0, 1)))
+        cond = f / f[-1]
+        mean = float(sum(1.0 - cond[d] for d in range(h)))
+        first = [next(d for d in range(h + 1) if cond[d] >= q - 1e-12) for q in (0.5, 0.1, 0.9)]
+        rows.append([mean, *(max(float(d), 1.0) for d in first)])
+    return pd.DataFrame(rows, columns=list(TIMING_COLUMNS[:4]))
+
+
+@pytest.mark.parametrize("horizon", [1, 7, 90, 96, 97, 365, 1000])
+def test_timing_summaries_equal_the_daily_computation(horizon):
+    """Means and quantiles come from the grid in closed form; a day-by-day loop agrees."""
+    rng = np.random.default_rng(horizon)
+    rate, alive = rng.gamma(0.5, 0.05, 300), rng.uniform(0.05, 1.0, 300)
+
+    def cdf(days: np.ndarray) -> np.ndarray:
+        return alive[:, None] * -np.expm1(-rate[:, None] * days[None, :])
+
+    got = timing_from_cdf(cdf, horizon, pd.RangeIndex(300))[list(TIMING_COLUMNS[:4])]
+    want = _daily_reference(cdf, horizon)
+    np.testing.assert_allclose(
+        got["expected_days_to_next_purchase"], want["expected_days_to_next_purchase"], rtol=1e-9
+    )
+    for column in TIMING_COLUMNS[1:4]:
+        np.testing.assert_array_equal(got[column].to_numpy(), want[column].to_numpy())

