@@ -72,7 +72,7 @@ LOG_NAMES = {
     "uci2009": "UCI Online Retail II 2009-12..2010-12",
     "uci_both": "UCI 2009-12..2011-12 (both logs)",
 }
-FAMILIES = ("bgnbd", "pareto", "mbgnbd", "gbm", "hybrid", "baseline")
+FAMILIES = ("bgnbd", "pareto", "mbgnbd", "gbm", "hybrid", "blend", "baseline")
 REFERENCE = ("bgnbd", "pareto", "mbgnbd", "baseline")  # the "best" the champion must beat
 SHOWN = (
     ("auc", "AUC", "{:.4f}"),

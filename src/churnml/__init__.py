@@ -4,9 +4,9 @@ The public API, in the order a data scientist meets it:
 
 - read and validate: :func:`load_transactions` (one or several files or frames),
   :func:`load_cdnow`, :func:`simulate_transactions`, :func:`describe`;
-- models: :class:`BTYDScorer`, :class:`GBMScorer`, :class:`RateBaselineScorer`, built by key
-  with :func:`make_scorer` from the :data:`CATALOGUE`; :func:`score_with` turns a fitted one
-  into the contract's score table;
+- models: :class:`BTYDScorer`, :class:`GBMScorer`, :class:`BlendScorer`,
+  :class:`RateBaselineScorer`, built by key with :func:`make_scorer` from the
+  :data:`CATALOGUE`; :func:`score_with` turns a fitted one into the contract's score table;
 - runs tracked in MLflow: :func:`evaluate` (out of time), :func:`train` (backtest, champion,
   registry), :func:`score` (with the registry's champion), :func:`list_versions`,
   :func:`promote`, :func:`rollback`, and :func:`run_demo`;
@@ -70,6 +70,7 @@ from churnml.models import (
     FAMILIES,
     MODEL_KEYS,
     BaseScorer,
+    BlendScorer,
     BTYDScorer,
     GBMScorer,
     RateBaselineScorer,
@@ -125,6 +126,7 @@ __all__ = [
     "BaseScorer",
     "ChurnmlError",
     "ChurnmlWarning",
+    "BlendScorer",
     "ColumnMap",
     "ConfigError",
     "DataFileError",

@@ -105,7 +105,15 @@ def test_shared_logs_out_of_time(name, cutoff):
     numeric_columns = [c for c in SCORE_COLUMNS if c != "next_purchase_date"]
     for model, pred in result.predictions.items():
         assert np.isfinite(pred[numeric_columns].to_numpy(float)).all(), model
-    assert set(result.predictions) == {"bgnbd", "pareto", "mbgnbd", "gbm", "hybrid", "baseline"}
+    assert set(result.predictions) == {
+        "bgnbd",
+        "pareto",
+        "mbgnbd",
+        "gbm",
+        "hybrid",
+        "blend",
+        "baseline",
+    }
     # the GBM families rank revenue at least as well as BG/NBD on these logs
     assert result.metrics["gbm"]["revenue_gini"] >= m["revenue_gini"]
 

@@ -19,6 +19,7 @@ from churnml.models import (
     CATALOGUE,
     FAMILIES,
     BaseScorer,
+    BlendScorer,
     BTYDScorer,
     GBMScorer,
     RateBaselineScorer,
@@ -64,6 +65,14 @@ NON_DEFAULT = {
         "freq": "W",
         "penalizer": 0.001,
     },
+    BlendScorer: {
+        "value": VALUE,
+        "seed": 4,
+        "freq": "W",
+        "penalizer": 0.001,
+        "explain": False,
+        "n_jobs": 1,
+    },
 }
 
 
@@ -87,6 +96,7 @@ def test_the_table_covers_every_parameter():
         RateBaselineScorer,
         BTYDScorer,
         pytest.param(GBMScorer, marks=pytest.mark.slow),  # trains LightGBM: ~10 s
+        pytest.param(BlendScorer, marks=pytest.mark.slow),
     ],
     ids=lambda c: c.__name__,
 )

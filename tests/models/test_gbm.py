@@ -62,7 +62,9 @@ def test_rows_after_as_of_never_reach_training(log, fitted):
 
 @pytest.mark.slow
 def test_same_seed_same_model(log, fitted):
-    again = GBMScorer(hybrid=True, n_estimators=80).fit(log, AS_OF, 60)
+    # another input object: the same fit on the same object would be shared, not refitted
+    again = GBMScorer(hybrid=True, n_estimators=80).fit(log.copy(), AS_OF, 60)
+    assert "fit_reused" not in again.diagnostics_
     pd.testing.assert_frame_equal(fitted.predict(log, AS_OF, 60), again.predict(log, AS_OF, 60))
 
 

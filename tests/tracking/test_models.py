@@ -125,6 +125,25 @@ def test_pyfunc_input_is_checked_by_schema_then_by_churnml(trained, log):
         model.predict(few.assign(date="not a date"), params={"as_of": AS_OF})
 
 
+def test_a_registered_blend_keeps_each_member_in_its_folder_and_scores(log, tmp_path):
+    tx = load_transactions(log, as_of=AS_OF)
+    result = train(tx, horizon_days=60, families=("blend",), model_name="lean-blend", seed=3)
+    assert result.champion == "blend"
+    local = Path(
+        mlflow.artifacts.download_artifacts("models:/lean-blend@champion", dst_path=tmp_path)
+    )
+    names = {p.relative_to(local).as_posix() for p in _files(local)}
+    for member in ("gbm", "hybrid"):
+        assert f"artifacts/bundle/{member}/scorer.json" in names
+    # gbm always has trees (the hybrid may keep BG/NBD's prediction, with none)
+    assert "artifacts/bundle/gbm/revenue.lgb.txt" in names
+    assert not [n for n in names if n.endswith((".pkl", ".pickle", ".joblib"))]
+    scored = score(tx, AS_OF, model_name="lean-blend")
+    assert scored.family == "blend" and scored.model_version == "lean-blend/1"
+    numeric = scored.scores.select_dtypes("number").drop(columns=["payback_days"], errors="ignore")
+    assert len(scored.scores) > 1000 and numeric.notna().all().all()
+
+
 def test_unknown_model_references_are_named(trained, log):
     tx = load_transactions(log, as_of=AS_OF)
     with pytest.raises(ConfigError, match="neither champion, challenger"):

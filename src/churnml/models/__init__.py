@@ -1,6 +1,7 @@
 """Customer-base models: one scorer base, one catalogue of families, BTYD and LightGBM."""
 
 from churnml.models.base import BaseScorer
+from churnml.models.blend import BlendScorer
 from churnml.models.btyd import KINDS, GammaGammaModel, TransactionModel
 from churnml.models.catalog import CATALOGUE, FAMILIES, MODEL_KEYS, ModelFamily, make_scorer
 from churnml.models.gbm import GBMScorer
@@ -16,6 +17,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "BTYDScorer",
     "BaseScorer",
+    "BlendScorer",
     "GBMScorer",
     "GammaGammaModel",
     "LevelAdjusted",

@@ -12,6 +12,7 @@ from typing import Any
 
 from churnml.exceptions import ConfigError
 from churnml.models.base import BaseScorer
+from churnml.models.blend import BlendScorer
 from churnml.models.gbm import GBMScorer
 from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
 from churnml.settings import ValueSettings
@@ -85,6 +86,7 @@ CATALOGUE: dict[str, ModelFamily] = {
         ModelFamily(
             "hybrid", GBMScorer, {"hybrid": True}, "LightGBM boosted from BG/NBD's prediction"
         ),
+        ModelFamily("blend", BlendScorer, {}, "the mean of gbm and hybrid (logits, log revenue)"),
         ModelFamily(
             "baseline",
             RateBaselineScorer,

@@ -54,7 +54,7 @@ from churnml.models.pipeline import BTYDScorer, _finish
 from churnml.models.value import lifetime_value
 from churnml.settings import ValueSettings
 
-__all__ = ["GBMScorer", "share_btyd", "share_prefix"]
+__all__ = ["GBMScorer", "floor_scaled", "share_btyd", "share_prefix", "shift_to"]
 
 #: Absolute-age features left out: the scoring date is older than every training snapshot,
 #: and trees cannot extrapolate them.
@@ -99,7 +99,8 @@ _TIMING_TARGETS = (
 # Snapshot tables and BTYD fits shared by every GBMScorer fitted on the same input object:
 # an evaluation fits gbm and hybrid (and several backtest windows) on one log, and the
 # snapshots they need are the same. Entries go when the input object is garbage-collected.
-_SHARED_ENTRIES = 32
+# (fitted models and their scores take one entry each: see GBMScorer.fit and predict)
+_SHARED_ENTRIES = 48
 # A window's fit reads about ten tables (about 40 MB each at 200,000 customers, and 32 of
 # them held 1.3 GB), so their size is bounded too. Train's peak at 200,000 customers by this
 # bound: 512 MiB 1.79 GB but the refit 27 s instead of 9.5 (tables made again), 640 MiB
@@ -238,12 +239,21 @@ def _loss(target: str, y: np.ndarray, raw: np.ndarray) -> float:
     return float(mean_tweedie_deviance(np.maximum(y, 0.0), mean, power=1.5))
 
 
-def _floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
+def floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
     """Scale ``n`` by one factor c so that ``sum(max(c * n, floor)) == total``.
 
     Expected purchases are at least the chance of one purchase; taking that maximum *after*
     scaling to a level would put the total above the level, so the factor is solved for with
     the floor in place.
+
+    Parameters
+    ----------
+    n : numpy.ndarray
+        Expected purchases per customer, at any level.
+    floor : numpy.ndarray
+        Each customer's least value (P(repurchase)).
+    total : float
+        The total wanted.
 
     Returns
     -------
@@ -260,6 +270,27 @@ def _floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
     while gap(hi) < 0:
         hi *= 2.0
     return np.maximum(brentq(gap, 0.0, hi, xtol=1e-12) * n, floor)
+
+
+def shift_to(p: np.ndarray, target: float) -> np.ndarray:
+    """Shift logits by one constant so that the probabilities sum to ``target``.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Probabilities.
+    target : float
+        The sum wanted (clipped to what ``p.size`` probabilities can reach).
+
+    Returns
+    -------
+    numpy.ndarray
+        The shifted probabilities, in the order of ``p``.
+    """
+    z = _logit(p)
+    target = float(np.clip(target, _EPS, p.size * (1 - _EPS)))
+    shift = brentq(lambda d: _sigmoid(z + d).sum() - target, -30.0, 30.0)
+    return _sigmoid(z + shift)
 
 
 def _early_stopping_plan(
@@ -558,13 +589,48 @@ class GBMScorer(BaseScorer):
         InsufficientDataError
             Nobody bought in any training window (there is nothing to rank by), or BG/NBD
             cannot be fitted at as-of.
+
+        Notes
+        -----
+        A fit with the same parameters, as-of and horizon on the same input object is made
+        once: the second takes the first's fitted state (``diagnostics_["fit_reused"]``). The
+        fit is deterministic, so it is the same model; ``blend`` fits gbm and hybrid again in
+        every window and evaluation where they were fitted already.
         """
-        started = time.perf_counter()
         self._start_fit()
-        # read once a fit: the processors' state is sampled (10 ms), and a fit trains up to 7
-        self._n_threads = self._threads()
         as_of = parse_day(as_of)
         shared = _shared_for(tx)
+        key = ("fitted", as_of, self._params_key(), int(horizon_days))
+        made = []
+
+        def make() -> dict[str, Any]:
+            made.append(True)
+            self._fit_new(tx, as_of, horizon_days, shared)
+            return {k: v for k, v in vars(self).items() if k.endswith("_")}
+
+        state = shared.get(key, as_of, make)
+        if not made:
+            self.__dict__.update(state)
+            self.diagnostics_ = copy.deepcopy(state["diagnostics_"])
+            self.diagnostics_["fit_reused"] = True
+        # scores are shared only on the input the model was fitted on (see predict)
+        self._fit_key = key
+        self._fit_tables = weakref.ref(shared)
+        return self
+
+    def _params_key(self) -> str:
+        return json.dumps({k: repr(v) for k, v in sorted(self.get_params().items())})
+
+    def _fit_new(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: pd.Timestamp,
+        horizon_days: int,
+        shared: _Tables,
+    ) -> None:
+        started = time.perf_counter()
+        # read once a fit: the processors' state is sampled (10 ms), and a fit trains up to 7
+        self._n_threads = self._threads()
         lines = lines_of(tx)
         lines = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))  # not after
         auto = isinstance(self.penalizer, str) and self.penalizer == "auto"
@@ -605,7 +671,7 @@ class GBMScorer(BaseScorer):
                 )
             )
             diag["notes"].append(f"{why}: scores are BG/NBD + Gamma-Gamma's")
-            return self
+            return
         assert plan is not None
         if plan.note:
             diag["notes"].append(plan.note)
@@ -636,7 +702,6 @@ class GBMScorer(BaseScorer):
             order = np.argsort(-gain)[:10]
             diag["feature_importance"] = {self.features_[i]: float(gain[i]) for i in order}
         diag["seconds"] = round(time.perf_counter() - started, 2)
-        return self
 
     def _threads(self) -> int:
         return int(self.n_jobs) if self.n_jobs is not None else free_processors()
@@ -1048,6 +1113,23 @@ class GBMScorer(BaseScorer):
         """
         self.check_fitted()
         as_of = parse_day(as_of)
+        fitted_on = getattr(self, "_fit_tables", None)
+        if fitted_on is not None and fitted_on() is _SHARED.get(id(tx)):
+            # the same fit (see fit) scoring the input it was fitted on again: same scores
+            # (pandas copies on write, so a caller changing its frame changes no one else's)
+            # and what scoring reads of the fitted state, should a caller have changed it
+            read = ("platt_", "level_", "season_", "label_days_")
+            state = [getattr(self, name, None) for name in read]
+            boosters = sorted((k, id(v)) for k, v in getattr(self, "boosters_", {}).items())
+            fitted = repr((state, boosters, id(self.btyd_), id(self.fallback_)))
+            # (parameters scoring reads, such as explain, may have been set since the fit)
+            key = ("scores", as_of, int(horizon_days), self._fit_key, self._params_key(), fitted)
+            return _shared_for(tx).get(key, as_of, lambda: self._predict(tx, as_of, horizon_days))
+        return self._predict(tx, as_of, horizon_days)
+
+    def _predict(
+        self, tx: ValidatedTransactions | pd.DataFrame, as_of: pd.Timestamp, horizon_days: int
+    ) -> pd.DataFrame:
         # gbm and hybrid fitted at one as-of share its BG/NBD fit (see fit), so they also
         # share its scores and the feature table built with it: keyed by the fitted model
         # (not its diagnostics, which scoring adds to)
@@ -1073,15 +1155,15 @@ class GBMScorer(BaseScorer):
         n = raw["purchases"] * self.level_["purchases"] * scale
         rev = raw["revenue"] * self.level_["revenue"] * scale
         if self.anchor_level:
-            p = self._shift_to(p, float(base["p_repurchase"].sum()))
+            p = shift_to(p, float(base["p_repurchase"].sum()))
             n_total = float(base["expected_purchases"].sum())
             rev_total = float(base["expected_revenue"].sum())
         else:
             n_total, rev_total = float(np.maximum(n, p).sum()), float(rev.sum())
         # the level over one year, for CLV: no single window's seasonal factor in it
-        year_n = _floor_scaled(n, p, n_total)
-        p = self._shift_to(p, float(p.sum()) * self.season_["buyers"])
-        n = _floor_scaled(n, p, n_total * self.season_["purchases"])
+        year_n = floor_scaled(n, p, n_total)
+        p = shift_to(p, float(p.sum()) * self.season_["buyers"])
+        n = floor_scaled(n, p, n_total * self.season_["purchases"])
         rev = rev * rev_total * self.season_["revenue"] / max(float(rev.sum()), _EPS)
         out = pd.DataFrame(index=base.index)
         out["p_repurchase"] = p
@@ -1153,14 +1235,6 @@ class GBMScorer(BaseScorer):
             base.index,
             self.value,
         )
-
-    @staticmethod
-    def _shift_to(p: np.ndarray, target: float) -> np.ndarray:
-        """Shift logits by one constant so that the probabilities sum to ``target``."""
-        z = _logit(p)
-        target = float(np.clip(target, _EPS, p.size * (1 - _EPS)))
-        shift = brentq(lambda d: _sigmoid(z + d).sum() - target, -30.0, 30.0)
-        return _sigmoid(z + shift)
 
     def _timing(
         self,
