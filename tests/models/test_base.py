@@ -35,7 +35,7 @@ VALUE = ValueSettings(horizon_days=200, margin=0.4, annual_discount_rate=0.2, ac
 
 #: Every scorer with every parameter away from its default.
 NON_DEFAULT = {
-    RateBaselineScorer: {"value": VALUE},
+    RateBaselineScorer: {"value": VALUE, "clv": False},
     BTYDScorer: {
         "kind": "mbgnbd",
         "penalizer": 0.001,
@@ -44,6 +44,7 @@ NON_DEFAULT = {
         "freq": "W",
         "max_customers": 10_000,
         "start": {"r": 0.5, "alpha": 10.0, "s": 0.5, "beta": 10.0},
+        "clv": False,
     },
     GBMScorer: {
         "hybrid": True,
@@ -64,6 +65,7 @@ NON_DEFAULT = {
         "n_jobs": 1,
         "freq": "W",
         "penalizer": 0.001,
+        "clv": False,
     },
     BlendScorer: {
         "value": VALUE,
@@ -72,6 +74,7 @@ NON_DEFAULT = {
         "penalizer": 0.001,
         "explain": False,
         "n_jobs": 1,
+        "clv": False,
     },
 }
 

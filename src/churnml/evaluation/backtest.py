@@ -224,6 +224,21 @@ def _quiet(scorer: BaseScorer) -> BaseScorer:
     return scorer
 
 
+def _lean(scorer: BaseScorer) -> BaseScorer:
+    """Switch off reasons and CLV: a backtest window reads neither.
+
+    CLV was 8.7 of 84 s of a train at 200,000 customers. An evaluation's own scores keep it.
+
+    Returns
+    -------
+    BaseScorer
+        ``scorer``, changed in place.
+    """
+    if "clv" in scorer._param_names():
+        scorer.set_params(clv=False)
+    return _quiet(scorer)
+
+
 def evaluate(
     tx: ValidatedTransactions,
     cutoff: Any,
@@ -445,7 +460,7 @@ def backtest_windows(
         step = None if on_step is None else (lambda msg, w=where: on_step(f"{msg} ({w})"))
         scorers = []
         for name in check_keys(models):
-            scorer = _quiet(make_scorer(name, value, freq, seed))
+            scorer = _lean(make_scorer(name, value, freq, seed))
             if name in penalizers:
                 scorer.set_params(penalizer=penalizers[name])
             if name in starts:
@@ -528,7 +543,7 @@ def seasonal_backtest(
             return window, None
     started = time.perf_counter()
     try:
-        scorer = _quiet(make_scorer(family, value, freq, seed))
+        scorer = _lean(make_scorer(family, value, freq, seed))
         evaluation = _score_window(
             tx, cutoff, horizon_days, [scorer], freq, None, parse_day(as_of, "as_of")
         )

@@ -399,8 +399,10 @@ class BaseScorer(Params):
         pandas.DataFrame
             ``out``, with those rows replaced.
         """
+        # CLV a scorer was asked not to compute (``clv=False``) is NaN on purpose
+        skipped = [] if getattr(self, "clv", True) else ["clv", "net_clv"]
         numeric = out.drop(
-            columns=["next_purchase_date", "payback_days", "reasons"], errors="ignore"
+            columns=["next_purchase_date", "payback_days", "reasons", *skipped], errors="ignore"
         )
         bad = ~np.isfinite(numeric.to_numpy(dtype=float)).all(axis=1)
         if hasattr(self, "diagnostics_"):

@@ -67,6 +67,9 @@ class BlendScorer(BaseScorer):
         member's (the hybrid's trees start from BG/NBD, whose part has no reason to give).
     n_jobs : int, optional
         LightGBM threads of both members.
+    clv : bool
+        Compute CLV (both members' and the blend's); backtests switch it off. Off, ``clv``
+        (and ``net_clv``, ``payback_days``) are NaN.
 
     Attributes
     ----------
@@ -97,6 +100,7 @@ class BlendScorer(BaseScorer):
         penalizer: float | Literal["auto"] = "auto",
         explain: bool = True,
         n_jobs: int | None = None,
+        clv: bool = True,
     ) -> None:
         self.value = value
         self.seed = seed
@@ -104,6 +108,7 @@ class BlendScorer(BaseScorer):
         self.penalizer = penalizer
         self.explain = explain
         self.n_jobs = n_jobs
+        self.clv = clv
 
     @property
     def name(self) -> str:
@@ -120,6 +125,7 @@ class BlendScorer(BaseScorer):
             # one set of reasons is enough, and the trees of gbm always give them
             explain=self.explain and name == "gbm",
             n_jobs=self.n_jobs,
+            clv=self.clv,
         )
 
     def fit(

@@ -51,7 +51,7 @@ from churnml.features.windows import build_features, build_labels
 from churnml.models.base import BaseScorer, free_processors
 from churnml.models.explain import top_reasons
 from churnml.models.pipeline import BTYDScorer, _finish
-from churnml.models.value import lifetime_value
+from churnml.models.value import lifetime_value, no_value
 from churnml.settings import ValueSettings
 
 __all__ = ["GBMScorer", "floor_scaled", "share_btyd", "share_prefix", "shift_to"]
@@ -211,15 +211,29 @@ def share_btyd(tx: object, scorer: BTYDScorer) -> bool:
         return False
     params = scorer.get_params()
     penalizer = params["penalizer"]
-    own = BTYDScorer(kind="bgnbd", penalizer=penalizer, value=params["value"], freq=params["freq"])
+    own = BTYDScorer(
+        kind="bgnbd",
+        penalizer=penalizer,
+        value=params["value"],
+        freq=params["freq"],
+        clv=params["clv"],
+    )
     if params != own.get_params():
         return False
     if isinstance(penalizer, str) and penalizer == "auto":
         penalizer = None  # the key of a fit that searched its penalizer
-    key = ("btyd", scorer.as_of_, penalizer, params["freq"], repr(params["value"]))
+    key = _btyd_key(scorer.as_of_, penalizer, params["freq"], params["value"], params["clv"])
     # a copy: the caller may fit its scorer again at another date
     _shared_for(tx).get(key, scorer.as_of_, lambda: copy.copy(scorer))
     return True
+
+
+def _btyd_key(
+    day: pd.Timestamp, penalizer: float | None, freq: str, value: Any, clv: bool
+) -> tuple[Any, ...]:
+    """Key of a shared BG/NBD fit (one without CLV is another scorer: it scores otherwise)."""
+    key = ("btyd", day, penalizer, freq, repr(value))
+    return key if clv else (*key, "no clv")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -377,6 +391,9 @@ class GBMScorer(BaseScorer):
         as :class:`~churnml.models.pipeline.BTYDScorer` does. A backtest passes the one chosen
         at its oldest window to the newer ones, as it does for the BTYD families. The
         training snapshots' fits use one fixed penalizer whatever this is.
+    clv : bool
+        Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
+        Backtests switch it off: no metric reads it. Off, those columns are NaN.
 
     Attributes
     ----------
@@ -420,6 +437,7 @@ class GBMScorer(BaseScorer):
         n_jobs: int | None = None,
         freq: Literal["D", "W"] = "D",
         penalizer: float | Literal["auto"] = "auto",
+        clv: bool = True,
     ) -> None:
         self.hybrid = hybrid
         self.boost_from_btyd = boost_from_btyd
@@ -439,6 +457,7 @@ class GBMScorer(BaseScorer):
         self.n_jobs = n_jobs
         self.freq = freq
         self.penalizer = penalizer
+        self.clv = clv
 
     @property
     def name(self) -> str:
@@ -503,6 +522,7 @@ class GBMScorer(BaseScorer):
         lines: pd.DataFrame,
         day: pd.Timestamp,
         penalizer: float | None,
+        clv: bool = True,
     ) -> BTYDScorer:
         def fit() -> BTYDScorer:
             return BTYDScorer(
@@ -510,9 +530,10 @@ class GBMScorer(BaseScorer):
                 penalizer="auto" if penalizer is None else penalizer,
                 value=self.value,
                 freq=self.freq,
+                clv=clv,
             ).fit(lines, day)
 
-        return shared.get(("btyd", day, penalizer, self.freq, repr(self.value)), day, fit)
+        return shared.get(_btyd_key(day, penalizer, self.freq, self.value, clv), day, fit)
 
     def _snapshot(
         self,
@@ -634,7 +655,9 @@ class GBMScorer(BaseScorer):
         lines = lines_of(tx)
         lines = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))  # not after
         auto = isinstance(self.penalizer, str) and self.penalizer == "auto"
-        self.btyd_ = self._btyd_at(shared, lines, as_of, None if auto else float(self.penalizer))
+        self.btyd_ = self._btyd_at(
+            shared, lines, as_of, None if auto else float(self.penalizer), self.clv
+        )
         diag: dict[str, Any] = {
             "model": self.name,
             "as_of": str(as_of.date()),
@@ -1170,7 +1193,9 @@ class GBMScorer(BaseScorer):
         out["p_alive"] = np.maximum(base["p_alive"].to_numpy(), p)
         out["expected_purchases"] = n
         out["expected_revenue"] = rev
-        out = out.join(self._value(tx, as_of, base, year_n, n, rev))
+        out = out.join(
+            self._value(tx, as_of, base, year_n, n, rev) if self.clv else no_value(base.index)
+        )
         out = out.join(self._timing(raw, base, p, horizon_days, scale))
         out = _finish(out, as_of, horizon_days)
         if self.explain and "repurchase" in self.boosters_:

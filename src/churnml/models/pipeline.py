@@ -32,7 +32,7 @@ from churnml.models.btyd import (
     distinct_rfm,
 )
 from churnml.models.timing import TIMING_COLUMNS, timing_from_cdf
-from churnml.models.value import lifetime_value
+from churnml.models.value import lifetime_value, no_value
 from churnml.settings import ValueSettings
 
 __all__ = [
@@ -111,6 +111,9 @@ class RateBaselineScorer(BaseScorer):
     ----------
     value : ValueSettings, optional
         CLV settings.
+    clv : bool
+        Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
+        Backtests switch it off: no metric reads it. Off, those columns are NaN.
 
     Attributes
     ----------
@@ -128,8 +131,9 @@ class RateBaselineScorer(BaseScorer):
     (23502, True)
     """
 
-    def __init__(self, *, value: ValueSettings | None = None) -> None:
+    def __init__(self, *, value: ValueSettings | None = None, clv: bool = True) -> None:
         self.value = value
+        self.clv = clv
 
     @property
     def name(self) -> str:
@@ -243,6 +247,8 @@ class RateBaselineScorer(BaseScorer):
             lifetime_value(
                 lambda days: np.asarray(rate)[:, None] * days, spend, feats.index, self.value
             )
+            if self.clv
+            else no_value(feats.index)
         )
         return _finish(out.join(_rate_timing(rate, horizon_days, feats.index)), as_of, horizon_days)
 
@@ -282,6 +288,9 @@ class BTYDScorer(BaseScorer):
         Transaction model parameters to start the Pareto/NBD search from (a fit at an earlier
         cutoff: ``diagnostics_["params"]``); see :class:`~churnml.models.btyd.TransactionModel`.
         The fit starts there.
+    clv : bool
+        Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
+        Backtests switch it off: no metric reads it. Off, those columns are NaN.
 
     Attributes
     ----------
@@ -319,6 +328,7 @@ class BTYDScorer(BaseScorer):
         freq: Literal["D", "W"] = "D",
         max_customers: int | None = 50_000,
         start: dict[str, float] | None = None,
+        clv: bool = True,
     ) -> None:
         self.kind = kind
         self.penalizer = penalizer
@@ -327,6 +337,7 @@ class BTYDScorer(BaseScorer):
         self.freq = freq
         self.max_customers = max_customers
         self.start = start
+        self.clv = clv
 
     @property
     def name(self) -> str:
@@ -699,6 +710,8 @@ class BTYDScorer(BaseScorer):
                 summary.index,
                 self.value,
             )
+            if self.clv
+            else no_value(summary.index)
         )
         out = out.join(self._timing(summary, horizon_days, unit))
         return _finish(out, as_of, horizon_days)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from churnml.settings import ValueSettings
 
-__all__ = ["ValueSettings", "lifetime_value"]
+__all__ = ["ValueSettings", "lifetime_value", "no_value"]
 
 _DAYS_PER_MONTH = 365.25 / 12
 
@@ -62,3 +62,19 @@ def lifetime_value(
         first = np.argmax(covered, axis=1)
         out["payback_days"] = np.where(covered.any(axis=1), edges[first], np.nan)
     return out
+
+
+def no_value(index: pd.Index) -> pd.DataFrame:
+    """Return a ``clv`` column of NaN: CLV not computed (a backtest reads none).
+
+    Parameters
+    ----------
+    index : pandas.Index
+        Customer index of the result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``clv``, all NaN.
+    """
+    return pd.DataFrame({"clv": np.full(len(index), np.nan)}, index=index)
