@@ -68,8 +68,8 @@ class BlendScorer(BaseScorer):
     n_jobs : int, optional
         LightGBM threads of both members.
     clv : bool
-        Compute CLV (both members' and the blend's); backtests switch it off. Off, ``clv``
-        (and ``net_clv``, ``payback_days``) are NaN.
+        Compute CLV (both members' and the blend's); backtests switch it off. Off, ``clv`` is
+        NaN and ``net_clv`` and ``payback_days`` are not returned.
 
     Attributes
     ----------
@@ -222,8 +222,8 @@ class BlendScorer(BaseScorer):
             "days_to_next_purchase_p90",
         ):
             out[column] = a[column]
-        if "net_clv" in a.columns:
-            cost = float((a["clv"] - a["net_clv"]).iloc[0]) if len(a) else 0.0
+        cost = (self.value or ValueSettings()).acquisition_cost
+        if cost is not None and "net_clv" in a.columns:
             out["net_clv"] = out["clv"] - cost
             both = a["payback_days"].where(
                 b["payback_days"].isna(), (a["payback_days"] + b["payback_days"]) / 2

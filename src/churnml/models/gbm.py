@@ -393,7 +393,8 @@ class GBMScorer(BaseScorer):
         training snapshots' fits use one fixed penalizer whatever this is.
     clv : bool
         Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
-        Backtests switch it off: no metric reads it. Off, those columns are NaN.
+        Backtests switch it off: no metric reads it. Off, ``clv`` is NaN and ``net_clv`` and
+        ``payback_days`` are not returned.
 
     Attributes
     ----------

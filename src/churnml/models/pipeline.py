@@ -113,7 +113,8 @@ class RateBaselineScorer(BaseScorer):
         CLV settings.
     clv : bool
         Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
-        Backtests switch it off: no metric reads it. Off, those columns are NaN.
+        Backtests switch it off: no metric reads it. Off, ``clv`` is NaN and ``net_clv`` and
+        ``payback_days`` are not returned.
 
     Attributes
     ----------
@@ -290,7 +291,8 @@ class BTYDScorer(BaseScorer):
         The fit starts there.
     clv : bool
         Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
-        Backtests switch it off: no metric reads it. Off, those columns are NaN.
+        Backtests switch it off: no metric reads it. Off, ``clv`` is NaN and ``net_clv`` and
+        ``payback_days`` are not returned.
 
     Attributes
     ----------
