@@ -15,6 +15,7 @@ from churnml.evaluation import (
     beats,
     beats_robust,
     champion_table,
+    comparable_windows,
     select_champion,
     select_champion_robust,
     summarize_windows,
@@ -191,3 +192,28 @@ def test_a_level_as_good_as_bgnbds_does_not_exclude_a_better_ranker():
     assert not table.loc["bgnbd", "within"] and table.loc["gbm", "within"]
     assert not table.loc["mbgnbd", "within"]  # clearly worse than BG/NBD's level
     assert name == "gbm"
+
+
+def test_windows_where_a_family_repeated_bgnbd_are_left_out_of_the_comparison():
+    """Short histories (UCI 2011 at 2011-06-09: 190 days) leave gbm no training snapshot in
+    the older windows, where it scores as BG/NBD. Counting them gave it BG/NBD's results there
+    and Pareto/NBD won on the oldest window alone; the comparison is made on the windows where
+    every family was fitted."""
+    windows = _windows(
+        bgnbd=[_m(0.70, 0.72), _m(0.70, 0.66), _m(0.62, 0.48)],
+        pareto=[_m(0.70, 0.72), _m(0.70, 0.66), _m(0.67, 0.51)],
+        gbm=[_m(0.70, 0.75), _m(0.70, 0.66), _m(0.62, 0.48)],
+    )
+    assert select_champion_robust(windows)[0] == "pareto"
+    for ev in windows[1:]:
+        ev.diagnostics["gbm"] = {"fell_back_to": "bgnbd"}
+    kept, fell_back = comparable_windows(windows, ["bgnbd", "pareto", "gbm"])
+    assert kept == windows[:1] and fell_back == ["gbm"]
+    name, reason, table = select_champion_robust(windows)
+    assert name == "gbm" and table.loc["pareto", "n_windows"] == 1
+    assert "compared on 1 of the 3 backtest windows" in reason and "gbm" in reason
+    # a family that fell back everywhere was never fitted: every window is compared, as before
+    for ev in windows:
+        ev.diagnostics["gbm"] = {"fell_back_to": "bgnbd"}
+    assert comparable_windows(windows, ["bgnbd", "pareto", "gbm"]) == (windows, [])
+    assert select_champion_robust(windows)[0] == "pareto"

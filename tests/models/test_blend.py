@@ -129,3 +129,13 @@ def test_blend_saves_and_loads_without_pickle(log, tmp_path, where):
     else:
         loaded = BlendScorer.from_json(blend.to_json())
     pd.testing.assert_frame_equal(loaded.predict(log, AS_OF, 60), blend.predict(log, AS_OF, 60))
+
+
+def test_blend_of_members_that_fell_back_says_so(log, fitted):
+    """The champion rule leaves a window out where the blend only repeated BG/NBD's scores."""
+    early = log["date"].min().normalize() + pd.Timedelta(days=80)
+    blend = BlendScorer().fit(log, early, 60)
+    assert blend.members_["gbm"].fallback_ is not None
+    assert blend.diagnostics_["fell_back_to"] == "bgnbd"
+    later = BlendScorer().fit(log, AS_OF, 60)
+    assert "fell_back_to" not in later.diagnostics_

@@ -114,6 +114,9 @@ def test_short_history_shortens_labels_then_falls_back(log):
     tiny = GBMScorer(n_estimators=40).fit(early, "2020-03-30", 90)
     assert tiny.fallback_ is not None
     assert "history too short" in tiny.diagnostics_["notes"][0]
+    # what the champion rule reads to leave this window out of gbm's comparison
+    assert tiny.diagnostics_["fell_back_to"] == "bgnbd"
+    assert "fell_back_to" not in scorer.diagnostics_
     scores = tiny.predict(early, "2020-03-30", 90)
     assert scores["reasons"].str.contains("BG/NBD fallback").all()
 

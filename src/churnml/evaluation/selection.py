@@ -29,6 +29,7 @@ __all__ = [
     "beats",
     "beats_robust",
     "champion_table",
+    "comparable_windows",
     "select_champion",
     "select_champion_robust",
     "summarize_windows",
@@ -52,7 +53,10 @@ SUMMARY_METRICS = (
     "revenue_ratio",
 )
 CHAMPION_RULE = (
-    "over the rolling-origin backtest windows: the highest mean AUC + normalized revenue Gini "
+    "over the rolling-origin backtest windows where every family was fitted (a window where "
+    "one had too little history for its own fit and repeated BG/NBD's scores says nothing "
+    "about it and is left out, unless no window is left): the highest mean AUC + normalized "
+    "revenue Gini "
     "among the families whose level, after the rolling correction the other windows teach "
     "(leave-one-out: their geometric mean of actual / predicted, half-weighted as in the "
     "level rule), misses actual buyers and revenue by at most "
@@ -95,6 +99,50 @@ def _usable(metrics: Mapping[str, Any] | None) -> bool:
         return False
     score = metrics.get("auc", float("nan")) + metrics.get("revenue_gini", float("nan"))
     return math.isfinite(score)
+
+
+def _fitted(evaluation: Evaluation, name: str) -> bool:
+    """Whether a family was scored in a window by its own fit, not by another's fallback."""
+    return _usable(evaluation.metrics.get(name)) and not (
+        evaluation.diagnostics.get(name, {}).get("fell_back_to")
+    )
+
+
+def comparable_windows(
+    evaluations: Sequence[Evaluation], families: Sequence[str]
+) -> tuple[list[Evaluation], list[str]]:
+    """Return the windows the champion rule compares families on, and who fell back.
+
+    A family that could not be fitted in a window (too little history for gbm's training
+    snapshots) scores there with another family's predictions (BG/NBD's). That window says
+    nothing about the family as it is fitted at as-of, where the history is longer, and
+    counting it would give the family the other's results. Families are therefore compared
+    on the windows where every family fitted in at least one window was fitted; where there
+    is no such window, on every window.
+
+    Parameters
+    ----------
+    evaluations : sequence of Evaluation
+        The backtest windows, newest first.
+    families : sequence of str
+        Candidates.
+
+    Returns
+    -------
+    windows : list of Evaluation
+        The windows to compare on, in the order given.
+    fell_back : list of str
+        Families that repeated another's scores in a window left out.
+    """
+    tested = [f for f in families if any(_fitted(ev, f) for ev in evaluations)]
+    kept = [ev for ev in evaluations if all(_fitted(ev, f) for f in tested)]
+    if not kept or len(kept) == len(evaluations):
+        return list(evaluations), []
+    left_out = [ev for ev in evaluations if ev not in kept]
+    fell_back = [
+        f for f in families if any(ev.diagnostics.get(f, {}).get("fell_back_to") for ev in left_out)
+    ]
+    return kept, fell_back
 
 
 def _families_in(evaluations: Sequence[Evaluation]) -> list[str]:
@@ -305,18 +353,28 @@ def select_champion_robust(
     'bgnbd'
     """
     families = list(dict.fromkeys(families))
+    given = len(evaluations)
+    evaluations, fell_back = comparable_windows(evaluations, families)
     table = champion_table(evaluations, families, reference)
     table["chosen"] = False
     # windows where at least one candidate could be scored (a window nobody bought in says
     # nothing about anyone)
     n = sum(any(_usable(ev.metrics.get(f)) for f in families) for ev in evaluations)
     windows = f"{n} backtest window{'s' if n != 1 else ''}"
-    short = (
-        f"; only {windows} could be scored ({MIN_ROBUST_WINDOWS} wanted)"
-        + ("; with one window the level is not corrected" if n == 1 else "")
-        if n < MIN_ROBUST_WINDOWS
-        else ""
-    )
+    if fell_back:
+        short = (
+            f"; compared on {n} of the {given} backtest windows, where every family was "
+            f"fitted ({', '.join(fell_back)} had too little history for their own fit in the "
+            "others and repeated BG/NBD's scores there)"
+        )
+    else:
+        short = (
+            f"; only {windows} could be scored ({MIN_ROBUST_WINDOWS} wanted)"
+            if n < MIN_ROBUST_WINDOWS
+            else ""
+        )
+    if n == 1:
+        short += "; with one window the level is not corrected"
     scored = table[(table["n_windows"] > 0) & np.isfinite(table["score_mean"])]
     if scored.empty:
         # BG/NBD by default, the most robust fit, when it is a candidate at all

@@ -173,6 +173,10 @@ class BlendScorer(BaseScorer):
         for key in ("penalizer_search", "btyd_penalizer", "seasonality"):
             if key in first:
                 diag[key] = first[key]
+        fell_back = {m.diagnostics_.get("fell_back_to") for m in members.values()}
+        if len(fell_back) == 1 and None not in fell_back:
+            # both members repeat one family's scores, and so does their mean
+            diag["fell_back_to"] = fell_back.pop()
         return diag
 
     def predict(

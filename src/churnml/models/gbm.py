@@ -695,6 +695,9 @@ class GBMScorer(BaseScorer):
                 )
             )
             diag["notes"].append(f"{why}: scores are BG/NBD + Gamma-Gamma's")
+            # the champion rule does not judge a family on a window where it only repeated
+            # another's scores (churnml.evaluation.selection)
+            diag["fell_back_to"] = "bgnbd"
             return
         assert plan is not None
         if plan.note:
