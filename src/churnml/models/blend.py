@@ -1,4 +1,4 @@
-"""``blend``: the mean of ``gbm`` and ``hybrid``, in logits and in log revenue.
+"""``blend``: the mean of ``gbm`` and ``hybrid``: of their logits, and of their revenue.
 
 The two LightGBM families read the same snapshots but differ in what they start from (the
 feature table alone, or BG/NBD's prediction), and their errors differ. Out of time at the seven
@@ -40,13 +40,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _geometric_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(a, 0.0) * np.maximum(b, 0.0))
-
-
-def _rescaled(values: np.ndarray, total: float) -> np.ndarray:
-    current = float(values.sum())
-    return values * (total / current) if current > 0 else values
+def _mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (np.maximum(a, 0.0) + np.maximum(b, 0.0)) / 2
 
 
 class BlendScorer(BaseScorer):
@@ -84,7 +79,9 @@ class BlendScorer(BaseScorer):
     -----
     Per customer: P(repurchase) is the sigmoid of the mean of the members' logits, shifted by
     one constant so that the total is the mean of theirs; expected revenue and CLV are the
-    geometric mean of the members', scaled to the mean of their totals; expected purchases
+    mean of the members' (a mean of two forecasts of an expectation; the geometric mean it
+    replaced ranked revenue worse in five of the seven settings of ``bench_models.py``,
+    normalized Gini -0.0003 to +0.0042); expected purchases
     likewise, but never below P(repurchase); P(buy within 7, 30, 90 days) keep the ``gbm``
     member's shape over time at the blended P(repurchase); the days to the next purchase
     are the ``gbm`` member's (both read BG/NBD's distribution unless ``timing_models``).
@@ -210,12 +207,11 @@ class BlendScorer(BaseScorer):
         alive = (a["p_alive"].to_numpy() + b["p_alive"].to_numpy()) / 2
         out["p_alive"] = np.maximum(alive, p)
         for column in ("expected_purchases", "expected_revenue", "clv"):
-            x, y = a[column].to_numpy(), b[column].to_numpy()
-            total = (x.sum() + y.sum()) / 2
+            mean = _mean(a[column].to_numpy(), b[column].to_numpy())
             if column == "expected_purchases":
-                out[column] = floor_scaled(_geometric_mean(x, y), p, total)
+                out[column] = floor_scaled(mean, p, float(mean.sum()))
             else:
-                out[column] = _rescaled(_geometric_mean(x, y), total)
+                out[column] = mean
         for t in (7, 30, 90):
             shape = np.where(p_a > _EPS, a[f"p_buy_{t}d"].to_numpy() / np.maximum(p_a, _EPS), 0)
             out[f"p_buy_{t}d"] = np.clip(p * shape, 0.0, 1.0)

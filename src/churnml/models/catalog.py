@@ -86,7 +86,7 @@ CATALOGUE: dict[str, ModelFamily] = {
         ModelFamily(
             "hybrid", GBMScorer, {"hybrid": True}, "LightGBM boosted from BG/NBD's prediction"
         ),
-        ModelFamily("blend", BlendScorer, {}, "the mean of gbm and hybrid (logits, log revenue)"),
+        ModelFamily("blend", BlendScorer, {}, "the mean of gbm and hybrid (logits, revenue)"),
         ModelFamily(
             "baseline",
             RateBaselineScorer,
