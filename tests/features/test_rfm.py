@@ -10,6 +10,7 @@ from lifetimes.utils import summary_data_from_transaction_data
 from churnml.data import cdnow_path, load_transactions
 from churnml.exceptions import InsufficientDataError
 from churnml.features import btyd_summary
+from churnml.features.rfm import history_until
 
 
 def lifetimes_summary(lines: pd.DataFrame, as_of, freq: str = "D") -> pd.DataFrame:
@@ -144,3 +145,23 @@ def test_summary_invariants(days, cut, freq):
     assert (s.loc[s["frequency"] == 0, "recency"] == 0).all()
     assert (s.loc[s["frequency"] > 0, "monetary_value"] > 0).all()
     assert s["T"].max() <= cut / (7 if freq == "W" else 1) + 1
+
+
+def test_a_repeated_cut_is_the_same_read_only_history(cdnow_tx):
+    """history_until hands the next caller with the same lines, day and period the last cut;
+    a caller can change nothing another one reads."""
+    first = history_until(cdnow_tx, "1997-09-30")
+    assert history_until(cdnow_tx, pd.Timestamp("1997-09-30 00:00")) is first
+    with pytest.raises(ValueError, match="read-only"):
+        first.purchases.amount[0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        first.count[0] = 7
+    # another day, period or lines object is cut again, and gives what a fresh cut gives
+    weekly = history_until(cdnow_tx, "1997-09-30", "W")
+    assert weekly is not first and weekly.purchases.freq == "W"
+    copy = cdnow_tx.lines.copy()
+    again = history_until(copy, "1997-09-30")
+    assert again is not first
+    np.testing.assert_array_equal(again.customer_ids, first.customer_ids)
+    np.testing.assert_array_equal(again.purchases.amount, first.purchases.amount)
+    assert history_until(copy, "1997-10-31").as_of == pd.Timestamp("1997-10-31")
