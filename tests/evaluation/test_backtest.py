@@ -15,7 +15,8 @@ from churnml.evaluation.backtest import backtest_windows
 from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.models import gbm as gbm_module
 from churnml.models.gbm import GBMScorer, share_btyd
-from churnml.models.pipeline import BTYDScorer
+from churnml.models.pipeline import BTYDScorer, RateBaselineScorer
+from churnml.models.timing import TIMING_COLUMNS
 
 
 @pytest.fixture
@@ -189,25 +190,34 @@ def test_gbm_and_hybrid_take_the_bgnbd_family_fit_of_their_window(monkeypatch):
     assert share_btyd(tx, BTYDScorer(kind="bgnbd", penalizer=0.01).fit(tx, "2021-03-31"))
 
 
-def test_backtest_windows_compute_no_clv_and_an_evaluation_does():
-    """Nothing reads CLV in a backtest window; an evaluation's own scores keep it."""
+def test_backtest_windows_compute_no_clv_or_timing_and_an_evaluation_does():
+    """Nothing reads CLV or the timing columns in a backtest window; an evaluation's own
+    scores keep both."""
     log, _ = simulate_transactions(2000, seed=23, observation_days=500)
     tx = validate_transactions(log)
     models = ("bgnbd", "gbm", "blend", "baseline")
+    skipped = ["clv", "next_purchase_date", *TIMING_COLUMNS]
     windows, _ = backtest_windows(tx, "2021-02-28", 60, models=models, n_windows=2)
     assert len(windows) == 2
     for window in windows:
         assert set(window.predictions) == set(models)
         for name, pred in window.predictions.items():
             assert pred["clv"].isna().all(), name
-            rest = pred.drop(columns=["clv", "next_purchase_date"]).to_numpy(float)
+            assert pred[list(TIMING_COLUMNS)].isna().all().all(), name
+            rest = pred.drop(columns=skipped).to_numpy(float)
             assert np.isfinite(rest).all(), name
+            assert np.isnan(window.metrics[name]["days_to_next_mae"]), name
+            assert np.isfinite(window.metrics[name]["auc"]), name
     cutoff = windows[0].cutoff
     result = evaluate(tx, cutoff, 60, models=models)
     for name, pred in result.predictions.items():
         assert np.isfinite(pred["clv"]).all() and (pred["clv"] > 0).any(), name
-    # without CLV, every other column is what the scorer gives with it
-    for scorer in (BTYDScorer(), GBMScorer(n_estimators=30)):
+        assert np.isfinite(pred[list(TIMING_COLUMNS)].to_numpy(float)).all(), name
+        assert np.isfinite(result.metrics[name]["days_to_next_mae"]), name
+    # without CLV and timing, every other column is what the scorer gives with them
+    for scorer in (BTYDScorer(), GBMScorer(n_estimators=30), RateBaselineScorer()):
         full = scorer.fit(tx, cutoff, 60).predict(tx, cutoff, 60)
-        lean = scorer.set_params(clv=False).fit(tx, cutoff, 60).predict(tx, cutoff, 60)
-        pd.testing.assert_frame_equal(lean.drop(columns="clv"), full.drop(columns="clv"))
+        lean = scorer.set_params(clv=False, timing=False).fit(tx, cutoff, 60)
+        lean_scores = lean.predict(tx, cutoff, 60)
+        assert lean.diagnostics_.get("n_nonfinite_replaced", 0) == 0
+        pd.testing.assert_frame_equal(lean_scores.drop(columns=skipped), full.drop(columns=skipped))

@@ -35,7 +35,7 @@ VALUE = ValueSettings(horizon_days=200, margin=0.4, annual_discount_rate=0.2, ac
 
 #: Every scorer with every parameter away from its default.
 NON_DEFAULT = {
-    RateBaselineScorer: {"value": VALUE, "clv": False},
+    RateBaselineScorer: {"value": VALUE, "clv": False, "timing": False},
     BTYDScorer: {
         "kind": "mbgnbd",
         "penalizer": 0.001,
@@ -45,6 +45,7 @@ NON_DEFAULT = {
         "max_customers": 10_000,
         "start": {"r": 0.5, "alpha": 10.0, "s": 0.5, "beta": 10.0},
         "clv": False,
+        "timing": False,
     },
     GBMScorer: {
         "hybrid": True,
@@ -66,6 +67,7 @@ NON_DEFAULT = {
         "freq": "W",
         "penalizer": 0.001,
         "clv": False,
+        "timing": False,
     },
     BlendScorer: {
         "value": VALUE,
@@ -75,6 +77,7 @@ NON_DEFAULT = {
         "explain": False,
         "n_jobs": 1,
         "clv": False,
+        "timing": False,
     },
 }
 

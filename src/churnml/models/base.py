@@ -25,6 +25,7 @@ import pandas as pd
 from churnml._version import __version__
 from churnml.config import parse_day
 from churnml.exceptions import ConfigError, NotFittedError
+from churnml.models.timing import TIMING_COLUMNS
 from churnml.settings import ValueSettings
 
 __all__ = ["SCORER_FILE", "BaseScorer", "Params", "free_processors"]
@@ -399,8 +400,11 @@ class BaseScorer(Params):
         pandas.DataFrame
             ``out``, with those rows replaced.
         """
-        # CLV a scorer was asked not to compute (``clv=False``) is NaN on purpose
+        # CLV and timing a scorer was asked not to compute (``clv=False``, ``timing=False``)
+        # are NaN on purpose
         skipped = [] if getattr(self, "clv", True) else ["clv", "net_clv"]
+        if not getattr(self, "timing", True):
+            skipped += [*TIMING_COLUMNS]
         numeric = out.drop(
             columns=["next_purchase_date", "payback_days", "reasons", *skipped], errors="ignore"
         )

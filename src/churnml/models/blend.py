@@ -65,6 +65,9 @@ class BlendScorer(BaseScorer):
     clv : bool
         Compute CLV (both members' and the blend's); backtests switch it off. Off, ``clv`` is
         NaN and ``net_clv`` and ``payback_days`` are not returned.
+    timing : bool
+        Compute the timing columns (both members' and the blend's); backtests of ``train``
+        switch it off. Off, they are NaN.
 
     Attributes
     ----------
@@ -98,6 +101,7 @@ class BlendScorer(BaseScorer):
         explain: bool = True,
         n_jobs: int | None = None,
         clv: bool = True,
+        timing: bool = True,
     ) -> None:
         self.value = value
         self.seed = seed
@@ -106,6 +110,7 @@ class BlendScorer(BaseScorer):
         self.explain = explain
         self.n_jobs = n_jobs
         self.clv = clv
+        self.timing = timing
 
     @property
     def name(self) -> str:
@@ -123,6 +128,7 @@ class BlendScorer(BaseScorer):
             explain=self.explain and name == "gbm",
             n_jobs=self.n_jobs,
             clv=self.clv,
+            timing=self.timing,
         )
 
     def fit(

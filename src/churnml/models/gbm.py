@@ -51,6 +51,7 @@ from churnml.features.windows import build_features, build_labels
 from churnml.models.base import BaseScorer, free_processors
 from churnml.models.explain import top_reasons
 from churnml.models.pipeline import BTYDScorer, _finish
+from churnml.models.timing import no_timing
 from churnml.models.value import lifetime_value, no_value
 from churnml.settings import ValueSettings
 
@@ -217,23 +218,31 @@ def share_btyd(tx: object, scorer: BTYDScorer) -> bool:
         value=params["value"],
         freq=params["freq"],
         clv=params["clv"],
+        timing=params["timing"],
     )
     if params != own.get_params():
         return False
     if isinstance(penalizer, str) and penalizer == "auto":
         penalizer = None  # the key of a fit that searched its penalizer
-    key = _btyd_key(scorer.as_of_, penalizer, params["freq"], params["value"], params["clv"])
+    key = _btyd_key(
+        scorer.as_of_, penalizer, params["freq"], params["value"], params["clv"], params["timing"]
+    )
     # a copy: the caller may fit its scorer again at another date
     _shared_for(tx).get(key, scorer.as_of_, lambda: copy.copy(scorer))
     return True
 
 
 def _btyd_key(
-    day: pd.Timestamp, penalizer: float | None, freq: str, value: Any, clv: bool
+    day: pd.Timestamp,
+    penalizer: float | None,
+    freq: str,
+    value: Any,
+    clv: bool,
+    timing: bool = True,
 ) -> tuple[Any, ...]:
-    """Key of a shared BG/NBD fit (one without CLV is another scorer: it scores otherwise)."""
+    """Key of a shared BG/NBD fit: one without CLV or timing scores otherwise, so is another."""
     key = ("btyd", day, penalizer, freq, repr(value))
-    return key if clv else (*key, "no clv")
+    return (*key, *(() if clv else ("no clv",)), *(() if timing else ("no timing",)))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -395,6 +404,10 @@ class GBMScorer(BaseScorer):
         Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
         Backtests switch it off: no metric reads it. Off, ``clv`` is NaN and ``net_clv`` and
         ``payback_days`` are not returned.
+    timing : bool
+        Compute the timing columns (days to the next purchase, ``p_buy_7d/30d/90d``). Backtests
+        of ``train`` switch it off: its champion and level rules read none of them. Off, they
+        are NaN.
 
     Attributes
     ----------
@@ -439,6 +452,7 @@ class GBMScorer(BaseScorer):
         freq: Literal["D", "W"] = "D",
         penalizer: float | Literal["auto"] = "auto",
         clv: bool = True,
+        timing: bool = True,
     ) -> None:
         self.hybrid = hybrid
         self.boost_from_btyd = boost_from_btyd
@@ -459,6 +473,7 @@ class GBMScorer(BaseScorer):
         self.freq = freq
         self.penalizer = penalizer
         self.clv = clv
+        self.timing = timing
 
     @property
     def name(self) -> str:
@@ -524,6 +539,7 @@ class GBMScorer(BaseScorer):
         day: pd.Timestamp,
         penalizer: float | None,
         clv: bool = True,
+        timing: bool = True,
     ) -> BTYDScorer:
         def fit() -> BTYDScorer:
             return BTYDScorer(
@@ -532,9 +548,11 @@ class GBMScorer(BaseScorer):
                 value=self.value,
                 freq=self.freq,
                 clv=clv,
+                timing=timing,
             ).fit(lines, day)
 
-        return shared.get(_btyd_key(day, penalizer, self.freq, self.value, clv), day, fit)
+        key = _btyd_key(day, penalizer, self.freq, self.value, clv, timing)
+        return shared.get(key, day, fit)
 
     def _snapshot(
         self,
@@ -657,7 +675,7 @@ class GBMScorer(BaseScorer):
         lines = select_lines(lines, lines["date"] < as_of + pd.Timedelta(days=1))  # not after
         auto = isinstance(self.penalizer, str) and self.penalizer == "auto"
         self.btyd_ = self._btyd_at(
-            shared, lines, as_of, None if auto else float(self.penalizer), self.clv
+            shared, lines, as_of, None if auto else float(self.penalizer), self.clv, self.timing
         )
         diag: dict[str, Any] = {
             "model": self.name,
@@ -1200,7 +1218,11 @@ class GBMScorer(BaseScorer):
         out = out.join(
             self._value(tx, as_of, base, year_n, n, rev) if self.clv else no_value(base.index)
         )
-        out = out.join(self._timing(raw, base, p, horizon_days, scale))
+        out = out.join(
+            self._timing(raw, base, p, horizon_days, scale)
+            if self.timing
+            else no_timing(base.index)
+        )
         out = _finish(out, as_of, horizon_days)
         if self.explain and "repurchase" in self.boosters_:
             out["reasons"] = top_reasons(

@@ -31,7 +31,7 @@ from churnml.models.btyd import (
     TransactionModel,
     distinct_rfm,
 )
-from churnml.models.timing import TIMING_COLUMNS, timing_from_cdf
+from churnml.models.timing import TIMING_COLUMNS, no_timing, timing_from_cdf
 from churnml.models.value import lifetime_value, no_value
 from churnml.settings import ValueSettings
 
@@ -115,6 +115,10 @@ class RateBaselineScorer(BaseScorer):
         Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
         Backtests switch it off: no metric reads it. Off, ``clv`` is NaN and ``net_clv`` and
         ``payback_days`` are not returned.
+    timing : bool
+        Compute the timing columns (expected, median, 10th and 90th percentile days to the
+        next purchase, ``p_buy_7d/30d/90d``). Backtests of ``train`` switch it off: its
+        champion and level rules read none of them. Off, they are NaN.
 
     Attributes
     ----------
@@ -132,9 +136,12 @@ class RateBaselineScorer(BaseScorer):
     (23502, True)
     """
 
-    def __init__(self, *, value: ValueSettings | None = None, clv: bool = True) -> None:
+    def __init__(
+        self, *, value: ValueSettings | None = None, clv: bool = True, timing: bool = True
+    ) -> None:
         self.value = value
         self.clv = clv
+        self.timing = timing
 
     @property
     def name(self) -> str:
@@ -251,7 +258,10 @@ class RateBaselineScorer(BaseScorer):
             if self.clv
             else no_value(feats.index)
         )
-        return _finish(out.join(_rate_timing(rate, horizon_days, feats.index)), as_of, horizon_days)
+        timing = (
+            _rate_timing(rate, horizon_days, feats.index) if self.timing else no_timing(feats.index)
+        )
+        return _finish(out.join(timing), as_of, horizon_days)
 
     def _get_state(self, folder: Path | None) -> dict[str, Any]:
         return {}
@@ -293,6 +303,10 @@ class BTYDScorer(BaseScorer):
         Compute CLV (``clv``, and ``net_clv`` and ``payback_days`` with an acquisition cost).
         Backtests switch it off: no metric reads it. Off, ``clv`` is NaN and ``net_clv`` and
         ``payback_days`` are not returned.
+    timing : bool
+        Compute the timing columns (expected, median, 10th and 90th percentile days to the
+        next purchase, ``p_buy_7d/30d/90d``). Backtests of ``train`` switch it off: its
+        champion and level rules read none of them. Off, they are NaN.
 
     Attributes
     ----------
@@ -331,6 +345,7 @@ class BTYDScorer(BaseScorer):
         max_customers: int | None = 50_000,
         start: dict[str, float] | None = None,
         clv: bool = True,
+        timing: bool = True,
     ) -> None:
         self.kind = kind
         self.penalizer = penalizer
@@ -340,6 +355,7 @@ class BTYDScorer(BaseScorer):
         self.max_customers = max_customers
         self.start = start
         self.clv = clv
+        self.timing = timing
 
     @property
     def name(self) -> str:
@@ -715,7 +731,9 @@ class BTYDScorer(BaseScorer):
             if self.clv
             else no_value(summary.index)
         )
-        out = out.join(self._timing(summary, horizon_days, unit))
+        out = out.join(
+            self._timing(summary, horizon_days, unit) if self.timing else no_timing(summary.index)
+        )
         return _finish(out, as_of, horizon_days)
 
     def _timing(self, summary: pd.DataFrame, horizon_days: int, unit: int) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["TIMING_COLUMNS", "timing_from_cdf"]
+__all__ = ["TIMING_COLUMNS", "no_timing", "timing_from_cdf"]
 
 #: Columns :func:`timing_from_cdf` returns.
 TIMING_COLUMNS = (
@@ -111,3 +111,19 @@ def timing_from_cdf(
     for col in TIMING_COLUMNS[1:4]:
         out[col] = out[col].clip(lower=1.0)
     return out
+
+
+def no_timing(index: pd.Index) -> pd.DataFrame:
+    """Return the timing columns all NaN: timing not computed (a backtest of ``train``).
+
+    Parameters
+    ----------
+    index : pandas.Index
+        Customer index of the result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TIMING_COLUMNS`, all NaN.
+    """
+    return pd.DataFrame(np.nan, index=index, columns=list(TIMING_COLUMNS))
