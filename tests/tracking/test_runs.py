@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+import churnml
 from churnml.cli import app
 from churnml.data import fingerprint, load_transactions, simulate_transactions
+from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.tracking import environment_tags
 
 runner = CliRunner()
@@ -73,3 +77,36 @@ def test_evaluate_is_an_mlflow_run_with_metrics_plots_and_data(tmp_path):
     before = len(client.search_runs([run.info.experiment_id]))
     assert runner.invoke(app, [*args, "--no-track"]).exit_code == 0
     assert len(client.search_runs([run.info.experiment_id])) == before
+
+
+def test_a_fit_that_fails_while_the_store_opens_beside_it_is_a_failed_run():
+    """The store opens in a thread while the models fit; the run is made when the command
+    starts, with the tags mlflow.start_run gives, and a failure in the fit marks it FAILED."""
+    log, _ = simulate_transactions(600, seed=8, observation_days=400)
+    tx = load_transactions(log)
+    before_ms = time.time() * 1000
+    too_early = (log["date"].min() - pd.Timedelta(days=5)).date()
+    with pytest.raises(InsufficientDataError, match="no purchase"):
+        churnml.evaluate(tx, too_early, 60, models=["bgnbd"], champion=False, experiment="bg-fail")
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("bg-fail").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["churnml.command"] == "evaluate"
+    assert run.data.tags["mlflow.source.name"] and "versions.lightgbm" in run.data.tags
+    assert before_ms - 1000 <= run.info.start_time <= time.time() * 1000
+
+
+def test_a_store_that_cannot_open_stops_train_before_it_registers():
+    client = MlflowClient()
+    client.delete_experiment(client.create_experiment("bg-gone"))
+    log, _ = simulate_transactions(600, seed=8, observation_days=400)
+    steps: list[str] = []
+    with pytest.raises(ConfigError, match="deleted"):
+        churnml.train(
+            load_transactions(log),
+            horizon_days=60,
+            families=["bgnbd", "pareto"],
+            experiment="bg-gone",
+            on_step=steps.append,
+        )
+    assert not any(step.startswith("Registering") for step in steps)

@@ -21,6 +21,7 @@ from churnml.tracking.registry import (
 )
 from churnml.tracking.runs import (
     CURVES_ARTIFACT,
+    StoreInBackground,
     TrackedRun,
     configure,
     environment_tags,
@@ -34,6 +35,7 @@ __all__ = [
     "CHAMPION",
     "CURVES_ARTIFACT",
     "ResolvedModel",
+    "StoreInBackground",
     "TrackedRun",
     "champion_version",
     "configure",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from churnml.evaluation import Evaluation, evaluation_curves, save_plots
 from churnml.evaluation import evaluate as backtest
 from churnml.models.catalog import MODEL_KEYS, check_keys
 from churnml.settings import RunSettings, ValueSettings
-from churnml.tracking import tracked_run
+from churnml.tracking import StoreInBackground, tracked_run
 
 __all__ = ["evaluate", "settings_for"]
 
@@ -134,11 +135,20 @@ def evaluate(
             backtest(tx, settings.cutoff, settings.horizon_days, **kwargs), out, plots_dir
         )
     run_name = f"evaluate at {settings.cutoff.date()}, {settings.horizon_days} d"
-    with tracked_run("evaluate", experiment=experiment, run_name=run_name) as run:
+    # MLflow's store opens in a thread while the models are fitted (see StoreInBackground)
+    store = StoreInBackground("evaluate", experiment, run_name)
+    kwargs["on_step"] = store.checked(on_step)
+    started = time.perf_counter()
+    try:
+        result = backtest(tx, settings.cutoff, settings.horizon_days, **kwargs)
+    except Exception:
+        with tracked_run("evaluate", store=store):
+            raise  # the run is marked FAILED, as when the fit ran inside it
+    seconds = round(time.perf_counter() - started, 3)
+    with tracked_run("evaluate", store=store) as run:
+        run.timings["evaluate"] = seconds
         run.log_params(settings.to_dict())
         run.log_data(tx, context="evaluation")
-        with run.timed("evaluate"):
-            result = backtest(tx, settings.cutoff, settings.horizon_days, **kwargs)
         headline = "champion" if "champion" in result.metrics else None
         run.log_evaluation(result, headline=headline)
         run.log_curves(evaluation_curves(result))

@@ -65,7 +65,7 @@ from churnml.models.bundle import save_bundle
 from churnml.models.catalog import check_keys
 from churnml.scoring import score_with
 from churnml.settings import RunSettings, SegmentRules, ValueSettings
-from churnml.tracking import TrackedRun, registry, tracked_run
+from churnml.tracking import StoreInBackground, TrackedRun, registry, tracked_run
 from churnml.workflows.evaluating import settings_for
 
 __all__ = ["TrainResult", "example_transactions", "train", "train_with"]
@@ -344,9 +344,21 @@ def train_with(
     as_of = settings.as_of
     train_tx = _until(tx, as_of)
     run_name = f"train to {as_of.date()}, {settings.horizon_days} d"
-    opened = tracked_run("train", experiment=experiment, run_name=run_name) if track else None
+    # MLflow's store opens in a thread while the models are fitted (see StoreInBackground)
+    store = StoreInBackground("train", experiment, run_name) if track else None
+    try:
+        result, scorer = _select_and_fit(
+            train_tx, settings, on_step if store is None else store.checked(on_step), windows
+        )
+    except Exception:
+        if store is not None:
+            with tracked_run("train", store=store):
+                raise  # the run is marked FAILED, as when the fit ran inside it
+        raise
+    opened = tracked_run("train", store=store) if store is not None else None
     with opened or nullcontext() as run, tempfile.TemporaryDirectory() as tmp:
         if run is not None:
+            run.timings.update(result.timings)
             run.log_params(
                 {
                     **settings.to_dict(),
@@ -357,7 +369,6 @@ def train_with(
                 }
             )
             run.log_data(train_tx)
-        result, scorer = _select_and_fit(train_tx, settings, run, on_step, windows)
         result.model_name = model_name
         meta = _bundle_meta(result, train_tx, run, model_name)
         bundle = save_bundle(scorer, meta, Path(tmp) / "bundle")
@@ -427,7 +438,6 @@ def _own_level(scorer: BaseScorer) -> str | None:
 def _select_and_fit(
     tx: ValidatedTransactions,
     settings: RunSettings,
-    run: TrackedRun | None,
     on_step: Callable[[str], None] | None,
     windows: int = BACKTEST_WINDOWS,
 ) -> tuple[TrainResult, BaseScorer]:
@@ -509,8 +519,6 @@ def _select_and_fit(
     )
     totals = None if level is None else level.totals(scorer.totals_["adjusted"])
     timings["totals"] = round(time.perf_counter() - started, 3)
-    if run is not None:
-        run.timings.update(timings)
     result = TrainResult(
         family,
         reason,
