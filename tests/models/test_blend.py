@@ -140,3 +140,19 @@ def test_blend_of_members_that_fell_back_says_so(log, fitted):
     assert blend.diagnostics_["fell_back_to"] == "bgnbd"
     later = BlendScorer().fit(log, AS_OF, 60)
     assert "fell_back_to" not in later.diagnostics_
+
+
+def test_reasons_follow_the_blends_explain_set_after_the_fit(log, monkeypatch):
+    blend = BlendScorer().fit(log, AS_OF, 60)
+    calls = []
+    real = gbm_module.top_reasons
+    monkeypatch.setattr(gbm_module, "top_reasons", lambda *a, **k: calls.append(1) or real(*a, **k))
+    blend.set_params(explain=False)
+    quiet = blend.predict(log, AS_OF, 60)
+    # the level step of train switches reasons off after the fit: no SHAP pass, no column
+    assert "reasons" not in quiet.columns and calls == []
+    blend.set_params(explain=True)
+    loud = blend.predict(log, AS_OF, 60)
+    assert len(calls) == 1 and loud["reasons"].str.len().gt(0).all()
+    model_columns = [c for c in quiet.columns if c != "as_of"]
+    pd.testing.assert_frame_equal(quiet[model_columns], loud[model_columns])
