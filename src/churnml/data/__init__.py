@@ -2,6 +2,7 @@
 
 from churnml.data.bundled import cdnow_path, load_cdnow
 from churnml.data.fingerprint import fingerprint
+from churnml.data.frames import positions, side_by_side
 from churnml.data.io import RawTransactions, from_frame, read_many, read_transactions
 from churnml.data.purchases import select_lines, to_purchases
 from churnml.data.synthetic import BGNBDParams, GammaGammaParams, simulate_transactions
@@ -24,6 +25,8 @@ __all__ = [
     "ValidationReport",
     "cdnow_path",
     "fingerprint",
+    "positions",
+    "side_by_side",
     "from_frame",
     "load_cdnow",
     "load_transactions",

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import FEATURE_WINDOWS_DAYS
+from churnml.data.frames import positions
 from churnml.data.purchases import day_number, select_lines, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError, InsufficientDataError
@@ -221,7 +222,10 @@ def build_labels(
         )
     if customers is None:
         customers = history_until(lines, as_of, freq).customer_ids
-    index = pd.Index(np.asarray(customers, dtype=object), name="customer_id", dtype="str")
+    if isinstance(customers, pd.Index) and customers.dtype == "str":
+        index = customers.rename("customer_id")
+    else:
+        index = pd.Index(np.asarray(customers, dtype=object), name="customer_id", dtype="str")
     after = select_lines(
         lines,
         (lines["date"] >= as_of + pd.Timedelta(days=1))
@@ -233,7 +237,8 @@ def build_labels(
     days_to_next = np.full(n, np.nan)
     if len(after):
         counted, _ = to_purchases(after, freq)
-        pos = index.get_indexer(counted.customer_ids[counted.cust])
+        # each distinct buyer of the window found once, then spread over their purchases
+        pos = positions(index, counted.customer_ids)[counted.cust]
         ok = pos >= 0
         n_purchases = np.bincount(pos[ok], minlength=n).astype(float)
         revenue = np.bincount(pos[ok], weights=counted.amount[ok], minlength=n)
@@ -241,7 +246,7 @@ def build_labels(
         # (forming them and finding their customers was half of a label table at 200,000)
         daily = counted if freq == "D" else to_purchases(after, "D")[0]
         if daily is not counted:
-            pos = index.get_indexer(daily.customer_ids[daily.cust])
+            pos = positions(index, daily.customer_ids)[daily.cust]
             ok = pos >= 0
         as_of_day = int(day_number(as_of)[()])
         first = pd.Series(daily.day[ok]).groupby(pos[ok]).min()

@@ -1,0 +1,74 @@
+"""Putting per-customer frames side by side without aligning what is already aligned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["positions", "side_by_side"]
+
+
+def side_by_side(left: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
+    """Return ``left.join(others)``, without the join's work where the rows already match.
+
+    Scores, features and their parts are built on one customer index, and a join of two
+    frames on equal text indexes still hashes them and copies every column (50 ms at 200,000
+    customers, about 5 s of a ``train``). Frames whose index equals ``left``'s are placed
+    beside it as they are; any other is joined.
+
+    Parameters
+    ----------
+    left : pandas.DataFrame
+        The frame whose rows (and their order) the result keeps.
+    *others : pandas.DataFrame
+        Frames with new columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``left``'s rows with every frame's columns, as a left join would give them.
+    """
+    out = left
+    for other in others:
+        if other.index is out.index or other.index.equals(out.index):
+            other = other.set_axis(out.index, axis=0)
+            out = pd.concat([out, other], axis=1)
+        else:
+            out = out.join(other)
+    return out
+
+
+def _arrow_text(values: pd.Index | np.ndarray) -> pa.Array:
+    if isinstance(values, pd.Index):
+        to_arrow = getattr(values.array, "__arrow_array__", None)
+        if to_arrow is not None:
+            found = to_arrow()
+            chunks = found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
+            return chunks.cast(pa.large_string())
+        values = values.to_numpy(dtype=object)
+    return pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+
+
+def positions(index: pd.Index, ids: pd.Index | np.ndarray) -> np.ndarray:
+    """Return where each id sits in a customer index, -1 where it is not there.
+
+    ``index.get_indexer(ids)`` for text ids, through Arrow's hash table: pandas first turns an
+    Arrow-backed index into Python strings to build its own (0.12 s at 200,000 customers, each
+    time a new index object is asked).
+
+    Parameters
+    ----------
+    index : pandas.Index
+        Unique customer ids.
+    ids : pandas.Index or numpy.ndarray
+        Customer ids to find.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One position per id.
+    """
+    found = pc.index_in(_arrow_text(ids), value_set=_arrow_text(index))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
