@@ -200,3 +200,8 @@ def test_parameters_from_a_customer_sample_score_everyone_alike(small_log):
     picked_now = set(part._sample(now).index) & set(before.index)
     picked_before = set(BTYDScorer(max_customers=1000)._sample(before).index)
     assert picked_now and picked_now <= picked_before
+    # the draw is the id's pandas hash as text, mapped to [0, 1)
+    hashed = pd.util.hash_pandas_object(now.index.to_series(), index=False).to_numpy()
+    share = 1000 / len(now)
+    expected = now.index[(hashed >> np.uint64(11)).astype(float) / 2.0**53 < share]
+    assert part._sample(now).index.equals(expected)

@@ -762,7 +762,12 @@ class GammaGammaModel(_Persisted):
             The spend values have no spread, or the optimiser failed.
         """
         _check_summary(summary, ["frequency", "monetary_value"], "GammaGammaModel.fit")
-        repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+        frequency = summary["frequency"].to_numpy(float)
+        value = summary["monetary_value"].to_numpy(float)
+        keep = (frequency > 0) & (value > 0)
+        # the two columns read, without the customer ids: a text index taken row by row was
+        # 60 ms a fit at 200,000 customers
+        repeat = pd.DataFrame({"frequency": frequency[keep], "monetary_value": value[keep]})
         if len(repeat) < 10:
             raise InsufficientDataError(
                 f"GammaGammaModel needs at least 10 repeat customers to fit; got {len(repeat)}"

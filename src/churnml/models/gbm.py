@@ -42,10 +42,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, mean_tweedie_deviance
 
 from churnml.config import parse_day
+from churnml.data.frames import side_by_side
 from churnml.data.purchases import select_lines
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ChurnmlError, ConfigError, InsufficientDataError
-from churnml.features.rfm import btyd_summary, lines_of
+from churnml.features.rfm import btyd_summary, history_until, lines_of
 from churnml.features.snapshots import plan_snapshots
 from churnml.features.windows import build_features, build_labels
 from churnml.models.base import BaseScorer, free_processors
@@ -503,19 +504,37 @@ class GBMScorer(BaseScorer):
         feats = build_features(tx, as_of, freq=self.freq)
         feats = feats.drop(columns=[c for c in _ABSOLUTE_AGE if c in feats.columns])
         # same window one year earlier, per customer (NaN where the history does not reach)
-        lines = lines_of(tx)
         start, end = as_of - pd.Timedelta(days=365), as_of - pd.Timedelta(days=365 - label_days)
         # a horizon over a year would carry the window past as-of, into what the features of
         # this date must not see: it stops at as-of
         end = min(end, as_of)
-        if lines["date"].min() <= start:
-            window = lines[
-                (lines["date"] >= start + pd.Timedelta(days=1))
-                & (lines["date"] < end + pd.Timedelta(days=1))
-            ]
-            ly = window.groupby("customer_id")["amount"].agg(["size", "sum"])
-            feats["last_year_lines"] = ly["size"].reindex(feats.index).fillna(0).to_numpy()
-            feats["last_year_revenue"] = ly["sum"].reindex(feats.index).fillna(0).to_numpy()
+        if lines_of(tx)["date"].min() <= start:
+            # the lines of the cut build_features read (every one is on or before as-of),
+            # counted by their customer's position: no grouping or aligning by text id
+            hist = history_until(tx, as_of, "D")
+            date = hist.lines["date"]
+            who = hist.line_position
+            inside = (
+                (date >= start + pd.Timedelta(days=1)).to_numpy()
+                & (date < end + pd.Timedelta(days=1)).to_numpy()
+                & (who >= 0)
+            )
+            n = hist.customer_ids.size
+            amount = hist.lines["amount"].to_numpy(dtype=float)[inside]
+            revenue = np.bincount(who[inside], weights=amount, minlength=n)
+            year = pd.DataFrame(
+                {
+                    "last_year_lines": np.bincount(who[inside], minlength=n).astype(float),
+                    # a purchase and its refund net to zero, not to a residue of 1e-14 whose
+                    # sign depends on the order of the sum (and moves a tree's split)
+                    "last_year_revenue": np.round(revenue, 6),
+                },
+                index=hist.index,
+            )
+            # with weeks, the customers whose only purchase week nets to nothing have no row
+            year = year if year.index.equals(feats.index) else year.loc[feats.index]
+            feats["last_year_lines"] = year["last_year_lines"].to_numpy()
+            feats["last_year_revenue"] = year["last_year_revenue"].to_numpy()
         else:
             feats["last_year_lines"] = np.nan
             feats["last_year_revenue"] = np.nan
@@ -527,7 +546,9 @@ class GBMScorer(BaseScorer):
         # Single precision for the behavioural features: the trees bin them anyway, and a
         # 200,000-customer table shrinks from 62 to 33 MB (a window reads about ten). BG/NBD's
         # columns stay double: the hybrid starts from them exactly.
-        return feats.astype(np.float32).join(self._btyd_features(tx, as_of, label_days, btyd))
+        return side_by_side(
+            feats.astype(np.float32), self._btyd_features(tx, as_of, label_days, btyd)
+        )
 
     def _columns(self, table: pd.DataFrame) -> list[str]:
         return [c for c in table.columns if self.hybrid or c not in _BTYD_FEATURES]
@@ -1215,13 +1236,12 @@ class GBMScorer(BaseScorer):
         out["p_alive"] = np.maximum(base["p_alive"].to_numpy(), p)
         out["expected_purchases"] = n
         out["expected_revenue"] = rev
-        out = out.join(
-            self._value(tx, as_of, base, year_n, n, rev) if self.clv else no_value(base.index)
-        )
-        out = out.join(
+        out = side_by_side(
+            out,
+            self._value(tx, as_of, base, year_n, n, rev) if self.clv else no_value(base.index),
             self._timing(raw, base, p, horizon_days, scale)
             if self.timing
-            else no_timing(base.index)
+            else no_timing(base.index),
         )
         out = _finish(out, as_of, horizon_days)
         if self.explain and "repurchase" in self.boosters_:

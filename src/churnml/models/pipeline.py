@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from churnml.config import parse_day
+from churnml.data.frames import side_by_side
 from churnml.data.purchases import day_number, period_start_day
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ChurnmlWarning, ConfigError, InsufficientDataError, ModelFitError
@@ -251,17 +252,18 @@ class RateBaselineScorer(BaseScorer):
         out["expected_purchases"] = rate * h
         out["p_repurchase"] = -np.expm1(-rate * h)
         out["expected_revenue"] = out["expected_purchases"] * spend
-        out = out.join(
+        out = side_by_side(
+            out,
             lifetime_value(
                 lambda days: np.asarray(rate)[:, None] * days, spend, feats.index, self.value
             )
             if self.clv
-            else no_value(feats.index)
+            else no_value(feats.index),
         )
         timing = (
             _rate_timing(rate, horizon_days, feats.index) if self.timing else no_timing(feats.index)
         )
-        return _finish(out.join(timing), as_of, horizon_days)
+        return _finish(side_by_side(out, timing), as_of, horizon_days)
 
     def _get_state(self, folder: Path | None) -> dict[str, Any]:
         return {}
@@ -441,7 +443,9 @@ class BTYDScorer(BaseScorer):
         """Return the customers the parameters are fitted on (see ``max_customers``)."""
         if self.max_customers is None or len(summary) <= self.max_customers:
             return summary
-        hashed = pd.util.hash_pandas_object(summary.index.to_series(), index=False).to_numpy()
+        # the hash of each id as text, as hash_pandas_object gives it, without its factorising
+        # of ids that are unique anyway (0.12 s a fit at 200,000 customers, 28 fits a train)
+        hashed = pd.util.hash_array(summary.index.to_numpy(dtype=object), categorize=False)
         uniform = (hashed >> np.uint64(11)).astype(float) / 2.0**53
         return summary[uniform < self.max_customers / len(summary)]
 
@@ -553,8 +557,8 @@ class BTYDScorer(BaseScorer):
     def _fit_spend(
         self, summary: pd.DataFrame, diag: dict[str, Any]
     ) -> tuple[GammaGammaModel | None, float]:
-        repeat = summary[summary["frequency"] > 0]
-        population = float(repeat["monetary_value"].mean()) if len(repeat) else float("nan")
+        repeat = summary["monetary_value"].to_numpy(float)[summary["frequency"].to_numpy() > 0]
+        population = float(repeat.mean()) if repeat.size else float("nan")
         try:
             model = GammaGammaModel(penalizer=self.spend_penalizer).fit(summary)
         except (InsufficientDataError, ModelFitError) as exc:
@@ -721,7 +725,8 @@ class BTYDScorer(BaseScorer):
         out["expected_purchases"] = tm.expected_purchases(summary, horizon_days / unit).to_numpy()
         out["p_repurchase"] = tm.p_repurchase(summary, horizon_days / unit).to_numpy()
         out["expected_revenue"] = out["expected_purchases"] * spend
-        out = out.join(
+        out = side_by_side(
+            out,
             lifetime_value(
                 lambda days: tm.expected_purchases_curve(summary, days / unit),
                 spend,
@@ -729,10 +734,8 @@ class BTYDScorer(BaseScorer):
                 self.value,
             )
             if self.clv
-            else no_value(summary.index)
-        )
-        out = out.join(
-            self._timing(summary, horizon_days, unit) if self.timing else no_timing(summary.index)
+            else no_value(summary.index),
+            self._timing(summary, horizon_days, unit) if self.timing else no_timing(summary.index),
         )
         return _finish(out, as_of, horizon_days)
 
