@@ -204,7 +204,8 @@ def model_metrics(
         with the observed shares, for the windows inside the horizon (a 90-day window counts
         when ``horizon_days >= 90``).
     """
-    labels = labels.loc[predictions.index]
+    if not labels.index.equals(predictions.index):
+        labels = labels.loc[predictions.index]
     y = labels["bought"].to_numpy(dtype=int)
     p = predictions["p_repurchase"].to_numpy(dtype=float)
     both = 0 < y.sum() < y.size

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -88,6 +89,15 @@ class CustomerHistory:
     count: np.ndarray
     lines: pd.DataFrame
     line_position: np.ndarray
+
+    @cached_property
+    def index(self) -> pd.Index:
+        """``customer_ids`` as a text index named ``customer_id``, made once per cut.
+
+        Frames built on views of it (:func:`btyd_summary`) share its hash table: aligning
+        them is a lookup of identity, not a hashing of 200,000 ids each time.
+        """
+        return pd.Index(self.customer_ids, name="customer_id", dtype="str")
 
     @property
     def first_day(self) -> np.ndarray:
@@ -226,5 +236,6 @@ def btyd_summary(
             "T": (hist.as_of_day - first) / unit,
             "monetary_value": monetary,
         },
-        index=pd.Index(hist.customer_ids, name="customer_id", dtype="str"),
+        # a view: the cut's lookups are shared, and a caller renaming it renames only its own
+        index=hist.index.view(),
     )
