@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifetimes.utils import summary_data_from_transaction_data
 
-from churnml.data import cdnow_path, load_transactions
+from churnml.data import cdnow_path, load_transactions, simulate_transactions
 from churnml.exceptions import InsufficientDataError
 from churnml.features import btyd_summary
 from churnml.features.rfm import history_until
@@ -165,3 +165,16 @@ def test_a_repeated_cut_is_the_same_read_only_history(cdnow_tx):
     np.testing.assert_array_equal(again.customer_ids, first.customer_ids)
     np.testing.assert_array_equal(again.purchases.amount, first.purchases.amount)
     assert history_until(copy, "1997-10-31").as_of == pd.Timestamp("1997-10-31")
+
+
+def test_summaries_of_one_cut_share_its_index_but_not_its_name():
+    log, _ = simulate_transactions(500, seed=3, observation_days=200)
+    as_of = log["date"].max().normalize() - pd.Timedelta(days=30)
+    a, b = btyd_summary(log, as_of), btyd_summary(log, as_of)
+    hist = history_until(log, as_of)
+    assert a.index.is_(hist.index) and b.index.is_(hist.index)  # one hash table for the cut
+    assert a.index.equals(pd.Index(hist.customer_ids)) and a.index.dtype == "str"
+    a.index.name = "renamed"
+    assert b.index.name == "customer_id" and hist.index.name == "customer_id"
+    later = btyd_summary(log, as_of + pd.Timedelta(days=1))
+    assert not later.index.is_(a.index)

@@ -170,6 +170,31 @@ def test_a_horizon_over_a_year_reads_nothing_after_the_snapshot(log, fitted):
     assert table["last_year_lines"].notna().all()
 
 
+def test_last_year_features_count_the_same_window_a_year_earlier(log, fitted):
+    snapshot, days = AS_OF, 60
+    # refunds of a whole purchase in the year-ago window: they net to zero, exactly
+    lines = log.copy()
+    start = snapshot - pd.Timedelta(days=365)
+    day = lines["date"].dt.normalize()
+    inside = (day > start) & (day <= start + pd.Timedelta(days=days))
+    refunds = lines[inside].iloc[:40].assign(amount=lambda f: -f["amount"])
+    lines = pd.concat([lines, refunds], ignore_index=True)
+    table = fitted._table(lines, snapshot, days, fitted.btyd_)
+    # the definition, by a plain group-by of the lines of the days (as-of - 365, as-of - 365 +
+    # days]
+    day = lines["date"].dt.normalize()
+    window = lines[(day > start) & (day <= start + pd.Timedelta(days=days))]
+    by = window.groupby("customer_id")["amount"]
+    want_lines = by.size().reindex(table.index, fill_value=0)
+    want_revenue = by.sum().reindex(table.index, fill_value=0.0)
+    assert (want_lines > 0).sum() > 100
+    assert np.array_equal(table["last_year_lines"].to_numpy(), want_lines.to_numpy(np.float32))
+    assert np.allclose(table["last_year_revenue"], want_revenue, rtol=1e-6, atol=1e-3)
+    refunded = table.loc[refunds["customer_id"].unique()]
+    netted = want_revenue.loc[refunded.index].abs() < 1e-6
+    assert netted.any() and (refunded.loc[netted, "last_year_revenue"] == 0).all()
+
+
 def test_tree_counts_are_chosen_on_a_window_no_training_label_overlaps(fitted_gbm):
     stopping = fitted_gbm.diagnostics_["early_stopping"]
     held_out = pd.Timestamp(stopping["held_out_snapshot"])
