@@ -450,3 +450,15 @@ def test_snapshot_bgnbd_fits_skip_the_penalizer_search_the_as_of_fit_runs(log):
     for btyd in snapshots:
         assert "penalizer_search" not in btyd.diagnostics_
         assert btyd.penalizer_ == gbm_module._SNAPSHOT_PENALIZER == 1e-5
+
+
+def test_max_bin_bounds_the_split_points_of_every_feature(log):
+    model = GBMScorer(n_estimators=40, max_bin=4, explain=False).fit(log, AS_OF, 60)
+    trees = model.boosters_["repurchase"].trees_to_dataframe()
+    splits = trees.dropna(subset=["split_feature"]).groupby("split_feature")["threshold"]
+    assert len(splits) > 3
+    # four bins give at most three places to split a feature
+    assert splits.nunique().max() <= 3
+    wide = GBMScorer(n_estimators=40, explain=False).fit(log, AS_OF, 60)
+    wide_trees = wide.boosters_["repurchase"].trees_to_dataframe()
+    assert wide_trees.groupby("split_feature")["threshold"].nunique().max() > 3

@@ -383,7 +383,15 @@ class GBMScorer(BaseScorer):
         Take the level (sum of P(repurchase), purchases, revenue) from BG/NBD at the scoring
         date and the ranking from the trees.
     early_stopping_rounds : int
-        Rounds without improvement of the held-out loss before training stops.
+        Rounds without improvement of the held-out loss before training stops. At a rate of
+        0.1 the loss is smooth: 10 found the same tree counts as 30 in five of the seven
+        settings of ``benchmarks/bench_models.py`` and better ones in the other two (AUC of
+        gbm +0.0006 and +0.0034), with 20 fewer rounds per target and fit.
+    max_bin : int
+        Most bins per feature (LightGBM ``max_bin``). 63 instead of LightGBM's 255 bins a
+        table about a third faster and each round 7 % faster; out of time on the seven
+        settings the blend's AUC moved by -0.0005 to +0.0024 and its revenue Gini by -0.003
+        to +0.003, with no direction.
     timing_models : bool
         Also train LightGBM models of the days to the next purchase (mean and the 10th, 50th
         and 90th percentiles). Off by default: the timing then follows BG/NBD's distribution,
@@ -446,7 +454,8 @@ class GBMScorer(BaseScorer):
         max_rows: int | None = 50_000,
         boost_from_btyd: bool = True,
         anchor_level: bool = True,
-        early_stopping_rounds: int = 30,
+        early_stopping_rounds: int = 10,
+        max_bin: int = 63,
         timing_models: bool = False,
         explain: bool = True,
         n_jobs: int | None = None,
@@ -468,6 +477,7 @@ class GBMScorer(BaseScorer):
         self.max_snapshots = max_snapshots
         self.max_rows = max_rows
         self.early_stopping_rounds = early_stopping_rounds
+        self.max_bin = max_bin
         self.timing_models = timing_models
         self.explain = explain
         self.n_jobs = n_jobs
@@ -813,7 +823,7 @@ class GBMScorer(BaseScorer):
             reference=reference,
             weight=weight,
             free_raw_data=False,
-            params={"verbose": -1},
+            params={"verbose": -1, "max_bin": self.max_bin},
         ).construct()
 
     def _thin(
