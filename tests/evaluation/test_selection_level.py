@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from churnml.data import load_transactions, simulate_transactions
 from churnml.evaluation import LEVEL_RULE, Evaluation, evaluate, learn_levels
@@ -19,6 +20,7 @@ from churnml.evaluation.backtest import (
 )
 from churnml.evaluation.level import ROLLING_WEIGHT, corrected_ratios, own_season, window_ratios
 from churnml.models.level import LEVEL_CLIP
+from churnml.models.pipeline import BTYDScorer
 
 
 def _window(cutoff, buyers, purchases=None, revenue=None, family="gbm", horizon=90):
@@ -161,6 +163,41 @@ def test_evaluate_reports_the_champion_train_would_register():
     )
     # a logit shift keeps the ranking: same AUC
     assert ev.metrics["champion"]["auc"] == pytest.approx(ev.metrics["bgnbd"]["auc"])
+
+
+def test_pareto_at_the_cutoff_starts_from_the_newest_inner_window(monkeypatch):
+    """The inner windows run first; the evaluation's own Pareto/NBD fit starts at their newest
+    fit (a month of data earlier) and reaches the optimum a fit from scratch reaches."""
+    frame, _ = simulate_transactions(1500, seed=8, observation_days=450)
+    tx = load_transactions(frame)
+    starts = {}
+    real = BTYDScorer.fit
+
+    def spy(self, tx, as_of, *args, **kwargs):
+        if self.kind == "pareto":
+            starts[str(pd.Timestamp(as_of).date())] = self.start
+        return real(self, tx, as_of, *args, **kwargs)
+
+    monkeypatch.setattr(BTYDScorer, "fit", spy)
+    ev = evaluate(tx, "2021-01-20", 60, models=["bgnbd", "pareto"], champion=True)
+    monkeypatch.setattr(BTYDScorer, "fit", real)
+    inner = ev.diagnostics["champion"]["inner_cutoffs"]
+    assert len(inner) == 3
+    assert starts[inner[-1]] is None  # the oldest inner window, from scratch
+    # the cutoff, from the newest inner window's optimum
+    assert starts["2021-01-20"] is not None
+    scratch = BTYDScorer(kind="pareto", penalizer=ev.diagnostics["pareto"]["penalizer"])
+    scratch.fit(tx, "2021-01-20")
+    fitted = ev.diagnostics["pareto"]["params"]
+    for name, value in scratch.diagnostics_["params"].items():
+        assert fitted[name] == pytest.approx(value, rel=0.02), name
+    assert ev.metrics["pareto"]["auc"] == pytest.approx(
+        roc_auc_score(
+            ev.labels.loc[ev.predictions["pareto"].index, "bought"],
+            scratch.predict(tx, "2021-01-20", 60)["p_repurchase"],
+        ),
+        abs=1e-3,
+    )
 
 
 def test_windows_with_a_few_months_of_history_do_not_teach_the_level():

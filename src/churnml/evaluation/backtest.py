@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -290,9 +291,18 @@ def evaluate(
     """
     cutoff = parse_day(cutoff, "cutoff")
     scorers = [_quiet(make_scorer(name, value, freq, seed)) for name in check_keys(models)]
-    result = _score_window(tx, cutoff, horizon_days, scorers, freq, on_step)
+    inner = None
     if champion:
-        _add_champion(result, tx, cutoff, horizon_days, models, value, freq, on_step, seed)
+        # the inner windows first: Pareto/NBD at the cutoff then starts its search from its
+        # fit in the newest one, a month of data earlier (3.5 of CDNOW's 33 s from scratch)
+        inner = _inner_champion(tx, cutoff, horizon_days, models, value, freq, on_step, seed)
+        for scorer in scorers:
+            start = transaction_params(inner.windows[0]).get(scorer.name) if inner.windows else None
+            if start is not None:
+                scorer.set_params(start=start)
+    result = _score_window(tx, cutoff, horizon_days, scorers, freq, on_step)
+    if inner is not None:
+        _add_champion(result, inner, cutoff, horizon_days, value, freq, seed)
     return result
 
 
@@ -555,8 +565,17 @@ def seasonal_backtest(
     return evaluation, None
 
 
-def _add_champion(
-    result: Evaluation,
+@dataclass
+class _InnerChampion:
+    """The family ``train`` would pick at a cutoff, from windows inside the data up to it."""
+
+    known: pd.DataFrame
+    windows: list[Evaluation]
+    name: str
+    diagnostics: dict[str, Any]
+
+
+def _inner_champion(
     tx: Any,
     cutoff: pd.Timestamp,
     horizon_days: int,
@@ -565,19 +584,14 @@ def _add_champion(
     freq: str,
     on_step: Callable[[str], None] | None,
     seed: int,
-) -> None:
-    """Report what ``churnml train`` would have registered at the cutoff, judged on the holdout.
-
-    Its rule on rolling windows inside the data up to the cutoff picks the family, the level
-    those windows (and the year-ago window) teach rescales the family's predictions, and the
-    result is scored on the holdout as ``champion``.
-    """
+) -> _InnerChampion:
+    """Apply ``churnml train``'s rule on rolling windows inside the data up to the cutoff."""
     families = [m for m in models if m in FAMILIES]
     if on_step is not None:
         on_step("Choosing the champion on inner backtest windows")
     lines = lines_of(tx)
     known = select_lines(lines, lines["date"] < cutoff + pd.Timedelta(days=1))
-    # the inner windows' gbm and hybrid read the snapshot tables the evaluation built
+    # the evaluation's own gbm and hybrid read the snapshot tables the inner windows build
     share_prefix(known, tx, cutoff)
     inner, notes = backtest_windows(
         known,
@@ -601,6 +615,30 @@ def _add_champion(
         "inner_cutoffs": [str(ev.cutoff.date()) for ev in inner],
         "notes": list(notes),
     }
+    return _InnerChampion(known, inner, name, diagnostics)
+
+
+def _add_champion(
+    result: Evaluation,
+    chosen: _InnerChampion,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    value: ValueSettings | None,
+    freq: str,
+    seed: int,
+) -> None:
+    """Report what ``churnml train`` would have registered at the cutoff, judged on the holdout.
+
+    Its rule on rolling windows inside the data up to the cutoff picks the family, the level
+    those windows (and the year-ago window) teach rescales the family's predictions, and the
+    result is scored on the holdout as ``champion``.
+    """
+    known, inner, name, diagnostics = (
+        chosen.known,
+        chosen.windows,
+        chosen.name,
+        chosen.diagnostics,
+    )
     if name in result.metrics and "error" not in result.metrics[name]:
         own = own_season(result.diagnostics.get(name, {}))
         seasonal, note = None, None
