@@ -228,3 +228,27 @@ def test_weighted_distinct_rows_and_a_warm_start_give_the_plain_fit(weekly, kind
         assert elsewhere[name] != pytest.approx(value, rel=1e-2), name
     with pytest.raises(ConfigError, match="start must give r, alpha, a, b"):
         TransactionModel(kind=kind, start={"r": 1.0}).fit(weekly)
+
+
+def test_distinct_triples_are_reused_for_the_same_frame_and_values(monkeypatch):
+    summary = load_cdnow_summary()[["frequency", "recency", "T"]]
+    calls = []
+    real = pd.factorize
+    monkeypatch.setattr(btyd.pd, "factorize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    codes, distinct = btyd.distinct_rfm(summary)
+    made = len(calls)
+    # the definition: each row is its distinct triple
+    assert np.array_equal(distinct.to_numpy()[codes], summary.to_numpy(float))
+    assert len(distinct) == len(summary.drop_duplicates())
+    again_codes, again = btyd.distinct_rfm(summary)
+    assert len(calls) == made  # nothing factorised again
+    assert again_codes is codes and again.equals(distinct) and again is not distinct
+    with pytest.raises(ValueError):
+        again_codes[0] = 1  # shared, so read-only
+    # the same frame changed in place, or an equal frame elsewhere: factorised again
+    changed = summary.copy()
+    btyd.distinct_rfm(changed)
+    changed.loc[changed.index[0], "T"] = 1e6
+    new_codes, new = btyd.distinct_rfm(changed)
+    assert len(calls) == 3 * made
+    assert np.array_equal(new.to_numpy()[new_codes], changed.to_numpy(float))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -122,6 +123,12 @@ def distinct_rfm(summary: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         The distinct triples, in order of first appearance, with a fresh range index.
     """
     keys = summary[RFM_COLUMNS].to_numpy(dtype=float)
+    # P(alive), the expected purchases and P(repurchase) of one summary each ask for its
+    # triples (1.3 s of a 200,000-customer train): the last answer is kept, for the same
+    # frame holding the same values (compared, so a frame changed since is factorised again)
+    last = _LastDistinct.entry
+    if last is not None and last[0]() is summary and np.array_equal(last[1], keys):
+        return last[2], last[3].copy()
     # Hash-factorise each column, then the combined integer key: linear time. (MultiIndex
     # factorisation took 60 % of scoring time, a row-wise np.unique sort 40 %.)
     combined = np.zeros(len(keys), dtype=np.int64)
@@ -131,7 +138,19 @@ def distinct_rfm(summary: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     codes, uniques = pd.factorize(combined)
     first = np.empty(len(uniques), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
-    return codes, pd.DataFrame(keys[first], columns=RFM_COLUMNS)
+    distinct = pd.DataFrame(keys[first], columns=RFM_COLUMNS)
+    codes.flags.writeable = False  # shared with the next caller
+    try:
+        _LastDistinct.entry = (weakref.ref(summary), keys, codes, distinct.copy())
+    except TypeError:  # not weak-referenceable: nothing kept
+        _LastDistinct.entry = None
+    return codes, distinct
+
+
+class _LastDistinct:
+    """The last summary :func:`distinct_rfm` factorised, its values and the answer."""
+
+    entry: tuple[Any, np.ndarray, np.ndarray, pd.DataFrame] | None = None
 
 
 def _on_distinct(summary: pd.DataFrame, func: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
