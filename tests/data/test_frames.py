@@ -50,3 +50,23 @@ def test_positions_equal_get_indexer(as_index):
     assert (got[-3:] == -1).all() and (got[:-3] >= 0).all()
     # an index of Python strings (object dtype) gives the same
     assert np.array_equal(positions(pd.Index(ids, dtype=object), asked), got)
+
+
+def test_side_by_side_keeps_joins_answer_for_overlaps_and_repeated_ids():
+    index = pd.Index(["a", "a", "b"], dtype="str")
+    left = pd.DataFrame({"x": [1, 2, 3]}, index=index)
+    right = pd.DataFrame({"y": [4, 5, 6]}, index=index)
+    pd.testing.assert_frame_equal(side_by_side(left, right), left.join(right))
+    assert len(side_by_side(left, right)) == 5  # every pairing of the repeated id
+    unique = pd.DataFrame({"x": [1, 2]}, index=pd.Index(["a", "b"], dtype="str"))
+    with pytest.raises(ValueError, match="overlap"):
+        side_by_side(unique, unique)
+
+
+def test_positions_of_other_ids_are_pandas_answers():
+    index = pd.Index(["1", "2", "3"], dtype="str")
+    assert np.array_equal(positions(index, np.array([1, 2])), index.get_indexer([1, 2]))
+    assert np.array_equal(positions(index, np.array(["3", None], dtype=object)), [2, -1])
+    numbers = pd.Index([10, 20, 30])
+    assert np.array_equal(positions(numbers, np.array([30, 5])), [2, -1])
+    assert positions(index, np.array([], dtype=object)).size == 0

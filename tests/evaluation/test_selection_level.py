@@ -19,6 +19,7 @@ from churnml.evaluation.backtest import (
     window_step,
 )
 from churnml.evaluation.level import ROLLING_WEIGHT, corrected_ratios, own_season, window_ratios
+from churnml.exceptions import InsufficientDataError
 from churnml.models.level import LEVEL_CLIP
 from churnml.models.pipeline import BTYDScorer
 
@@ -198,6 +199,23 @@ def test_pareto_at_the_cutoff_starts_from_the_newest_inner_window(monkeypatch):
         ),
         abs=1e-3,
     )
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "message"),
+    [("2019-06-01", "no purchase .* on or before as-of 2019-06-01"), ("2021-03-20", "runs past")],
+)
+def test_evaluate_with_a_champion_checks_its_own_window_first(cutoff, message, monkeypatch):
+    """A cutoff before the data or a holdout past its end is named before any inner window."""
+    frame, _ = simulate_transactions(300, seed=2, observation_days=450)
+    tx = load_transactions(frame)
+    ran = []
+    monkeypatch.setattr(
+        "churnml.evaluation.backtest.backtest_windows", lambda *a, **k: ran.append(1) or ([], [])
+    )
+    with pytest.raises(InsufficientDataError, match=message):
+        evaluate(tx, cutoff, 60, models=["bgnbd"], champion=True)
+    assert ran == []
 
 
 def test_windows_with_a_few_months_of_history_do_not_teach_the_level():

@@ -156,3 +156,6 @@ def test_reasons_follow_the_blends_explain_set_after_the_fit(log, monkeypatch):
     assert len(calls) == 1 and loud["reasons"].str.len().gt(0).all()
     model_columns = [c for c in quiet.columns if c != "as_of"]
     pd.testing.assert_frame_equal(quiet[model_columns], loud[model_columns])
+    blend.set_params(explain=False)
+    blend.predict(log, AS_OF, 60)
+    assert blend.members_["gbm"].explain is True  # the member stays as fitted

@@ -245,10 +245,13 @@ def test_distinct_triples_are_reused_for_the_same_frame_and_values(monkeypatch):
     assert again_codes is codes and again.equals(distinct) and again is not distinct
     with pytest.raises(ValueError):
         again_codes[0] = 1  # shared, so read-only
-    # the same frame changed in place, or an equal frame elsewhere: factorised again
+    # the same frame changed in place (its block, which the cache must not share), or an
+    # equal frame elsewhere: factorised again
     changed = summary.copy()
     btyd.distinct_rfm(changed)
     changed.loc[changed.index[0], "T"] = 1e6
+    changed.loc[changed.index[1], ["frequency", "recency", "T"]] = changed.iloc[2].to_numpy()
     new_codes, new = btyd.distinct_rfm(changed)
     assert len(calls) == 3 * made
     assert np.array_equal(new.to_numpy()[new_codes], changed.to_numpy(float))
+    assert new_codes[1] == new_codes[2]

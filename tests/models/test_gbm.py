@@ -462,3 +462,10 @@ def test_max_bin_bounds_the_split_points_of_every_feature(log):
     wide = GBMScorer(n_estimators=40, explain=False).fit(log, AS_OF, 60)
     wide_trees = wide.boosters_["repurchase"].trees_to_dataframe()
     assert wide_trees.groupby("split_feature")["threshold"].nunique().max() > 3
+
+
+def test_a_model_saved_before_max_bin_existed_says_it_used_255(fitted_gbm, tmp_path):
+    payload = json.loads(fitted_gbm.to_json())
+    del payload["params"]["max_bin"]
+    old = GBMScorer.from_json(json.dumps(payload))
+    assert old.max_bin == 255 and GBMScorer().max_bin == 63

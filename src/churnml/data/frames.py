@@ -32,7 +32,9 @@ def side_by_side(left: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
     """
     out = left
     for other in others:
-        if other.index is out.index or other.index.equals(out.index):
+        same_rows = other.index is out.index or other.index.equals(out.index)
+        # join's own answer (an error, or every pairing of duplicates) where it differs
+        if same_rows and out.index.is_unique and not out.columns.intersection(other.columns).size:
             other = other.set_axis(out.index, axis=0)
             out = pd.concat([out, other], axis=1)
         else:
@@ -61,7 +63,8 @@ def positions(index: pd.Index, ids: pd.Index | np.ndarray) -> np.ndarray:
     Parameters
     ----------
     index : pandas.Index
-        Unique customer ids.
+        Unique customer ids (with text ids, a repeated id answers with its first position;
+        ``get_indexer`` would refuse the index).
     ids : pandas.Index or numpy.ndarray
         Customer ids to find.
 
@@ -70,5 +73,16 @@ def positions(index: pd.Index, ids: pd.Index | np.ndarray) -> np.ndarray:
     numpy.ndarray of int64
         One position per id.
     """
+    if not (_is_text(index) and _is_text(ids)):
+        # other ids (numbers, missing values): pandas' answer
+        return np.asarray(index.get_indexer(ids), dtype=np.int64)
     found = pc.index_in(_arrow_text(ids), value_set=_arrow_text(index))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _is_text(values: pd.Index | np.ndarray) -> bool:
+    """Whether every value is a Python or Arrow string (an empty array counts)."""
+    if isinstance(values, pd.Index) and pd.api.types.is_string_dtype(values.dtype):
+        return not values.hasnans
+    array = np.asarray(values, dtype=object)
+    return pd.api.types.infer_dtype(array, skipna=False) in ("string", "empty")

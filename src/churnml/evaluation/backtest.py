@@ -22,7 +22,7 @@ from churnml.evaluation.level import SEASON_MIN_HISTORY_DAYS, learn_levels, own_
 from churnml.evaluation.metrics import model_metrics
 from churnml.evaluation.result import Evaluation
 from churnml.evaluation.selection import select_champion_robust
-from churnml.exceptions import ChurnmlError
+from churnml.exceptions import ChurnmlError, InsufficientDataError
 from churnml.features.rfm import btyd_summary, lines_of
 from churnml.features.windows import build_labels
 from churnml.models.base import BaseScorer
@@ -291,6 +291,9 @@ def evaluate(
     """
     cutoff = parse_day(cutoff, "cutoff")
     scorers = [_quiet(make_scorer(name, value, freq, seed)) for name in check_keys(models)]
+    # the window's own checks (a purchase before the cutoff, a holdout inside the data) come
+    # before the inner windows, which would otherwise run first and fail less clearly
+    frames = _window_frames(tx, cutoff, horizon_days, freq)
     inner = None
     if champion:
         # the inner windows first: Pareto/NBD at the cutoff then starts its search from its
@@ -300,7 +303,7 @@ def evaluate(
             start = transaction_params(inner.windows[0]).get(scorer.name) if inner.windows else None
             if start is not None:
                 scorer.set_params(start=start)
-    result = _score_window(tx, cutoff, horizon_days, scorers, freq, on_step)
+    result = _score_window(tx, cutoff, horizon_days, scorers, freq, on_step, frames=frames)
     if inner is not None:
         _add_champion(result, inner, cutoff, horizon_days, value, freq, seed)
     return result
@@ -336,6 +339,33 @@ def _scored(evaluation: Evaluation, name: str) -> bool:
     return metrics is not None and "error" not in metrics
 
 
+def _window_frames(
+    tx: ValidatedTransactions | pd.DataFrame,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    freq: str,
+    data_end: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the BTYD summary at the cutoff and the labels of the window after it.
+
+    Returns
+    -------
+    summary, labels : pandas.DataFrame
+        As :func:`~churnml.features.btyd_summary` and :func:`~churnml.features.build_labels`.
+
+    Raises
+    ------
+    InsufficientDataError
+        No purchase on or before the cutoff, or the window runs past the end of the data.
+    """
+    summary = btyd_summary(tx, cutoff, freq)  # type: ignore[arg-type]
+    # purchases are counted in the same unit the models predict (customer-days or -weeks)
+    labels = build_labels(
+        tx, cutoff, horizon_days, customers=summary.index, freq=freq, data_end=data_end
+    )
+    return summary, labels
+
+
 def _score_window(
     tx: ValidatedTransactions | pd.DataFrame,
     cutoff: pd.Timestamp,
@@ -344,22 +374,20 @@ def _score_window(
     freq: str,
     on_step: Callable[[str], None] | None,
     data_end: pd.Timestamp | None = None,
+    frames: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Evaluation:
     """Fit the scorers at the cutoff and score them on the window after it.
 
     ``data_end`` is the last day the data covers when the caller knows it (the as-of of the
-    windows); otherwise the validated last date, or the last line's.
+    windows); otherwise the validated last date, or the last line's. ``frames`` are the
+    window's summary and labels when the caller has made them (:func:`_window_frames`).
 
     Returns
     -------
     Evaluation
         Labels, predictions, metrics and diagnostics of the window.
     """
-    summary = btyd_summary(tx, cutoff, freq)  # type: ignore[arg-type]
-    # purchases are counted in the same unit the models predict (customer-days or -weeks)
-    labels = build_labels(
-        tx, cutoff, horizon_days, customers=summary.index, freq=freq, data_end=data_end
-    )
+    summary, labels = frames or _window_frames(tx, cutoff, horizon_days, freq, data_end)
     result = Evaluation(
         cutoff=cutoff, horizon_days=int(horizon_days), labels=labels, summary=summary
     )
@@ -434,6 +462,11 @@ def backtest_windows(
         Windows that could not be backtested, and why; fewer windows than wanted; shorter
         windows.
 
+    Raises
+    ------
+    InsufficientDataError
+        ``tx`` holds no lines at all.
+
     Notes
     -----
     The windows are fitted oldest first, and the penalizer a BTYD family chooses out of time
@@ -444,6 +477,8 @@ def backtest_windows(
     """
     as_of = parse_day(as_of, "as_of")
     first = lines_of(tx)["date"].min()
+    if pd.isna(first):
+        raise InsufficientDataError(f"backtest: no transactions on or before {as_of.date()}")
     notes: list[str] = []
     days = backtest_horizon(first.normalize(), as_of, horizon_days, n_windows)
     if days != horizon_days:

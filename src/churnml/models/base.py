@@ -168,6 +168,9 @@ class BaseScorer(Params):
     """
 
     _registry: ClassVar[dict[str, type[BaseScorer]]] = {}
+    #: Parameters added after models were saved, with the value those models were fitted
+    #: with (which may differ from today's default): a loaded model states what it was.
+    _saved_before: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -304,7 +307,8 @@ class BaseScorer(Params):
                 f"(known: {', '.join(sorted(BaseScorer._registry))})"
             )
         try:
-            scorer = kind(**{k: _decode(v) for k, v in payload["params"].items()})
+            params = {**kind._saved_before, **payload["params"]}
+            scorer = kind(**{k: _decode(v) for k, v in params.items()})
             scorer.diagnostics_ = payload["diagnostics"]
             scorer._set_state(payload["state"], folder)
             scorer.as_of_ = parse_day(payload["as_of"])

@@ -205,8 +205,13 @@ class BlendScorer(BaseScorer):
         self.check_fitted()
         # reasons are a scoring choice: one switched off after the fit (the level step of
         # train reads only totals) must not cost the SHAP pass (2.2 s of a CDNOW train)
-        self.members_["gbm"].set_params(explain=self.explain)
-        a = self.members_["gbm"].predict(tx, as_of, horizon_days)
+        gbm = self.members_["gbm"]
+        fitted_with = gbm.explain
+        gbm.set_params(explain=self.explain)
+        try:
+            a = gbm.predict(tx, as_of, horizon_days)
+        finally:
+            gbm.set_params(explain=fitted_with)  # a saved blend keeps its members as fitted
         b = self.members_["hybrid"].predict(tx, as_of, horizon_days).loc[a.index]
         p_a, p_b = a["p_repurchase"].to_numpy(), b["p_repurchase"].to_numpy()
         p = 1.0 / (1.0 + np.exp(-(_logit(p_a) + _logit(p_b)) / 2))

@@ -141,7 +141,8 @@ def distinct_rfm(summary: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     distinct = pd.DataFrame(keys[first], columns=RFM_COLUMNS)
     codes.flags.writeable = False  # shared with the next caller
     try:
-        _LastDistinct.entry = (weakref.ref(summary), keys, codes, distinct.copy())
+        # a copy: ``keys`` is a view of the frame's block, which an edit in place would change
+        _LastDistinct.entry = (weakref.ref(summary), keys.copy(), codes, distinct.copy())
     except TypeError:  # not weak-referenceable: nothing kept
         _LastDistinct.entry = None
     return codes, distinct

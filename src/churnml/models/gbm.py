@@ -32,7 +32,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -438,6 +438,9 @@ class GBMScorer(BaseScorer):
     fallback_ : BTYDScorer or None
         Set when the history is too short for any snapshot: scores are then BG/NBD's.
     """
+
+    # models saved before max_bin existed were binned with LightGBM's default
+    _saved_before: ClassVar[dict[str, Any]] = {"max_bin": 255}
 
     def __init__(
         self,
@@ -1032,7 +1035,9 @@ class GBMScorer(BaseScorer):
                 for key, objective, extra in _TIMING_TARGETS:
                     boosters[key] = lgb.train(
                         self._params(objective, **extra),
-                        lgb.Dataset(xb, label=days, params={"verbose": -1}),
+                        lgb.Dataset(
+                            xb, label=days, params={"verbose": -1, "max_bin": self.max_bin}
+                        ),
                         rounds,
                     )
         return boosters
