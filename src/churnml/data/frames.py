@@ -21,7 +21,9 @@ def side_by_side(left: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     left : pandas.DataFrame
-        The frame whose rows (and their order) the result keeps.
+        The frame whose rows (and their order) the result keeps, one per customer (with a
+        repeated id, a join would pair every row of it with every row of the other frame;
+        here rows are paired in order).
     *others : pandas.DataFrame
         Frames with new columns.
 
@@ -33,8 +35,10 @@ def side_by_side(left: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
     out = left
     for other in others:
         same_rows = other.index is out.index or other.index.equals(out.index)
-        # join's own answer (an error, or every pairing of duplicates) where it differs
-        if same_rows and out.index.is_unique and not out.columns.intersection(other.columns).size:
+        # join's own answer (its error) for a column in both. Repeated ids are not looked
+        # for: a text index's uniqueness check builds and keeps pandas' hash table of it (20 ms
+        # and 15 MB at 200,000 customers, for every cut a train holds: 190 MB of peak)
+        if same_rows and not out.columns.intersection(other.columns).size:
             other = other.set_axis(out.index, axis=0)
             out = pd.concat([out, other], axis=1)
         else:
