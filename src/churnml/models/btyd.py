@@ -671,17 +671,6 @@ def _fit_pareto(
     # its centre makes fits reproducible. A warm start outside the region where the likelihood
     # is defined (a neighbour's optimum on the ridge) is no start at all.
     x0 = np.ones(4)
-    if start is None:
-        # Pareto/NBD's purchase rate is BG/NBD's gamma(r, alpha): BG/NBD's fit on the same rows
-        # (20 ms by L-BFGS-B) starts the search there, and it needs half the likelihood
-        # evaluations (CDNOW at 1998-01-31: 459 -> 210, the same optimum within its tolerance)
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                rate = fit_beta_geometric(x, t_x, T, w, penalizer=penalizer).params
-            start = {"r": rate["r"], "alpha": rate["alpha"], "s": 1.0, "beta": 1.0 / scale}
-        except (ValueError, FloatingPointError, KeyError):
-            start = None
     if start is not None:
         warm = np.array([start["r"], start["alpha"] * scale, start["s"], start["beta"] * scale])
         with np.errstate(all="ignore"), warnings.catch_warnings():
