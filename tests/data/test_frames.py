@@ -64,4 +64,8 @@ def test_positions_of_other_ids_are_pandas_answers():
     assert np.array_equal(positions(index, np.array(["3", None], dtype=object)), [2, -1])
     numbers = pd.Index([10, 20, 30])
     assert np.array_equal(positions(numbers, np.array([30, 5])), [2, -1])
+    boxed = pd.Index([10, 20, 30], dtype=object)  # numbers held as Python objects
+    assert np.array_equal(positions(boxed, np.array([30, 5], dtype=object)), [2, -1])
+    texts = np.array(["30", "5"], dtype=object)  # the number 30 is not the text "30"
+    assert np.array_equal(positions(boxed, texts), boxed.get_indexer(texts))
     assert positions(index, np.array([], dtype=object)).size == 0

@@ -86,7 +86,8 @@ def positions(index: pd.Index, ids: pd.Index | np.ndarray) -> np.ndarray:
 
 def _is_text(values: pd.Index | np.ndarray) -> bool:
     """Whether every value is a Python or Arrow string (an empty array counts)."""
-    if isinstance(values, pd.Index) and pd.api.types.is_string_dtype(values.dtype):
-        return not values.hasnans
+    if isinstance(values, pd.Index) and values.dtype != object:
+        # a text dtype says so without looking at the values (object ones must be looked at)
+        return pd.api.types.is_string_dtype(values.dtype) and not values.hasnans
     array = np.asarray(values, dtype=object)
     return pd.api.types.infer_dtype(array, skipna=False) in ("string", "empty")
