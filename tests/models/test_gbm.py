@@ -469,3 +469,30 @@ def test_a_model_saved_before_max_bin_existed_says_it_used_255(fitted_gbm, tmp_p
     del payload["params"]["max_bin"]
     old = GBMScorer.from_json(json.dumps(payload))
     assert old.max_bin == 255 and GBMScorer().max_bin == 63
+
+
+def test_gbm_and_hybrid_read_one_seasonal_factor_worked_out_as_bgnbd_missed_a_year_ago():
+    """The factors are BG/NBD's miss one year before as-of, computed once per as-of."""
+    log, _ = simulate_transactions(3000, seed=5, observation_days=900)
+    as_of = pd.Timestamp("2022-04-30")
+    gbm = GBMScorer(n_estimators=40).fit(log, as_of, 60)
+    hybrid = GBMScorer(hybrid=True, n_estimators=40).fit(log, as_of, 60)
+    entries = gbm_module._SHARED[id(log)].entries
+    assert sum(key[0] == "season" for key in entries) == 1
+    assert gbm.season_ == hybrid.season_
+    assert gbm.diagnostics_["seasonality"] == hybrid.diagnostics_["seasonality"]
+    # independently: the full BG/NBD prediction a year earlier against what happened
+    year_ago = as_of - pd.Timedelta(days=365)
+    past = BTYDScorer(kind="bgnbd", penalizer=gbm.btyd_.penalizer_).fit(log, year_ago)
+    pred = past.predict(log, year_ago, gbm.label_days_)
+    actual = build_labels(log, year_ago, gbm.label_days_, customers=pred.index)
+    expected = {
+        key: float(np.clip(actual[a].sum() / pred[p].sum(), 0.5, 2.5))
+        for key, p, a in (
+            ("buyers", "p_repurchase", "bought"),
+            ("purchases", "expected_purchases", "n_purchases"),
+            ("revenue", "expected_revenue", "revenue"),
+        )
+    }
+    assert gbm.season_ == pytest.approx(expected, rel=1e-9)
+    assert gbm.season_ != {"buyers": 1.0, "purchases": 1.0, "revenue": 1.0}
