@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,6 +27,7 @@ from churnml.models import (
     RateBaselineScorer,
     make_scorer,
 )
+from churnml.models import base as base_module
 from churnml.models.base import free_processors
 from churnml.models.btyd import GammaGammaModel, TransactionModel
 from churnml.models.bundle import load_bundle, save_bundle
@@ -242,3 +245,25 @@ def test_threads_leave_out_the_processors_others_keep_busy():
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_own_pool_threads_are_not_competitors_but_python_threads_are():
+    """LightGBM's OpenMP worker of this process is left out; the Python thread it serves is not."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100_000, 20))
+    data = lgb.Dataset(x, label=(x[:, 0] > 0).astype(float), params={"verbose": -1})
+    params = {"objective": "binary", "num_threads": 2, "verbose": -1, "num_leaves": 63}
+    busy = threading.Thread(target=lgb.train, args=(params, data, 400))
+    busy.start()
+    try:
+        time.sleep(0.5)  # binning done, trees growing on both threads
+        workers = [base_module._own_workers_running() for _ in range(50)]
+        competitors = base_module._busy_elsewhere()
+        still_training = busy.is_alive()
+    finally:
+        busy.join()
+    assert still_training
+    assert max(workers) >= 1  # the OpenMP worker spins or works beside its master
+    assert competitors >= 1  # the Python thread running the fit counts
+    time.sleep(1.0)  # the pool has gone to sleep
+    assert base_module._own_workers_running() == 0
