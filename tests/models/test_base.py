@@ -253,17 +253,18 @@ def test_own_pool_threads_are_not_competitors_but_python_threads_are():
     x = rng.normal(size=(100_000, 20))
     data = lgb.Dataset(x, label=(x[:, 0] > 0).astype(float), params={"verbose": -1})
     params = {"objective": "binary", "num_threads": 2, "verbose": -1, "num_leaves": 63}
-    busy = threading.Thread(target=lgb.train, args=(params, data, 400))
+    busy = threading.Thread(target=lgb.train, args=(params, data, 1000))
     busy.start()
     try:
         time.sleep(0.5)  # binning done, trees growing on both threads
         workers = [base_module._own_workers_running() for _ in range(50)]
-        competitors = base_module._busy_elsewhere()
+        # each reading is the fewest of five samples; a master waiting at a barrier sleeps
+        competitors = [base_module._busy_elsewhere() for _ in range(20)]
         still_training = busy.is_alive()
     finally:
         busy.join()
     assert still_training
     assert max(workers) >= 1  # the OpenMP worker spins or works beside its master
-    assert competitors >= 1  # the Python thread running the fit counts
+    assert max(competitors) >= 1  # the Python thread running the fit counts
     time.sleep(1.0)  # the pool has gone to sleep
     assert base_module._own_workers_running() == 0
