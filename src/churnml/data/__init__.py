@@ -5,7 +5,12 @@ from churnml.data.fingerprint import fingerprint
 from churnml.data.frames import positions, side_by_side
 from churnml.data.io import RawTransactions, from_frame, read_many, read_transactions
 from churnml.data.purchases import select_lines, to_purchases
-from churnml.data.synthetic import BGNBDParams, GammaGammaParams, simulate_transactions
+from churnml.data.synthetic import (
+    BGNBDParams,
+    GammaGammaParams,
+    simulate_retail_log,
+    simulate_transactions,
+)
 from churnml.data.validation import (
     FLAGS,
     REASONS,
@@ -33,6 +38,7 @@ __all__ = [
     "read_many",
     "select_lines",
     "read_transactions",
+    "simulate_retail_log",
     "simulate_transactions",
     "to_purchases",
     "validate_transactions",
