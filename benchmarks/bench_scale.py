@@ -1,0 +1,209 @@
+"""Time and peak memory of each stage at 100k, 1M and 10M order lines, beside ``lifetimes``.
+
+Usage::
+
+    python benchmarks/bench_scale.py                          # 100k and 1M lines
+    python benchmarks/bench_scale.py --lines 10000000         # the 10M run (about 1.35M customers)
+    python benchmarks/bench_scale.py --lines 1000000 --json scale.json
+
+The logs come from :func:`churnml.data.simulate_retail_log`: orders of several lines (products,
+quantities, channels), returns, a yearly and a weekly season, two years long, about 7.4 lines
+per customer. Each log is written as Parquet, and every stage runs in a fresh Python process,
+so that each peak memory (max RSS) is the stage's own and nothing is warm from another:
+
+- ``load``: ``churnml.load_transactions`` (read and validate);
+- ``train``: load, then ``churnml.train`` with its backtest windows, MLflow tracking in a new
+  temporary SQLite store, horizon 90 days at the last date, step by step;
+- ``score``: load, then ``churnml.score`` with the champion ``train`` registered, the scores
+  written as Parquet and published as a snapshot to a SQLite score store;
+- ``lifetimes``: the yardstick of a plain BTYD run on the same file: read, the customer-day
+  purchases, ``summary_data_from_transaction_data``, ``BetaGeoFitter`` and
+  ``GammaGammaFitter`` fits and the 90-day predictions; stopped after ``--lifetimes-timeout``
+  seconds (reported as not finished).
+
+End to end is ``train`` then ``score``, the two commands a user runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HORIZON = 90
+LINES_PER_CUSTOMER = 7.4  # simulate_retail_log's defaults (measured at 100k customers)
+
+
+def _child(kind: str, parquet: str, store: str) -> dict:
+    """Run one stage in this process and return its timings."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    marks: list[tuple[str, float]] = []
+    started = time.perf_counter()
+
+    def step(message: str) -> None:
+        marks.append((message, time.perf_counter()))
+
+    result: dict = {"kind": kind}
+    if kind == "lifetimes":
+        step("import lifetimes")
+        import pandas as pd
+        from lifetimes import BetaGeoFitter, GammaGammaFitter
+        from lifetimes.utils import summary_data_from_transaction_data
+
+        step("read Parquet")
+        frame = pd.read_parquet(parquet, columns=["customer_id", "date", "amount"])
+        step("customer-day purchases")
+        daily = frame.groupby(["customer_id", frame["date"].dt.normalize()])["amount"].sum()
+        daily = daily[daily > 0].reset_index()
+        step("summary")
+        summary = summary_data_from_transaction_data(
+            daily, "customer_id", "date", monetary_value_col="amount", freq="D"
+        )
+        step("BG/NBD fit")
+        bg = BetaGeoFitter(penalizer_coef=0.001).fit(
+            summary["frequency"], summary["recency"], summary["T"]
+        )
+        step("Gamma-Gamma fit")
+        repeat = summary[summary["frequency"] > 0]
+        gg = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
+        step("predict")
+        bg.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
+        bg.conditional_expected_number_of_purchases_up_to_time(
+            HORIZON, summary["frequency"], summary["recency"], summary["T"]
+        )
+        gg.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
+        step("import churnml")
+        import churnml
+
+        step("load and validate")
+        tx = churnml.load_transactions(parquet)
+        last = tx.lines["date"].max().normalize()
+        result["customers"] = int(tx.report.n_customers)
+        if kind == "train":
+            step("train: MLflow store and run set-up")
+            res = churnml.train(tx, horizon_days=HORIZON, model_name="bench-scale", on_step=step)
+            result["champion"] = res.champion
+        elif kind == "score":
+            step("score with the champion")
+            scored = churnml.score(tx, last, horizon_days=HORIZON, model_name="bench-scale")
+            step("write scores.parquet")
+            scored.scores.to_parquet(Path(store) / "scores.parquet")
+            step("publish the snapshot")
+            churnml.publish_scores(scored, store=f"sqlite:///{store}/scores.db")
+            result["rows"] = len(scored.scores)
+    step("end")
+    total = time.perf_counter() - started
+    steps = [("start-up", round(marks[0][1] - started, 2))]
+    for (message, at), (_, then) in itertools.pairwise(marks):
+        steps.append((message, round(then - at, 2)))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.update(
+        steps=steps,
+        seconds=round(total, 2),
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
+        peak_mb=round(usage.ru_maxrss / 1024, 0),
+    )
+    return result
+
+
+def _run(kind: str, parquet: Path, store: Path, timeout: float | None) -> dict:
+    try:
+        command = [sys.executable, __file__, "--child", kind, "--parquet", str(parquet)]
+        out = subprocess.run(
+            [*command, "--store", str(store)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"kind": kind, "error": f"did not finish within {timeout:.0f} s"}
+    if out.returncode != 0:
+        return {"kind": kind, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _print(name: str, result: dict) -> None:
+    if "error" in result:
+        print(f"  {name:<10} FAILED: {result['error']}")
+        return
+    extra = f"  champion {result['champion']}" if "champion" in result else ""
+    print(
+        f"  {name:<10} {result['seconds']:8.1f} s  cpu {result['cpu_seconds']:7.1f} s  "
+        f"peak {result['peak_mb']:7.0f} MB{extra}"
+    )
+    for message, seconds in result["steps"]:
+        print(f"      {seconds:8.2f} s  {message}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--lines",
+        default="100000,1000000",
+        help="Comma-separated log sizes in order lines (10000000 for the 10M run).",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--lifetimes-timeout",
+        type=float,
+        default=1800.0,
+        help="Seconds after which the lifetimes yardstick is stopped and reported unfinished.",
+    )
+    parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--parquet", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.parquet, args.store)))
+        return
+
+    from churnml.data import simulate_retail_log
+
+    everything = {}
+    for size in (int(s) for s in args.lines.split(",") if s.strip()):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            customers = max(100, round(size / LINES_PER_CUSTOMER))
+            frame, _ = simulate_retail_log(customers, seed=args.seed)
+            parquet = Path(tmp) / "lines.parquet"
+            frame.to_parquet(parquet, index=False)
+            label = f"{len(frame):,} lines, {customers:,} customers"
+            print(
+                f"\n{label} (asked {size:,}; simulated and written in "
+                f"{time.perf_counter() - started:.1f} s), horizon {HORIZON} d, "
+                f"{os.cpu_count()} processors"
+            )
+            del frame
+            results = {}
+            for kind in ("load", "train", "score"):
+                results[kind] = _run(kind, parquet, Path(tmp), None)
+                _print(kind, results[kind])
+            results["lifetimes"] = _run("lifetimes", parquet, Path(tmp), args.lifetimes_timeout)
+            _print("lifetimes", results["lifetimes"])
+            if all("seconds" in results[k] for k in ("train", "score")):
+                both = results["train"]["seconds"] + results["score"]["seconds"]
+                peak = max(results["train"]["peak_mb"], results["score"]["peak_mb"])
+                print(f"  end to end (train, then score): {both:.1f} s, peak {peak:.0f} MB")
+                if "seconds" in results["lifetimes"]:
+                    ratio = both / results["lifetimes"]["seconds"]
+                    print(f"  end to end / lifetimes fit-and-predict: {ratio:.1f} x")
+            everything[label] = results
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=2))
+
+
+if __name__ == "__main__":
+    main()
