@@ -9,6 +9,7 @@ import pandas as pd
 
 from churnml.campaign.cycles import customer_cycles
 from churnml.config import parse_day
+from churnml.data.frames import positions
 from churnml.data.purchases import day_number
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import CustomerHistory, history_until, lines_of
@@ -230,8 +231,11 @@ def unscored_customers(tx: ValidatedTransactions, as_of: Any, scores: pd.DataFra
     """
     end = parse_day(as_of) + pd.Timedelta(days=1)
     lines = lines_of(tx)
-    seen = set(lines.loc[lines["date"] < end, "customer_id"])
+    # hash tables of Arrow text, not Python sets of a million strings (1.6 s at 135k
+    # customers) nor Index.isin, which turns Arrow text into Python strings (0.9 s)
+    ids = [lines.loc[lines["date"] < end, "customer_id"]]
     zero = getattr(tx, "zero_only", None)
     if zero is not None and not zero.empty:
-        seen |= set(zero.loc[zero["date"] < end, "customer_id"])
-    return len(seen - set(scores["customer_id"]))
+        ids.append(zero.loc[zero["date"] < end, "customer_id"])
+    seen = pd.Index(pd.concat(ids).unique())
+    return int((positions(pd.Index(scores["customer_id"]), seen) < 0).sum())

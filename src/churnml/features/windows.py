@@ -158,7 +158,8 @@ def build_features(
 
 def _distinct_count(who: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
     """Distinct values per customer, by hashing (customer, value) pairs rather than sorting."""
-    codes, uniques = pd.factorize(values.to_numpy())
+    # the Series itself: Arrow text is encoded by Arrow, not first made Python strings
+    codes, uniques = pd.factorize(values)
     pairs = pd.unique(who.astype(np.int64) * (len(uniques) + 1) + codes + 1)
     return np.bincount(pairs // (len(uniques) + 1), minlength=n).astype(float)
 
