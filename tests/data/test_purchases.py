@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from churnml.data import purchases as purchases_module
-from churnml.data import select_lines, simulate_transactions, to_purchases
+from churnml.data import select_lines, simulate_retail_log, simulate_transactions, to_purchases
+from churnml.data.purchases import column_codes
 
 
 def _lines() -> pd.DataFrame:
@@ -77,3 +78,27 @@ def test_a_frame_changed_in_place_is_read_again():
     objects = lines.astype({"customer_id": object})
     to_purchases(objects)
     assert id(objects) not in purchases_module._CODES
+
+
+def test_cuts_share_the_logs_column_codes_and_a_changed_column_is_coded_again(monkeypatch):
+    lines, _ = simulate_retail_log(300, seed=3)  # text columns stored as Arrow strings
+    calls = []
+    real = pd.factorize
+    monkeypatch.setattr(
+        purchases_module.pd, "factorize", lambda v, **k: calls.append(v.name) or real(v, **k)
+    )
+    keep = (lines["date"] < lines["date"].quantile(0.7)).to_numpy()
+    cut = select_lines(lines, keep)
+    coded = calls.count("product_id")
+    assert coded == 1  # the log's column, once
+    inner = select_lines(cut, (cut["amount"] > 10).to_numpy())
+    for frame in (cut, inner):
+        codes = column_codes(frame, "product_id")
+        values = frame["product_id"].to_numpy()
+        # equal values, equal codes, and only those
+        pairs = pd.DataFrame({"v": values, "c": codes}).drop_duplicates()
+        assert pairs["v"].is_unique and pairs["c"].is_unique
+    assert calls.count("product_id") == coded  # the cuts read the log's codes
+    inner["product_id"] = "P-same"  # a new column array: coded again
+    assert len(set(column_codes(inner, "product_id"))) == 1
+    assert calls.count("product_id") == coded + 1

@@ -13,7 +13,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["Purchases", "day_number", "period_start_day", "select_lines", "to_purchases"]
+__all__ = [
+    "Purchases",
+    "column_codes",
+    "day_number",
+    "period_start_day",
+    "select_lines",
+    "to_purchases",
+]
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -75,6 +82,63 @@ def _customer_codes(lines: pd.DataFrame) -> _CustomerCodes:
     )
 
 
+# Integer codes of other text columns (order, product, channel), by id() of the frame and
+# column name, each with the Arrow array it was read from; cuts made with select_lines inherit
+# them as customer codes are. Distinct products per customer hashed the product ids of every
+# snapshot's history again: 7 of 51 s of a train on 1M order lines.
+_COLUMN_CODES: dict[int, dict[str, tuple[np.ndarray, object]]] = {}
+_CODED = ("order_id", "product_id", "channel")
+
+
+def _arrow_of(values: pd.Series) -> object | None:
+    to_arrow = getattr(values.array, "__arrow_array__", None)
+    return to_arrow() if to_arrow is not None else None
+
+
+def column_codes(lines: pd.DataFrame, name: str) -> np.ndarray:
+    """Return integer codes of a text column of a lines frame: equal values, equal codes.
+
+    Parameters
+    ----------
+    lines : pandas.DataFrame
+        Validated lines, or a cut of them made with :func:`select_lines`.
+    name : str
+        A column of ``lines`` (``order_id``, ``product_id``, ``channel``).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        One code per line, ``-1`` for a missing value. Codes are only comparable within one
+        call's answer: a cut shares its parent's codes, which need not start at 0 or be
+        consecutive.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"customer_id": ["a", "a", "b"], "product_id": ["x", "y", "x"]})
+    >>> column_codes(lines, "product_id").tolist()
+    [0, 1, 0]
+    """
+    column = _arrow_of(lines[name])
+    known = _COLUMN_CODES.get(id(lines), {}).get(name)
+    if known is not None and column is not None and known[1] is column:
+        return known[0]
+    codes = pd.factorize(lines[name])[0].astype(np.int64)
+    if column is not None:
+        _remember_column(lines, name, codes, column)
+    return codes
+
+
+def _remember_column(lines: pd.DataFrame, name: str, codes: np.ndarray, column: object) -> None:
+    if id(lines) not in _COLUMN_CODES:
+        try:
+            weakref.finalize(lines, _COLUMN_CODES.pop, id(lines), None)
+        except TypeError:  # not weak-referenceable: nothing can be remembered safely
+            return
+        _COLUMN_CODES[id(lines)] = {}
+    codes.setflags(write=False)  # shared with every cut
+    _COLUMN_CODES[id(lines)][name] = (codes, column)
+
+
 def select_lines(lines: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
     """Return ``lines[mask]``, whose purchases then form without reading the text ids again.
 
@@ -96,6 +160,13 @@ def select_lines(lines: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFr
     if _arrow_column(lines) is not None:
         parent = _customer_codes(lines)
         _remember(out, _CustomerCodes(parent.ids, parent.codes[keep], _arrow_column(out)))
+    for name in _CODED:
+        if name in lines.columns and _arrow_of(lines[name]) is not None:
+            # coded once on the log, the codes of every cut are a slice (see _COLUMN_CODES)
+            codes = column_codes(lines, name)
+            child = _arrow_of(out[name])
+            if child is not None:
+                _remember_column(out, name, codes[keep], child)
     return out
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from churnml.config import FEATURE_WINDOWS_DAYS
 from churnml.data.frames import positions
-from churnml.data.purchases import day_number, select_lines, to_purchases
+from churnml.data.purchases import column_codes, day_number, select_lines, to_purchases
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.features.rfm import btyd_summary, history_until, lines_of, parse_as_of
@@ -133,19 +133,21 @@ def build_features(
         f["return_share"] = np.where(gross > 0, refunds / gross, 0.0)
     f["n_return_lines"] = np.bincount(line_who[returned], minlength=n)
     if "order_id" in lines.columns:
+        orders = column_codes(day_hist.lines, "order_id")[keep]
         f["orders_per_purchase"] = (
-            _distinct_count(line_who[~returned], lines["order_id"][~returned], n) / count
+            _distinct_count(line_who[~returned], orders[~returned], n) / count
         )
     if "quantity" in lines.columns:
         qty = pd.to_numeric(lines["quantity"], errors="coerce").to_numpy(dtype=float)
         ok = ~returned & np.isfinite(qty)
         f["units_per_purchase"] = np.bincount(line_who[ok], weights=qty[ok], minlength=n) / count
     if "product_id" in lines.columns:
-        f["distinct_products"] = _distinct_count(
-            line_who[~returned], lines["product_id"][~returned], n
-        )
+        products = column_codes(day_hist.lines, "product_id")[keep]
+        f["distinct_products"] = _distinct_count(line_who[~returned], products[~returned], n)
     if "channel" in lines.columns:
-        f["n_channels"] = _distinct_count(line_who, lines["channel"], n)
+        f["n_channels"] = _distinct_count(
+            line_who, column_codes(day_hist.lines, "channel")[keep], n
+        )
     if freq != "D":
         # The model's unit: BTYD columns in weeks, and only the customers with a purchase
         # week (a week whose purchase and return cancel out is no purchase in weekly terms;
@@ -156,12 +158,22 @@ def build_features(
     return f
 
 
-def _distinct_count(who: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
-    """Distinct values per customer, by hashing (customer, value) pairs rather than sorting."""
-    # the Series itself: Arrow text is encoded by Arrow, not first made Python strings
-    codes, uniques = pd.factorize(values)
-    pairs = pd.unique(who.astype(np.int64) * (len(uniques) + 1) + codes + 1)
-    return np.bincount(pairs // (len(uniques) + 1), minlength=n).astype(float)
+def _distinct_count(who: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    """Count distinct values per customer, by hashing (customer, code) pairs, not sorting.
+
+    ``codes`` are :func:`~churnml.data.purchases.column_codes` (``-1`` for a missing value,
+    which counts as one more value, as it did when the text was factorised here).
+
+    Returns
+    -------
+    numpy.ndarray
+        One count per customer position ``0 .. n - 1``.
+    """
+    if codes.size == 0:
+        return np.zeros(n)
+    width = int(codes.max()) + 2
+    pairs = pd.unique(who.astype(np.int64) * width + codes + 1)
+    return np.bincount(pairs // width, minlength=n).astype(float)
 
 
 def build_labels(
