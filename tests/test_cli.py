@@ -110,6 +110,25 @@ def test_column_options(tmp_path):
     assert stats["first_date"].startswith("2020-01-02") and stats["purchases"] == 2
 
 
+def test_sample_data_writes_a_retail_log_that_describe_reads(tmp_path):
+    out = tmp_path / "shop.parquet"
+    result = runner.invoke(
+        app, ["sample-data", "retail", "--customers", "400", "--seed", "3", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = pd.read_parquet(out)
+    assert {"order_id", "product_id", "quantity", "channel"} <= set(lines.columns)
+    assert (lines["amount"] < 0).any()  # returns
+    assert lines["customer_id"].nunique() == 400
+    result = runner.invoke(
+        app, ["describe", "--transactions", str(out), "--json", str(tmp_path / "d.json")]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "d.json").read_text())
+    assert summary["validation"]["n_input"] == len(lines)
+    assert summary["stats"]["customers"] == 400
+
+
 @pytest.mark.slow
 def test_sample_data_and_demo(tmp_path):
     synth = tmp_path / "synth.csv"

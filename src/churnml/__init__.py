@@ -3,7 +3,8 @@
 The public API, in the order a data scientist meets it:
 
 - read and validate: :func:`load_transactions` (one or several files or frames),
-  :func:`load_cdnow`, :func:`simulate_transactions`, :func:`describe`;
+  :func:`load_cdnow`, :func:`simulate_transactions`, :func:`simulate_retail_log`,
+  :func:`describe`;
 - models: :class:`BTYDScorer`, :class:`GBMScorer`, :class:`BlendScorer`,
   :class:`RateBaselineScorer`, built by key with :func:`make_scorer` from the
   :data:`CATALOGUE`; :func:`score_with` turns a fitted one into the contract's score table;
@@ -52,6 +53,7 @@ from churnml.data import (
     ValidationReport,
     load_cdnow,
     load_transactions,
+    simulate_retail_log,
     simulate_transactions,
 )
 from churnml.evaluation import Evaluation
@@ -168,6 +170,7 @@ __all__ = [
     "run_demo",
     "score",
     "score_with",
+    "simulate_retail_log",
     "simulate_transactions",
     "train",
 ]

@@ -57,6 +57,7 @@ from churnml.data import (
     ValidatedTransactions,
     load_cdnow,
     load_transactions,
+    simulate_retail_log,
     simulate_transactions,
 )
 from churnml.evaluation import CHAMPION_RULE, LEVEL_RULE, PROMOTION_RULE, Evaluation
@@ -1531,24 +1532,39 @@ class SampleKind(StrEnum):
 
     cdnow = "cdnow"
     synthetic = "synthetic"
+    retail = "retail"
 
 
 @app.command("sample-data")
 @friendly_errors
 def sample_data(
-    kind: Annotated[SampleKind, typer.Argument(help="cdnow (real, bundled) or synthetic.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
-    customers: Annotated[int, typer.Option(help="Synthetic: number of customers.", min=1)] = 10_000,
-    seed: Annotated[int, typer.Option(help="Synthetic: random seed.")] = 0,
+    kind: Annotated[
+        SampleKind,
+        typer.Argument(
+            help="cdnow (real, bundled), synthetic (one row per purchase) or retail (order "
+            "lines with products, channels, returns and a season)."
+        ),
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Where to write: CSV, or Parquet for a .parquet name.")
+    ],
+    customers: Annotated[
+        int, typer.Option(help="synthetic, retail: number of customers.", min=1)
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="synthetic, retail: random seed.")] = 0,
 ) -> None:
-    """Write a bundled transaction log as CSV, in the columns churnml reads by default."""
+    """Write a bundled or simulated transaction log, in the columns churnml reads by default."""
     if kind is SampleKind.cdnow:
         frame = load_cdnow()
     else:
+        simulate = simulate_retail_log if kind is SampleKind.retail else simulate_transactions
         with err.status(f"Simulating {customers:,} customers"):
-            frame, _ = simulate_transactions(customers, seed=seed)
+            frame, _ = simulate(customers, seed=seed)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_path, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    if out_path.suffix.lower() == ".parquet":
+        frame.to_parquet(out_path, index=False)
+    else:
+        frame.to_csv(out_path, index=False, date_format="%Y-%m-%d %H:%M:%S")
     err.print(f"Wrote {len(frame):,} lines to {out_path}")
 
 
