@@ -27,15 +27,15 @@ End to end is ``train`` then ``score``, the two commands a user runs.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from yardstick import Steps, lifetimes_run, print_result
 
 HORIZON = 90
 LINES_PER_CUSTOMER = 7.4  # simulate_retail_log's defaults (measured at 100k customers)
@@ -46,41 +46,16 @@ def _child(kind: str, parquet: str, store: str) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
-    marks: list[tuple[str, float]] = []
-    started = time.perf_counter()
-
-    def step(message: str) -> None:
-        marks.append((message, time.perf_counter()))
-
+    step = Steps()
     result: dict = {"kind": kind}
     if kind == "lifetimes":
         step("import lifetimes")
+        import lifetimes  # noqa: F401  (its import is part of the yardstick)
         import pandas as pd
-        from lifetimes import BetaGeoFitter, GammaGammaFitter
-        from lifetimes.utils import summary_data_from_transaction_data
 
         step("read Parquet")
         frame = pd.read_parquet(parquet, columns=["customer_id", "date", "amount"])
-        step("customer-day purchases")
-        daily = frame.groupby(["customer_id", frame["date"].dt.normalize()])["amount"].sum()
-        daily = daily[daily > 0].reset_index()
-        step("summary")
-        summary = summary_data_from_transaction_data(
-            daily, "customer_id", "date", monetary_value_col="amount", freq="D"
-        )
-        step("BG/NBD fit")
-        bg = BetaGeoFitter(penalizer_coef=0.001).fit(
-            summary["frequency"], summary["recency"], summary["T"]
-        )
-        step("Gamma-Gamma fit")
-        repeat = summary[summary["frequency"] > 0]
-        gg = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
-        step("predict")
-        bg.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
-        bg.conditional_expected_number_of_purchases_up_to_time(
-            HORIZON, summary["frequency"], summary["recency"], summary["T"]
-        )
-        gg.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
+        lifetimes_run(frame, HORIZON, step)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
         step("import churnml")
@@ -103,17 +78,7 @@ def _child(kind: str, parquet: str, store: str) -> dict:
             churnml.publish_scores(scored, store=f"sqlite:///{store}/scores.db")
             result["rows"] = len(scored.scores)
     step("end")
-    total = time.perf_counter() - started
-    steps = [("start-up", round(marks[0][1] - started, 2))]
-    for (message, at), (_, then) in itertools.pairwise(marks):
-        steps.append((message, round(then - at, 2)))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    result.update(
-        steps=steps,
-        seconds=round(total, 2),
-        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
-        peak_mb=round(usage.ru_maxrss / 1024, 0),
-    )
+    result.update(step.result())
     return result
 
 
@@ -132,19 +97,6 @@ def _run(kind: str, parquet: Path, store: Path, timeout: float | None) -> dict:
     if out.returncode != 0:
         return {"kind": kind, "error": out.stderr.strip().splitlines()[-1:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _print(name: str, result: dict) -> None:
-    if "error" in result:
-        print(f"  {name:<10} FAILED: {result['error']}")
-        return
-    extra = f"  champion {result['champion']}" if "champion" in result else ""
-    print(
-        f"  {name:<10} {result['seconds']:8.1f} s  cpu {result['cpu_seconds']:7.1f} s  "
-        f"peak {result['peak_mb']:7.0f} MB{extra}"
-    )
-    for message, seconds in result["steps"]:
-        print(f"      {seconds:8.2f} s  {message}")
 
 
 def main() -> None:
@@ -190,9 +142,9 @@ def main() -> None:
             results = {}
             for kind in ("load", "train", "score"):
                 results[kind] = _run(kind, parquet, Path(tmp), None)
-                _print(kind, results[kind])
+                print_result(kind, results[kind])
             results["lifetimes"] = _run("lifetimes", parquet, Path(tmp), args.lifetimes_timeout)
-            _print("lifetimes", results["lifetimes"])
+            print_result("lifetimes", results["lifetimes"])
             if all("seconds" in results[k] for k in ("train", "score")):
                 both = results["train"]["seconds"] + results["score"]["seconds"]
                 peak = max(results["train"]["peak_mb"], results["score"]["peak_mb"])

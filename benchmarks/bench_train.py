@@ -29,15 +29,14 @@ the totals beside it, and the processor time (user + system) of the fastest.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from yardstick import Steps, lifetimes_run, print_result
 
 HORIZON = 90
 
@@ -49,41 +48,15 @@ def _child(kind: str, csv: str) -> dict:
     warnings.simplefilter("ignore")
     import pandas as pd
 
-    marks: list[tuple[str, float]] = []
-    started = time.perf_counter()
-
-    def step(message: str) -> None:
-        # a step starts at its message and runs until the next one (``end`` closes the last)
-        marks.append((message, time.perf_counter()))
-
+    step = Steps()
     result: dict = {"kind": kind}
     if kind == "lifetimes":
         step("import lifetimes")
-        from lifetimes import BetaGeoFitter, GammaGammaFitter
-        from lifetimes.utils import summary_data_from_transaction_data
+        import lifetimes  # noqa: F401  (its import is part of the yardstick)
 
         step("read CSV")
         frame = pd.read_csv(csv, usecols=["customer_id", "date", "amount"], parse_dates=["date"])
-        step("summary")
-        # what lifetimes counts as a purchase: a customer-day with a positive net amount
-        daily = frame.groupby(["customer_id", frame["date"].dt.normalize()])["amount"].sum()
-        daily = daily[daily > 0].reset_index()
-        summary = summary_data_from_transaction_data(
-            daily, "customer_id", "date", monetary_value_col="amount", freq="D"
-        )
-        step("BG/NBD fit")
-        bg = BetaGeoFitter(penalizer_coef=0.001).fit(
-            summary["frequency"], summary["recency"], summary["T"]
-        )
-        step("Gamma-Gamma fit")
-        repeat = summary[summary["frequency"] > 0]
-        gg = GammaGammaFitter(penalizer_coef=0.0).fit(repeat["frequency"], repeat["monetary_value"])
-        step("predict")
-        bg.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
-        bg.conditional_expected_number_of_purchases_up_to_time(
-            HORIZON, summary["frequency"], summary["recency"], summary["T"]
-        )
-        gg.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
+        lifetimes_run(frame, HORIZON, step)
         step("end")
     else:
         step("import churnml")
@@ -108,17 +81,7 @@ def _child(kind: str, csv: str) -> dict:
             ev = churnml.evaluate(tx, cutoff, HORIZON, champion=True, on_step=step)
             step("end")
             result["auc"] = {k: round(v.get("auc", float("nan")), 4) for k, v in ev.metrics.items()}
-    total = time.perf_counter() - started
-    steps = [("start-up", round(marks[0][1] - started, 2))]
-    for (message, at), (_, then) in itertools.pairwise(marks):
-        steps.append((message, round(then - at, 2)))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    result.update(
-        steps=steps,
-        seconds=round(total, 2),
-        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
-        peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
-    )
+    result.update(step.result())
     return result
 
 
@@ -153,21 +116,6 @@ def _fastest(done: list[dict]) -> dict:
     best = dict(min(good, key=lambda r: r["seconds"]))
     best["all_seconds"] = [r["seconds"] for r in good]
     return best
-
-
-def _print(name: str, result: dict) -> None:
-    if "error" in result:
-        print(f"  {name:<10} FAILED: {result['error']}")
-        return
-    extra = f"  champion {result['champion']}" if "champion" in result else ""
-    if len(result.get("all_seconds", [])) > 1:
-        extra += "  (fastest of " + ", ".join(f"{s:.1f}" for s in result["all_seconds"]) + " s)"
-    print(
-        f"  {name:<10} {result['seconds']:8.1f} s  cpu {result['cpu_seconds']:6.1f} s  "
-        f"peak {result['peak_mb']:7.0f} MB{extra}"
-    )
-    for message, seconds in result["steps"]:
-        print(f"      {seconds:7.2f} s  {message}")
 
 
 def main() -> None:
@@ -213,7 +161,7 @@ def main() -> None:
                     runs[kind].append(_run(kind, csv))
             results = {kind: _fastest(done) for kind, done in runs.items()}
             for kind, result in results.items():
-                _print(kind, result)
+                print_result(kind, result)
             base = results.get("lifetimes", {}).get("seconds")
             if base:
                 for kind in ("train", "retrain", "evaluate"):
