@@ -49,10 +49,14 @@ class _CustomerCodes:
 _CODES: dict[int, _CustomerCodes] = {}
 
 
-def _arrow_column(lines: pd.DataFrame) -> object | None:
-    """Return the immutable Arrow array behind ``customer_id`` (None for other storage)."""
-    to_arrow = getattr(lines["customer_id"].array, "__arrow_array__", None)
+def _arrow_of(values: pd.Series) -> object | None:
+    """Return the immutable Arrow array behind a column (None for other storage)."""
+    to_arrow = getattr(values.array, "__arrow_array__", None)
     return to_arrow() if to_arrow is not None else None
+
+
+def _arrow_column(lines: pd.DataFrame) -> object | None:
+    return _arrow_of(lines["customer_id"])
 
 
 def _remember(lines: pd.DataFrame, entry: _CustomerCodes) -> _CustomerCodes:
@@ -88,11 +92,6 @@ def _customer_codes(lines: pd.DataFrame) -> _CustomerCodes:
 # snapshot's history again: 7 of 51 s of a train on 1M order lines.
 _COLUMN_CODES: dict[int, dict[str, tuple[np.ndarray, object]]] = {}
 _CODED = ("order_id", "product_id", "channel")
-
-
-def _arrow_of(values: pd.Series) -> object | None:
-    to_arrow = getattr(values.array, "__arrow_array__", None)
-    return to_arrow() if to_arrow is not None else None
 
 
 def column_codes(lines: pd.DataFrame, name: str) -> np.ndarray:

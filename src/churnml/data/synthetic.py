@@ -110,7 +110,23 @@ def simulate_transactions(
             "amount": np.round(amount, 2),
         }
     ).sort_values(["date", "customer_id"], kind="stable", ignore_index=True)
-    truth = pd.DataFrame(
+    first = origin + pd.to_timedelta(np.floor(birth * 86400.0), unit="s")
+    truth = _truth(ids, lam, p_drop, nu, alive, first, spend, time_unit_days)
+    return transactions, truth
+
+
+def _truth(
+    ids: np.ndarray,
+    lam: np.ndarray,
+    p_drop: np.ndarray,
+    nu: np.ndarray,
+    alive: np.ndarray,
+    first_purchase: pd.DatetimeIndex,
+    spend: GammaGammaParams,
+    time_unit_days: float,
+) -> pd.DataFrame:
+    """Return each simulated customer's true parameters (rates per ``time_unit_days``)."""
+    return pd.DataFrame(
         {
             "customer_id": ids,
             "lambda_": lam * time_unit_days,
@@ -118,10 +134,9 @@ def simulate_transactions(
             "nu": nu,
             "mean_spend": spend.p / nu,
             "alive": alive,
-            "first_purchase": origin + pd.to_timedelta(np.floor(birth * 86400.0), unit="s"),
+            "first_purchase": first_purchase,
         }
     )
-    return transactions, truth
 
 
 def _purchase_process(
@@ -322,19 +337,9 @@ def simulate_retail_log(
         }
     )
     frame = frame.sort_values(["date", "order_id"], kind="stable", ignore_index=True)
-    truth = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "lambda_": lam * time_unit_days,
-            "p_dropout": p_drop,
-            "nu": nu,
-            "mean_spend": spend.p / nu,
-            "alive": alive,
-            "first_purchase": origin
-            + pd.to_timedelta(np.floor(np.interp(birth, clock, hours) * 3600.0), unit="s"),
-            "channel": names[usual],
-        }
-    )
+    first = origin + pd.to_timedelta(np.floor(np.interp(birth, clock, hours) * 3600.0), unit="s")
+    truth = _truth(ids, lam, p_drop, nu, alive, first, spend, time_unit_days)
+    truth["channel"] = names[usual]
     return frame, truth
 
 
