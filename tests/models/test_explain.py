@@ -67,6 +67,15 @@ def test_contributions_equal_lightgbms_treeshap(params):
     )
 
 
+def test_no_rows_no_contributions():
+    x, y = _table(500)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1}, lgb.Dataset(x, label=y, params={"verbose": -1}), 5
+    )
+    assert shap_contributions(booster, x.iloc[:0]).shape == (0, x.shape[1])
+    assert len(top_reasons(booster, x.iloc[:0])) == 0
+
+
 def test_categorical_and_multiclass_models_go_to_lightgbm_whole():
     x, _ = _table(2000)
     band = np.random.default_rng(5).integers(0, 8, len(x))

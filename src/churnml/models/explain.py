@@ -127,6 +127,8 @@ def shap_contributions(booster: lgb.Booster, X: pd.DataFrame) -> np.ndarray:
     """
     values = np.asfortranarray(X.to_numpy(dtype=float))
     n, k = values.shape
+    if n == 0:
+        return np.zeros((0, k))
     trees = booster.trees_to_dataframe()
     splits = trees[trees["split_feature"].notna()]
     per_iteration = booster.num_model_per_iteration()
