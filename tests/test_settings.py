@@ -19,6 +19,7 @@ def _everything_changed() -> RunSettings:
         as_of="2011-09-09",
         cutoff=pd.Timestamp("2011-06-01 13:45"),
         horizon_days=60,
+        max_customers=5000,
         families=("gbm", "bgnbd"),
         freq="W",
         seed=11,
@@ -40,6 +41,14 @@ def test_round_trip_through_json_is_lossless():
     assert payload["cutoff"] == "2011-06-01"
     for f in dataclasses.fields(RunSettings):
         assert getattr(again, f.name) == getattr(settings, f.name), f.name
+
+
+def test_max_customers_none_survives_the_round_trip():
+    # None (everyone) is not "unset": the default would sample
+    settings = RunSettings(max_customers=None)
+    again = RunSettings.from_dict(json.loads(json.dumps(settings.to_dict())))
+    assert again.max_customers is None
+    assert RunSettings.from_dict({}).max_customers == RunSettings().max_customers == 200_000
 
 
 def test_excluded_customer_ids_are_never_recorded():
@@ -81,6 +90,8 @@ def test_frozen_and_replace_revalidates():
         ({"seed": 1.5}, "seed must be a whole number"),
         ({"as_of": "someday"}, "as_of must be a date"),
         ({"value": {"margin": 0.3}}, "value must be a ValueSettings"),
+        ({"max_customers": 0}, "max_customers must be a positive whole number"),
+        ({"max_customers": 1.5}, "max_customers must be a whole number"),
     ],
 )
 def test_bad_settings_are_named(change, message):

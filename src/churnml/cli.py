@@ -42,6 +42,7 @@ from churnml.campaign import (
 )
 from churnml.config import (
     API_KEYS_ENV,
+    DEFAULT_MAX_CUSTOMERS,
     EXPERIMENT,
     REGISTERED_MODEL,
     SCORE_STORE_ENV,
@@ -619,6 +620,14 @@ def train(
         Path | None,
         typer.Option(help="Also write the model bundle folder here (for --model <folder>)."),
     ] = None,
+    max_customers: Annotated[
+        int,
+        typer.Option(
+            help="Fit on a fixed random sample of this many customers when there are more "
+            "(every line of each); 0 fits on everyone. Scoring always reads everyone.",
+            min=0,
+        ),
+    ] = DEFAULT_MAX_CUSTOMERS,
     loader: dict[str, Any] | None = None,
 ) -> None:
     """Backtest every family, register the winner as challenger, promote it if it beats champion.
@@ -647,6 +656,7 @@ def train(
             experiment=experiment,
             export_dir=out_dir,
             on_step=lambda msg: status.update(msg),
+            max_customers=max_customers or None,
         )
     if result.backtest is not None:
         print_evaluation(result.backtest)

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "parse_day",
     "FEATURE_WINDOWS_DAYS",
+    "DEFAULT_MAX_CUSTOMERS",
     "ColumnMap",
     "ValidationPolicy",
     "REGISTERED_MODEL",
@@ -55,6 +56,9 @@ DEFAULT_SNAPSHOT_KEEP = 10
 
 #: Default prediction horizon in days.
 DEFAULT_HORIZON_DAYS = 90
+#: Customers ``train`` fits on at most: a fixed random sample of them past this (see
+#: :mod:`churnml.data.sampling`); scoring always reads everyone.
+DEFAULT_MAX_CUSTOMERS = 200_000
 #: Trailing windows (days before as-of) for the machine-learning feature table.
 FEATURE_WINDOWS_DAYS = (30, 90, 180, 365)
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from churnml.config import ValidationPolicy, parse_day
+from churnml.config import DEFAULT_MAX_CUSTOMERS, ValidationPolicy, parse_day
 from churnml.exceptions import ConfigError
 
 __all__ = ["RunSettings", "SegmentRules", "ValueSettings"]
@@ -148,6 +148,9 @@ class RunSettings:
         Lifecycle thresholds and value-tier shares.
     policy : ValidationPolicy
         How the transactions were validated.
+    max_customers : int or None
+        ``train`` fits on a fixed random sample of this many customers when the data has more
+        (:func:`~churnml.data.sampling.sample_customers`); None fits on everyone.
 
     Examples
     --------
@@ -168,6 +171,7 @@ class RunSettings:
     value: ValueSettings = field(default_factory=ValueSettings)
     segments: SegmentRules = field(default_factory=SegmentRules)
     policy: ValidationPolicy = field(default_factory=ValidationPolicy)
+    max_customers: int | None = DEFAULT_MAX_CUSTOMERS
 
     def __post_init__(self) -> None:
         for name in ("as_of", "cutoff"):
@@ -185,6 +189,12 @@ class RunSettings:
         if self.freq not in ("D", "W"):
             raise ConfigError(f"RunSettings.freq must be 'D' or 'W'; got {self.freq!r}")
         object.__setattr__(self, "seed", _whole(self.seed, "RunSettings", "seed", False))
+        if self.max_customers is not None:
+            object.__setattr__(
+                self,
+                "max_customers",
+                _whole(self.max_customers, "RunSettings", "max_customers", True),
+            )
         for name, kind in (
             ("value", ValueSettings),
             ("segments", SegmentRules),
@@ -237,6 +247,7 @@ class RunSettings:
             "value": asdict(self.value),
             "segments": asdict(self.segments),
             "policy": _policy_to_dict(self.policy),
+            "max_customers": self.max_customers,
         }
 
     @classmethod
@@ -278,5 +289,6 @@ class RunSettings:
                 data["policy"] = ValidationPolicy(**policy)
         except TypeError as exc:
             raise ConfigError(f"RunSettings.from_dict: {exc}") from None
-        data = {k: v for k, v in data.items() if v is not None or k in ("as_of", "cutoff")}
+        keeps_none = ("as_of", "cutoff", "max_customers")
+        data = {k: v for k, v in data.items() if v is not None or k in keeps_none}
         return cls(**data)

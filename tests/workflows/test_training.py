@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import churnml
 from churnml.cli import app
 from churnml.data import load_transactions, simulate_transactions
+from churnml.data.sampling import sample_customers
 from churnml.models import LevelAdjusted
 from churnml.models.bundle import load_bundle
 
@@ -237,3 +238,54 @@ def test_a_horizon_as_long_as_the_history_picks_on_shorter_windows():
     # their totals are another horizon's: no level from them
     assert result.level is not None and result.level.method == "none"
     assert any("no level is learned from them" in n for n in result.notes)
+
+
+def test_a_log_past_max_customers_trains_on_a_sample_and_scores_everyone(tmp_path):
+    frame, _ = simulate_transactions(2400, seed=5, observation_days=450)
+    tx = load_transactions(frame)
+    result = churnml.train(
+        tx,
+        horizon_days=60,
+        families=["bgnbd"],
+        model_name="sampled-customers",
+        export_dir=tmp_path,
+        max_customers=800,
+    )
+    sample = result.sample
+    assert sample is not None and (sample.customers, sample.sampled) == (2400, 800)
+    assert result.notes[0] == sample.note()
+    # the backtest windows read the sample's customers only
+    assert result.backtests and all(len(ev.labels) <= 800 for ev in result.backtests)
+    params = MlflowClient().get_run(result.run_id).data.params
+    assert params["max_customers"] == "800" and params["sample.sampled"] == "800"
+    _, meta = load_bundle(tmp_path)
+    assert meta["sample"]["customers"] == 2400 and meta["settings"]["max_customers"] == 800
+    # the data fingerprint is the whole log's, not the sample's
+    assert meta["data"]["customers"] == 2400
+    # scoring reads every customer, and the scaled totals of the sample estimate theirs
+    scored = churnml.score(tx, result.settings.as_of, model_name="sampled-customers")
+    assert len(scored.scores) == 2400
+    scores = scored.scores.set_index("customer_id")
+    small, _ = sample_customers(tx, 800, seed=0)
+    mine = scores.loc[small.lines["customer_id"].unique()]
+    n, f = 800, 800 / 2400
+    for key, column in (("buyers", "p_repurchase"), ("revenue", "expected_revenue")):
+        total = result.totals[key]["predicted"]
+        # the sample's customers score as when everyone is scored: the total is theirs, scaled
+        assert total == pytest.approx(mine[column].sum() * sample.scale, rel=1e-9)
+        # and it estimates everyone's within four standard errors of a sample total
+        se = sample.scale * np.sqrt(n * (1 - f)) * scores[column].std()
+        assert abs(total - scores[column].sum()) < 4 * se
+
+
+def test_max_customers_none_trains_on_everyone():
+    frame, _ = simulate_transactions(600, seed=5, observation_days=450)
+    result = churnml.train(
+        load_transactions(frame),
+        horizon_days=60,
+        families=["bgnbd"],
+        track=False,
+        max_customers=None,
+    )
+    assert result.sample is None and result.settings.max_customers is None
+    assert max(len(ev.labels) for ev in result.backtests) > 500

@@ -16,6 +16,7 @@ import pandas as pd
 __all__ = [
     "Purchases",
     "column_codes",
+    "customer_codes",
     "day_number",
     "period_start_day",
     "select_lines",
@@ -84,6 +85,31 @@ def _customer_codes(lines: pd.DataFrame) -> _CustomerCodes:
             column,
         ),
     )
+
+
+def customer_codes(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return the sorted customer ids a lines frame is coded against, and each line's code.
+
+    Parameters
+    ----------
+    lines : pandas.DataFrame
+        Validated lines, or a cut of them made with :func:`select_lines`.
+
+    Returns
+    -------
+    ids : numpy.ndarray of object
+        Sorted customer ids. A cut shares its parent's, so some may have no line in ``lines``.
+    codes : numpy.ndarray of int
+        Per line, the position of its customer in ``ids``.
+
+    Examples
+    --------
+    >>> ids, codes = customer_codes(pd.DataFrame({"customer_id": ["b", "a", "b"]}))
+    >>> ids.tolist(), codes.tolist()
+    (['a', 'b'], [1, 0, 1])
+    """
+    coded = _customer_codes(lines)
+    return coded.ids, coded.codes
 
 
 # Integer codes of other text columns (order, product, channel), by id() of the frame and

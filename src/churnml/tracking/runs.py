@@ -192,18 +192,24 @@ class TrackedRun:
         mlflow.log_params({k: "" if v is None else str(v)[:6000] for k, v in flat.items()})
 
     def log_data(
-        self, tx: ValidatedTransactions, role: str = "data", context: str = "training"
+        self,
+        tx: ValidatedTransactions,
+        role: str = "data",
+        context: str = "training",
+        info: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Log the data fingerprint (parameters, ``<role>_fingerprint.json``, a dataset input).
 
         ``context`` (``training`` or ``evaluation``) labels the dataset in the MLflow UI.
+        ``info`` is ``tx``'s :func:`~churnml.data.fingerprint.fingerprint` when the caller has
+        it already.
 
         Returns
         -------
         dict
             The fingerprint.
         """
-        info = fingerprint(tx)
+        info = fingerprint(tx) if info is None else info
         scalars = {k: v for k, v in info.items() if not isinstance(v, dict)}
         self.log_params({role: scalars})
         mlflow.log_metrics(

@@ -147,7 +147,8 @@ def evaluate(
     seconds = round(time.perf_counter() - started, 3)
     with tracked_run("evaluate", store=store) as run:
         run.timings["evaluate"] = seconds
-        run.log_params(settings.to_dict())
+        # evaluate fits and scores every customer: train's sample size does not apply
+        run.log_params({k: v for k, v in settings.to_dict().items() if k != "max_customers"})
         run.log_data(tx, context="evaluation")
         headline = "champion" if "champion" in result.metrics else None
         run.log_evaluation(result, headline=headline)

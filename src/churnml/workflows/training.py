@@ -28,9 +28,10 @@ import pandas as pd
 
 from churnml._version import __version__
 from churnml.campaign import purchase_gaps
-from churnml.config import EXPERIMENT, REGISTERED_MODEL, parse_day
+from churnml.config import DEFAULT_MAX_CUSTOMERS, EXPERIMENT, REGISTERED_MODEL, parse_day
 from churnml.data.fingerprint import fingerprint
 from churnml.data.purchases import select_lines
+from churnml.data.sampling import CustomerSample, sample_customers
 from churnml.data.validation import ValidatedTransactions, load_transactions
 from churnml.evaluation import (
     CHAMPION_RULE,
@@ -124,6 +125,10 @@ class TrainResult:
     timings : dict of str to float
         Seconds per step: each backtest window (``backtest.window_1`` is the newest), the
         year-ago window, the refit, the totals.
+    sample : CustomerSample or None
+        The customers the backtest and the fit read, when the data had more than
+        ``settings.max_customers`` (None: everyone). ``totals`` are then the sample's scaled
+        to every customer.
     """
 
     champion: str
@@ -144,6 +149,7 @@ class TrainResult:
     level: LevelFit | None = None
     totals: dict[str, dict[str, float | None]] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    sample: CustomerSample | None = None
 
 
 def example_transactions(as_of: Any) -> pd.DataFrame:
@@ -226,6 +232,7 @@ def train(
     track: bool = True,
     on_step: Callable[[str], None] | None = None,
     windows: int = BACKTEST_WINDOWS,
+    max_customers: int | None = DEFAULT_MAX_CUSTOMERS,
 ) -> TrainResult:
     """Backtest, select the champion family, refit on all data, register, maybe promote.
 
@@ -263,6 +270,10 @@ def train(
     windows : int
         Rolling-origin backtest windows wanted (fewer when the history is short; see
         :func:`~churnml.evaluation.backtest.window_cutoffs`).
+    max_customers : int or None
+        With more customers than this, the backtest and the fits read every line of a fixed
+        random sample of this many (:func:`~churnml.data.sampling.sample_customers`), and the
+        run says so; the predicted totals are scaled to every customer. None reads everyone.
 
     Returns
     -------
@@ -290,7 +301,7 @@ def train(
         seed=seed,
         value=value,
         segments=segments,
-    )
+    ).replace(max_customers=max_customers)
     return train_with(
         tx,
         settings,
@@ -343,12 +354,17 @@ def train_with(
     settings = settings.replace(families=check_keys(settings.families or FAMILIES, FAMILIES))
     as_of = settings.as_of
     train_tx = _until(tx, as_of)
+    fit_tx, sample = sample_customers(train_tx, settings.max_customers, settings.seed)
     run_name = f"train to {as_of.date()}, {settings.horizon_days} d"
     # MLflow's store opens in a thread while the models are fitted (see StoreInBackground)
     store = StoreInBackground("train", experiment, run_name) if track else None
     try:
         result, scorer = _select_and_fit(
-            train_tx, settings, on_step if store is None else store.checked(on_step), windows
+            fit_tx,
+            settings,
+            on_step if store is None else store.checked(on_step),
+            windows,
+            sample,
         )
     except Exception:
         if store is not None:
@@ -366,17 +382,23 @@ def train_with(
                     "force": force,
                     "backtest_windows": windows,
                     "backtest_step_days": window_step(settings.horizon_days),
+                    "sample": None if sample is None else sample.to_dict(),
                 }
             )
-            run.log_data(train_tx)
+        # hashing every line once is 1.5 s per million: the run and the bundle share it
+        data = fingerprint(train_tx)
+        if run is not None:
+            run.log_data(train_tx, info=data)
         result.model_name = model_name
-        meta = _bundle_meta(result, train_tx, run, model_name)
+        # the purchase cycle's median is the sample's: a cut of every line is 30 s at 10M
+        meta = _bundle_meta(result, fit_tx, run, model_name, data)
         bundle = save_bundle(scorer, meta, Path(tmp) / "bundle")
         if export_dir is not None:
             result.bundle_dir = Path(export_dir)
             shutil.copytree(bundle, result.bundle_dir, dirs_exist_ok=True)
         if run is not None:
-            _register(run, result, scorer, bundle, meta, train_tx, force, on_step)
+            # the champion's configuration is re-run on the windows of this run: the sample's
+            _register(run, result, scorer, bundle, meta, fit_tx, force, on_step)
     return result
 
 
@@ -440,11 +462,20 @@ def _select_and_fit(
     settings: RunSettings,
     on_step: Callable[[str], None] | None,
     windows: int = BACKTEST_WINDOWS,
+    sample: CustomerSample | None = None,
 ) -> tuple[TrainResult, BaseScorer]:
-    """Backtest the families on rolling windows, pick the winner, refit it, learn its level."""
+    """Backtest the families on rolling windows, pick the winner, refit it, learn its level.
+
+    ``tx`` is the sample when ``sample`` is given: the totals are scaled to every customer.
+
+    Returns
+    -------
+    TrainResult, BaseScorer
+        The run's result (without registry fields) and the level-adjusted champion.
+    """
     assert settings.as_of is not None
     timings: dict[str, float] = {}
-    notes: list[str] = []
+    notes: list[str] = [] if sample is None else [sample.note()]
     horizon = settings.horizon_days
     started = time.perf_counter()
     evaluations, window_notes = backtest_windows(
@@ -517,7 +548,10 @@ def _select_and_fit(
     scorer = LevelAdjusted.around(
         inner, None if level is None else level.factors, tx, settings.horizon_days
     )
-    totals = None if level is None else level.totals(scorer.totals_["adjusted"])
+    adjusted = scorer.totals_["adjusted"]
+    if sample is not None:
+        adjusted = {k: v * sample.scale for k, v in adjusted.items()}
+    totals = None if level is None else level.totals(adjusted)
     timings["totals"] = round(time.perf_counter() - started, 3)
     result = TrainResult(
         family,
@@ -530,6 +564,7 @@ def _select_and_fit(
         level=level,
         totals=totals,
         timings=timings,
+        sample=sample,
     )
     return result, scorer
 
@@ -543,7 +578,11 @@ def _table_records(table: pd.DataFrame | None) -> list[dict[str, Any]] | None:
 
 
 def _bundle_meta(
-    result: TrainResult, tx: ValidatedTransactions, run: TrackedRun | None, model_name: str
+    result: TrainResult,
+    tx: ValidatedTransactions,
+    run: TrackedRun | None,
+    model_name: str,
+    data: dict[str, Any],
 ) -> dict[str, Any]:
     settings, evaluation = result.settings, result.backtest
     as_of = settings.as_of if settings.as_of is not None else lines_of(tx)["date"].max()
@@ -560,7 +599,8 @@ def _bundle_meta(
         "purchase_cycle_days": float(np.median(gaps)) if gaps.size else None,
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
         "churnml_version": __version__,
-        "data": fingerprint(tx),
+        "data": data,
+        "sample": None if result.sample is None else result.sample.to_dict(),
         "backtest": None
         if evaluation is None
         else {k: v for k, v in evaluation.to_dict().items() if k != "diagnostics"},
