@@ -99,6 +99,32 @@ def test_duplicates_auto_depends_on_order_id():
     assert forced.report.n_kept == 1
 
 
+def test_exact_duplicates_are_those_pandas_finds_over_every_column():
+    """The hashed pre-filter finds what DataFrame.duplicated finds, -0.0 and 0.0 included."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.choice(["a", "b", " c", "d"], n),
+            "date": rng.choice(["2020-01-01", "2020-01-02 10:00", "2020-01-03"], n),
+            "amount": rng.choice([5.0, -5.0, 0.0, -0.0, 7.25], n),
+            "order_id": rng.choice(["o1", "o2", "o3"], n),
+            "product_id": rng.choice(["p1", "p2", None], n),
+        }
+    )
+    tx = validate_transactions(frame, policy=ValidationPolicy(duplicates="drop"))
+    # independently: the parsed columns, duplicated as pandas does, over the same rows
+    parsed = frame.assign(
+        customer_id=frame["customer_id"].str.strip(),
+        date=pd.to_datetime(frame["date"], format="ISO8601"),
+    )
+    expected = parsed.duplicated(keep="first")
+    assert tx.report.excluded["exact_duplicate"] == int(expected.sum())
+    kept_rows = set(tx.lines["row"])
+    first_of_each = set(np.flatnonzero(~expected.to_numpy() & (parsed["amount"] != 0)))
+    assert kept_rows == first_of_each
+
+
 def test_returns_are_netted_per_customer_day():
     frame = pd.DataFrame(
         {

@@ -19,6 +19,7 @@ __all__ = [
     "customer_codes",
     "day_number",
     "period_start_day",
+    "remember_customer_codes",
     "select_lines",
     "to_purchases",
 ]
@@ -110,6 +111,31 @@ def customer_codes(lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """
     coded = _customer_codes(lines)
     return coded.ids, coded.codes
+
+
+def remember_customer_codes(lines: pd.DataFrame, ids: np.ndarray, codes: np.ndarray) -> None:
+    """Tell :func:`to_purchases` and :func:`customer_codes` the codes of a frame's customers.
+
+    For the maker of a frame that coded its ids already (validation), so that they are not
+    hashed again. Nothing is remembered unless the ids are stored as Arrow strings.
+
+    Parameters
+    ----------
+    lines : pandas.DataFrame
+        A lines frame whose ``customer_id`` column equals ``ids[codes]``.
+    ids : numpy.ndarray of object
+        Sorted distinct ids (may hold ids the frame lacks).
+    codes : numpy.ndarray of int
+        Per line, the position of its customer in ``ids``.
+
+    Raises
+    ------
+    ValueError
+        ``codes`` has not one entry per line.
+    """
+    if len(codes) != len(lines):
+        raise ValueError(f"{len(codes)} customer codes for {len(lines)} lines")
+    _remember(lines, _CustomerCodes(ids, codes, _arrow_column(lines)))
 
 
 # Integer codes of other text columns (order, product, channel), by id() of the frame and
