@@ -10,7 +10,7 @@ import pandas as pd
 from churnml.campaign.cycles import customer_cycles
 from churnml.config import parse_day
 from churnml.data.frames import positions
-from churnml.data.purchases import day_number
+from churnml.data.purchases import customer_codes, day_number
 from churnml.data.validation import ValidatedTransactions
 from churnml.features.rfm import CustomerHistory, history_until, lines_of
 from churnml.models.base import BaseScorer
@@ -231,11 +231,14 @@ def unscored_customers(tx: ValidatedTransactions, as_of: Any, scores: pd.DataFra
     """
     end = parse_day(as_of) + pd.Timedelta(days=1)
     lines = lines_of(tx)
-    # hash tables of Arrow text, not Python sets of a million strings (1.6 s at 135k
-    # customers) nor Index.isin, which turns Arrow text into Python strings (0.9 s)
-    ids = [lines.loc[lines["date"] < end, "customer_id"]]
+    # the log's customer codes, not its text again (2.5 s at 10M lines); hash tables of Arrow
+    # text, not Python sets of a million strings nor Index.isin, which makes Python strings
+    known, codes = customer_codes(lines)
+    present = np.zeros(known.size, dtype=bool)
+    present[codes[(lines["date"] < end).to_numpy()]] = True
+    seen = pd.Index(known[present], dtype="str")  # distinct already
     zero = getattr(tx, "zero_only", None)
     if zero is not None and not zero.empty:
-        ids.append(zero.loc[zero["date"] < end, "customer_id"])
-    seen = pd.Index(pd.concat(ids).unique())
+        more = zero.loc[zero["date"] < end, "customer_id"]
+        seen = pd.Index(pd.concat([seen.to_series(), more]).unique())
     return int((positions(pd.Index(scores["customer_id"]), seen) < 0).sum())
