@@ -22,10 +22,15 @@ from churnml.data.purchases import Purchases, remember_customer_codes, to_purcha
 from churnml.exceptions import DataValidationError
 
 __all__ = [
+    "FLAGS",
     "REASONS",
+    "REASON_CODES",
+    "ParsedRows",
     "ValidatedTransactions",
     "ValidationReport",
+    "date_format_of",
     "load_transactions",
+    "parse_rows",
     "validate_transactions",
 ]
 
@@ -243,6 +248,24 @@ def _date_format(text: pd.Series, fmt: str | None) -> str | None:
     return used
 
 
+def date_format_of(text: pd.Series, fmt: str | None = None) -> str | None:
+    """Return the format validation parses a column of date text with.
+
+    Parameters
+    ----------
+    text : pandas.Series
+        Date text (stripped), in row order: the first 200 distinct values are read.
+    fmt : str, optional
+        The policy's format, used as given.
+
+    Returns
+    -------
+    str or None
+        A ``strftime`` format, ``"ISO8601"``, or None (each value parsed on its own).
+    """
+    return _date_format(text, fmt)
+
+
 def _to_datetime(text: pd.Series, fmt: str | None, used: str | None) -> pd.Series:
     """Parse text with one format (NaT where it fails); raises ValueError on mixed zones."""
     if used is None:
@@ -289,7 +312,9 @@ def _naive(parsed: pd.Series) -> tuple[pd.Series, int]:
     return parsed, 0
 
 
-def _parse_text_dates(text: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None, int]:
+def _parse_text_dates(
+    text: pd.Series, fmt: str | None, used: str | None = None
+) -> tuple[pd.Series, str | None, int]:
     """Parse date text to naive wall-time timestamps (any unit), the format, rows with a zone.
 
     pandas refuses to parse different UTC offsets into one column, so such a column is parsed
@@ -305,7 +330,7 @@ def _parse_text_dates(text: pd.Series, fmt: str | None) -> tuple[pd.Series, str 
     n_tz : int
         Rows that carried a zone.
     """
-    used = _date_format(text, fmt)
+    used = used or _date_format(text, fmt)
     try:
         parsed, n_tz = _naive(_to_datetime(text, fmt, used))
         return parsed, used, n_tz
@@ -325,8 +350,12 @@ def _parse_text_dates(text: pd.Series, fmt: str | None) -> tuple[pd.Series, str 
     return pd.concat(parts).reindex(text.index), used, n_tz
 
 
-def _parse_dates(col: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None, int, np.ndarray]:
+def _parse_dates(
+    col: pd.Series, fmt: str | None, used: str | None = None
+) -> tuple[pd.Series, str | None, int, np.ndarray]:
     """Parse a date column to naive ``datetime64[ns]`` timestamps.
+
+    ``used`` is the format inferred from the whole column when ``col`` is a part of it.
 
     Returns
     -------
@@ -343,7 +372,7 @@ def _parse_dates(col: pd.Series, fmt: str | None) -> tuple[pd.Series, str | None
         parsed, n_tz = _naive(col)
         used = None
     else:
-        parsed, used, n_tz = _parse_text_dates(col.astype(str).str.strip(), fmt)
+        parsed, used, n_tz = _parse_text_dates(col.astype(str).str.strip(), fmt, used)
     out_of_range = (
         parsed.notna() & ((parsed < FIRST_DAY) | (parsed >= LAST_DAY + pd.Timedelta(days=1)))
     ).to_numpy(dtype=bool)
@@ -401,6 +430,104 @@ def _parse_amounts(col: pd.Series) -> pd.Series:
     return values.where(np.isfinite(values))
 
 
+@dataclass
+class ParsedRows:
+    """The checks that read one row at a time: parsed columns, a reason per row, flag counts.
+
+    Attributes
+    ----------
+    parsed : pandas.DataFrame
+        ``customer_id`` (stripped text), ``date`` (naive ``datetime64[ns]``), ``amount``
+        (float) and the optional columns present (``quantity`` as float).
+    reason : numpy.ndarray of int8
+        Per row, 0 when kept so far, else the position in :data:`REASONS` plus one.
+    flags : dict of str to int
+        ``customer_id_stripped``, ``timezone_dropped`` and ``quantity_not_numeric`` counts.
+    date_format : str or None
+        The date format used.
+    """
+
+    parsed: pd.DataFrame
+    reason: np.ndarray
+    flags: dict[str, int]
+    date_format: str | None
+
+
+#: Reason codes: 0 is kept, the k-th reason of :data:`REASONS` is k.
+REASON_CODES: dict[str, int] = {name: i + 1 for i, name in enumerate(REASONS)}
+
+
+def parse_rows(
+    frame: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | None,
+    policy: ValidationPolicy,
+    date_format: str | None = None,
+) -> ParsedRows:
+    """Parse the columns and find the reasons that need no other row.
+
+    The reasons, in order: missing customer id, unparseable or out-of-range date, non-numeric
+    amount, dated after as-of, excluded customer. :func:`validate_transactions` applies them
+    to a whole log; the Spark engine to each batch of one, with the date format found on the
+    whole column.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Raw rows with the contract's column names.
+    as_of : pandas.Timestamp or None
+        Rows dated after this day are excluded.
+    policy : ValidationPolicy
+        The validation policy.
+    date_format : str, optional
+        The format of the date text, when it was inferred from more rows than ``frame``.
+
+    Returns
+    -------
+    ParsedRows
+        Parsed columns, reasons and flag counts.
+    """
+    n = len(frame)
+    reason = np.zeros(n, dtype=np.int8)
+    flags: dict[str, int] = {}
+
+    def exclude(name: str, mask: np.ndarray) -> None:
+        reason[(reason == 0) & mask] = REASON_CODES[name]
+
+    customer, flags["customer_id_stripped"] = _customer_ids(frame["customer_id"])
+    exclude("missing_customer_id", (customer == "").to_numpy())
+    dates, used, flags["timezone_dropped"], out_of_range = _parse_dates(
+        frame["date"], policy.date_format, date_format
+    )
+    exclude("unparseable_date", dates.isna().to_numpy() & ~out_of_range)
+    exclude("date_out_of_range", out_of_range)
+    amount = _parse_amounts(frame["amount"])
+    exclude("non_numeric_amount", amount.isna().to_numpy())
+    if as_of is not None:
+        exclude("after_as_of", (dates >= as_of + pd.Timedelta(days=1)).to_numpy())
+    excluded_ids = np.zeros(n, dtype=bool)
+    if policy.exclude_customers:
+        excluded_ids |= customer.isin(policy.exclude_customers).to_numpy()
+    if policy.exclude_customer_pattern:
+        pattern = re.compile(policy.exclude_customer_pattern)
+        excluded_ids |= customer.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+    exclude("excluded_customer", excluded_ids)
+
+    optional = [c for c in ColumnMap.OPTIONAL if c in frame.columns]
+    parsed = pd.DataFrame({"customer_id": customer, "date": dates, "amount": amount})
+    for c in optional:
+        parsed[c] = frame[c]
+    flags["quantity_not_numeric"] = 0
+    if "quantity" in parsed.columns:
+        # parsed once here, not by every feature table built from these lines
+        given = parsed["quantity"]
+        quantity = pd.to_numeric(given, errors="coerce").astype(float)
+        blank = given.isna() | given.astype(str).str.strip().eq("")
+        flags["quantity_not_numeric"] = int((quantity.isna() & ~blank).sum())
+        parsed["quantity"] = quantity
+    return ParsedRows(parsed, reason, flags, used)
+
+
 def validate_transactions(
     raw: RawTransactions | pd.DataFrame,
     *,
@@ -445,48 +572,16 @@ def validate_transactions(
         raw = from_frame(raw, columns)
     frame = raw.frame
     n = len(frame)
-    reason = np.zeros(n, dtype=np.int8)  # 0 = kept; k = k-th entry of REASONS
-    codes = {name: i + 1 for i, name in enumerate(REASONS)}
-    flags = dict.fromkeys(FLAGS, 0)
+    as_of_ts = None if as_of is None else parse_day(as_of, "as_of")
+    rows = parse_rows(frame, as_of=as_of_ts, policy=policy)
+    parsed, reason, date_format = rows.parsed, rows.reason, rows.date_format
+    customer, dates, amount = parsed["customer_id"], parsed["date"], parsed["amount"]
+    codes = REASON_CODES
+    flags = {**dict.fromkeys(FLAGS, 0), **rows.flags}
 
     def exclude(name: str, mask: np.ndarray) -> None:
         reason[(reason == 0) & mask] = codes[name]
 
-    customer, flags["customer_id_stripped"] = _customer_ids(frame["customer_id"])
-    exclude("missing_customer_id", (customer == "").to_numpy())
-    dates, date_format, flags["timezone_dropped"], out_of_range = _parse_dates(
-        frame["date"], policy.date_format
-    )
-    exclude("unparseable_date", dates.isna().to_numpy() & ~out_of_range)
-    exclude("date_out_of_range", out_of_range)
-    amount = _parse_amounts(frame["amount"])
-    exclude("non_numeric_amount", amount.isna().to_numpy())
-
-    as_of_ts = None
-    if as_of is not None:
-        as_of_ts = parse_day(as_of, "as_of")
-        end = as_of_ts + pd.Timedelta(days=1)
-        exclude("after_as_of", (dates >= end).to_numpy())
-
-    excluded_ids = np.zeros(n, dtype=bool)
-    if policy.exclude_customers:
-        excluded_ids |= customer.isin(policy.exclude_customers).to_numpy()
-    if policy.exclude_customer_pattern:
-        pattern = re.compile(policy.exclude_customer_pattern)
-        excluded_ids |= customer.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
-    exclude("excluded_customer", excluded_ids)
-
-    optional = [c for c in ColumnMap.OPTIONAL if c in frame.columns]
-    parsed = pd.DataFrame({"customer_id": customer, "date": dates, "amount": amount})
-    for c in optional:
-        parsed[c] = frame[c]
-    if "quantity" in parsed.columns:
-        # parsed once here, not by every feature table built from these lines
-        given = parsed["quantity"]
-        quantity = pd.to_numeric(given, errors="coerce").astype(float)
-        blank = given.isna() | given.astype(str).str.strip().eq("")
-        flags["quantity_not_numeric"] = int((quantity.isna() & ~blank).sum())
-        parsed["quantity"] = quantity
     # sorted, as purchases want them; coded once for every count below and for purchases
     who, ids = pd.factorize(customer, sort=True)
     ids = np.asarray(ids, dtype=object)

@@ -1,0 +1,318 @@
+"""Read and validate a transaction log as Spark DataFrames, with pandas' counts.
+
+The checks that read one row at a time run in each batch through the pandas path's own
+:func:`~churnml.data.validation.parse_rows` (``mapInPandas``), with the date format found on
+the first rows of the whole column, as pandas finds it. Those that read other rows (exact
+duplicates, customer totals, purchases) are Spark aggregations. Nothing is collected to the
+driver but counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from churnml.config import ColumnMap, ValidationPolicy, parse_day
+from churnml.data.validation import (
+    FLAGS,
+    REASON_CODES,
+    REASONS,
+    ValidationReport,
+    date_format_of,
+    parse_rows,
+)
+from churnml.exceptions import DataFileError, DataValidationError
+
+__all__ = ["SparkTransactions", "day_number_column", "read_spark", "validate_spark"]
+
+_TEXT_OPTIONAL = ("order_id", "product_id", "channel")
+#: Flags parse_rows counts per batch; each batch writes its count on its first row.
+_BATCH_FLAGS = ("customer_id_stripped", "timezone_dropped", "quantity_not_numeric")
+
+
+@dataclass
+class SparkTransactions:
+    """Validated lines as a Spark DataFrame, and the report pandas would give.
+
+    Attributes
+    ----------
+    lines : pyspark.sql.DataFrame
+        Kept rows: ``customer_id``, ``date`` (naive timestamp), ``amount`` and the optional
+        columns present, as :class:`~churnml.data.validation.ValidatedTransactions` holds
+        them (without ``row``: a distributed log has no row order).
+    report : ValidationReport
+        Counts per reason and flag, customers, purchases, dates and revenue. ``examples`` is
+        empty: the rows are not collected.
+    policy : ValidationPolicy
+        The policy applied.
+    """
+
+    lines: DataFrame
+    report: ValidationReport
+    policy: ValidationPolicy
+
+
+def read_spark(
+    spark: SparkSession,
+    path: str | Path,
+    columns: ColumnMap | None = None,
+    sep: str = ",",
+) -> DataFrame:
+    """Read a log (Parquet, or delimited text as strings) with the contract's column names.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+        The session.
+    path : str or pathlib.Path
+        A file or folder: ``.parquet``/``.pq`` (or a folder of them) as Parquet, else text.
+    columns : ColumnMap, optional
+        The input's column names.
+    sep : str
+        The text's delimiter.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The contract's columns present, renamed; text is left unparsed.
+
+    Raises
+    ------
+    DataFileError
+        A required column is missing (the message names it and the file).
+    """
+    columns = columns or ColumnMap()
+    text = str(path)
+    parquet = text.endswith((".parquet", ".pq")) or (
+        Path(text).is_dir() and any(Path(text).glob("*.parquet"))
+    )
+    if parquet:
+        frame = spark.read.parquet(text)
+    else:
+        frame = spark.read.csv(text, header=True, sep=sep, inferSchema=False)
+    names = columns.source_names()
+    missing = [
+        f"{names[c]!r}"
+        for c in ColumnMap.REQUIRED
+        if names[c] not in frame.columns  # type: ignore[index]
+    ]
+    if missing:
+        raise DataFileError(text, f"missing required column(s) {', '.join(missing)}")
+    present = [c for c in (*ColumnMap.REQUIRED, *ColumnMap.OPTIONAL) if names[c] in frame.columns]
+    return frame.select(*(F.col(names[c]).alias(c) for c in present))
+
+
+def _parsed_schema(raw: DataFrame) -> T.StructType:
+    fields = [
+        T.StructField("customer_id", T.StringType()),
+        T.StructField("date", T.TimestampNTZType()),
+        T.StructField("amount", T.DoubleType()),
+    ]
+    for name in ("order_id", "product_id", "quantity", "channel"):
+        if name in raw.columns:
+            kind = T.DoubleType() if name == "quantity" else T.StringType()
+            fields.append(T.StructField(name, kind))
+    fields.append(T.StructField("reason", T.ByteType()))
+    fields += [T.StructField(f"_{f}", T.LongType()) for f in _BATCH_FLAGS]
+    return T.StructType(fields)
+
+
+def _date_text_format(raw: DataFrame, policy: ValidationPolicy) -> str | None:
+    """Return the format pandas would infer on the whole column, from its first values."""
+    if isinstance(raw.schema["date"].dataType, T.TimestampType | T.TimestampNTZType | T.DateType):
+        return None
+    head = raw.select("date").limit(5000).toPandas()["date"]
+    text = head.astype(str).str.strip()
+    return date_format_of(text[text != ""], policy.date_format)
+
+
+def day_number_column(column: str = "date") -> Any:
+    """Whole days since 1970-01-01 of a naive timestamp column (time of day dropped)."""
+    return F.datediff(F.to_date(F.col(column)), F.lit("1970-01-01").cast("date"))
+
+
+def validate_spark(
+    raw: DataFrame,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    policy: ValidationPolicy | None = None,
+    source: str = "<Spark DataFrame>",
+) -> SparkTransactions:
+    """Validate a log as Spark jobs: the same kept lines and counts as the pandas path.
+
+    Parameters
+    ----------
+    raw : pyspark.sql.DataFrame
+        Rows with the contract's column names (:func:`read_spark`).
+    as_of : str or pandas.Timestamp, optional
+        Rows dated after this day are excluded.
+    policy : ValidationPolicy, optional
+        As for :func:`~churnml.data.validation.validate_transactions`.
+    source : str
+        What the report names as the source.
+
+    Returns
+    -------
+    SparkTransactions
+        The kept lines (cached) and the report.
+
+    Raises
+    ------
+    DataValidationError
+        ``policy.strict`` is set and a row was excluded, or no row is left.
+    """
+    policy = policy or ValidationPolicy()
+    as_of_ts = None if as_of is None else parse_day(as_of, "as_of")
+    used = _date_text_format(raw, policy)
+    schema = _parsed_schema(raw)
+    names = [f.name for f in schema.fields]
+
+    def parse(batches: Any) -> Any:
+        for batch in batches:
+            rows = parse_rows(batch, as_of=as_of_ts, policy=policy, date_format=used)
+            out = rows.parsed.copy()
+            for name in _TEXT_OPTIONAL:
+                if name in out.columns:  # text as the pandas path keeps it
+                    out[name] = out[name].astype("string")
+            out["date"] = out["date"].astype("datetime64[us]")
+            out["reason"] = rows.reason
+            for flag in _BATCH_FLAGS:
+                column = [0] * len(out)
+                if column:
+                    column[0] = int(rows.flags.get(flag, 0))
+                out[f"_{flag}"] = column
+            yield out[names]
+
+    rows = raw.mapInPandas(parse, schema).cache()
+    parsed_columns = [c for c in names if c != "reason" and not c.startswith("_")]
+    code = F.col("reason")
+
+    def exclude(frame: DataFrame, name: str, condition: Any) -> DataFrame:
+        return frame.withColumn(
+            "reason",
+            F.when((code == 0) & condition, F.lit(REASON_CODES[name]).cast("byte")).otherwise(code),
+        )
+
+    # Duplicates among the rows kept so far, as pandas' duplicated() over them: the first of
+    # equal lines is kept (which one does not matter, they are equal)
+    equal = Window.partitionBy(*parsed_columns, "reason").orderBy(F.monotonically_increasing_id())
+    rows = rows.withColumn("_dup", (code == 0) & (F.row_number().over(equal) > 1))
+    drop_dups = policy.duplicates == "drop" or (
+        policy.duplicates == "auto" and "order_id" in raw.columns
+    )
+    if drop_dups:
+        rows = exclude(rows, "exact_duplicate", F.col("_dup"))
+    rows = exclude(rows, "zero_amount", F.col("amount") == 0)
+    if policy.returns == "drop":
+        rows = exclude(rows, "return", F.col("amount") < 0)
+    if policy.max_customer_revenue is not None:
+        alive_total = F.sum(F.when(code == 0, F.col("amount")).otherwise(0.0)).over(
+            Window.partitionBy("customer_id")
+        )
+        rows = exclude(rows, "outlier_customer", alive_total > float(policy.max_customer_revenue))
+    rows = rows.cache()
+    counts = rows.agg(
+        F.count(F.lit(1)).alias("n"),
+        *(F.sum(F.col(f"_{f}")).alias(f) for f in _BATCH_FLAGS),
+        F.sum(F.col("_dup").cast("long")).alias("dup"),
+        F.sum(((code == 0) & (F.col("amount") < 0)).cast("long")).alias("negative_kept"),
+        F.countDistinct(F.when(F.col("customer_id") != "", F.col("customer_id"))).alias(
+            "customers_input"
+        ),
+    ).first()
+    assert counts is not None
+    tally = rows.groupBy("reason").count().collect()
+    by_reason = {int(r["reason"]): int(r["count"]) for r in tally}
+    n = int(counts["n"])
+    excluded = {name: by_reason.get(c, 0) for name, c in REASON_CODES.items()}
+    flags = dict.fromkeys(FLAGS, 0)
+    for flag in _BATCH_FLAGS:
+        flags[flag] = int(counts[flag] or 0)
+    if not drop_dups:
+        flags["duplicate_kept"] = int(counts["dup"] or 0)
+    if policy.returns == "net":
+        flags["return_netted"] = int(counts["negative_kept"] or 0)
+    lines = rows.where(code == 0).select(*parsed_columns).cache()
+    n_kept = n - sum(excluded.values())
+    report = ValidationReport(
+        source=source,
+        n_input=n,
+        n_kept=n_kept,
+        excluded=excluded,
+        examples={name: [] for name in REASONS},
+        flags=flags,
+        row_word="row",
+        date_format=used,
+        freq=policy.freq,
+        as_of=as_of_ts,
+    )
+    if policy.strict and report.n_excluded:
+        raise DataValidationError(
+            source,
+            f"strict validation: {report.n_excluded} of {n} rows would be excluded:\n  "
+            + "\n  ".join(report.excluded_lines()),
+        )
+    if n_kept == 0:
+        detail = "\n  ".join(report.excluded_lines())
+        raise DataValidationError(
+            source, f"no usable rows: all {n} rows were excluded:\n  {detail}"
+        )
+    report.n_customers_input = int(counts["customers_input"])
+    _count_purchases(lines, report, policy)
+    rows.unpersist()
+    return SparkTransactions(lines=lines, report=report, policy=policy)
+
+
+def _count_purchases(lines: DataFrame, report: ValidationReport, policy: ValidationPolicy) -> None:
+    """Fill the report's customer, purchase, date and revenue counts from the kept lines."""
+    periods = period_nets(lines, policy.freq)
+    net = F.sum("amount").over(Window.partitionBy("customer_id", "period"))
+    line_stats = (
+        lines.withColumn("period", period_column(policy.freq))
+        .withColumn("net", net)
+        .agg(
+            F.sum((F.col("net") <= 0).cast("long")).alias("not_a_purchase"),
+            F.countDistinct("customer_id").alias("customers"),
+            F.min("date").alias("first"),
+            F.max("date").alias("last"),
+            F.sum("amount").alias("revenue"),
+        )
+        .first()
+    )
+    buyers = (
+        periods.where(F.col("net") > 0)
+        .agg(F.count(F.lit(1)).alias("purchases"), F.countDistinct("customer_id").alias("buyers"))
+        .first()
+    )
+    assert line_stats is not None and buyers is not None
+    report.flags["not_a_purchase"] = int(line_stats["not_a_purchase"] or 0)
+    report.n_customers = int(line_stats["customers"])
+    report.n_purchases = int(buyers["purchases"])
+    report.n_customers_without_purchase = report.n_customers - int(buyers["buyers"])
+    report.first_date = pd.Timestamp(line_stats["first"])
+    report.last_date = pd.Timestamp(line_stats["last"])
+    report.revenue = float(line_stats["revenue"])
+
+
+def period_column(freq: str) -> Any:
+    """Day number of each line's purchase period start: its day, or its week's Monday."""
+    day = day_number_column()
+    if freq == "D":
+        return day
+    # as churnml.data.purchases.period_start_day: day 0 (1970-01-01) is a Thursday
+    return F.floor((day + 3) / 7).cast("long") * 7 - 3
+
+
+def period_nets(lines: DataFrame, freq: str) -> DataFrame:
+    """Net amount per customer and purchase period: ``customer_id``, ``period``, ``net``."""
+    return (
+        lines.withColumn("period", period_column(freq))
+        .groupBy("customer_id", "period")
+        .agg(F.sum("amount").alias("net"))
+    )

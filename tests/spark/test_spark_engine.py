@@ -1,0 +1,179 @@
+"""The Spark engine equals the pandas path: validation counts, BTYD summaries, labels, fits.
+
+PySpark local[2] on the machine's Java. Every comparison is to 1e-9 (sums of amounts are
+added in another order, so equal to the last few bits, not bitwise).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import churnml
+from churnml.config import ValidationPolicy
+from churnml.features import btyd_summary, build_labels
+from churnml.models.btyd import TransactionModel
+
+pytestmark = pytest.mark.slow
+
+if os.environ.get("CHURNML_REQUIRE_SPARK") != "1":
+    pytest.importorskip("pyspark", reason="PySpark is not installed (pip install churnml[spark])")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime for Spark on this machine", allow_module_level=True)
+
+from churnml.spark import (  # noqa: E402  (after the skip: pyspark is optional)
+    btyd_summary_spark,
+    build_labels_spark,
+    distinct_summary,
+    fit_transactions,
+    local_session,
+    read_spark,
+    validate_spark,
+)
+
+TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = local_session(2)
+    yield session
+    session.stop()
+
+
+def _tricky_log() -> pd.DataFrame:
+    """Ties, returns, exact duplicates, time zones, blanks and junk, in one small log."""
+    rows = [
+        # a: two lines one day (a tie), a return netting a later day to zero, a repeat
+        ("a", "2021-01-04 10:00:00", "20.0", "o1"),
+        ("a", "2021-01-04 18:30:00+02:00", "5.5", "o2"),
+        ("a", "2021-01-20 09:00:00", "12.0", "o3"),
+        ("a", "2021-01-20 09:05:00", "-12.0", "r3"),
+        ("a", "2021-02-11T08:00:00Z", "30.0", "o4"),
+        # b: exact duplicate line (same order id) and an offset far from UTC
+        ("b", "2021-01-05 23:30:00-05:00", "8.0", "o5"),
+        ("b", "2021-01-05 23:30:00-05:00", "8.0", "o5"),
+        ("b", "2021-03-01 12:00:00", "9.0", "o6"),
+        ("b", "2021-04-02 12:00:00", "11.0", "o7"),
+        # c: only a return, and a zero line: no purchase
+        ("c", "2021-01-06 12:00:00", "-4.0", "r8"),
+        ("c", "2021-01-07 12:00:00", "0", "o9"),
+        # junk rows excluded by name
+        ("", "2021-01-08 12:00:00", "3.0", "o10"),
+        ("d", "not a date", "3.0", "o11"),
+        ("d", "2021-01-08 12:00:00", "three", "o12"),
+        # d buys twice in one week (a weekly tie), then once after as-of
+        ("d", "2021-01-11 12:00:00", "7.0", "o13"),
+        ("d", "2021-01-14 12:00:00", "6.0", "o14"),
+        ("d", "2021-03-15 12:00:00", "4.0", "o15"),
+        (" e ", "2021-02-01 00:00:00", "15.0", "o16"),
+        ("e", "2021-02-20 00:00:00", "16.0", "o17"),
+        ("e", "2021-03-20 00:00:00", "17.0", "o18"),
+        ("f", "2021-06-30 00:00:00", "1.0", "o19"),
+    ]
+    return pd.DataFrame(rows, columns=["customer_id", "date", "amount", "order_id"])
+
+
+def _same_report(pandas_report, spark_report):
+    mine, theirs = pandas_report.to_dict(), spark_report.to_dict()
+    for key, value in mine.items():
+        if key in ("examples", "row_word", "source"):
+            continue  # a distributed log has no row numbers to show
+        if key == "revenue":
+            assert theirs[key] == pytest.approx(value, rel=TOL), key
+        else:
+            assert theirs[key] == value, key
+
+
+def _summary_equal(spark_frame, expected: pd.DataFrame) -> None:
+    got = spark_frame.toPandas().set_index("customer_id").sort_index()
+    expected = expected.sort_index()
+    assert got.index.tolist() == expected.index.tolist()
+    for column in expected.columns:
+        want = expected[column].to_numpy(dtype=float)
+        have = got[column].to_numpy(dtype=float)
+        assert np.array_equal(np.isnan(want), np.isnan(have)), column
+        ok = ~np.isnan(want)
+        np.testing.assert_allclose(have[ok], want[ok], rtol=TOL, atol=TOL, err_msg=column)
+
+
+@pytest.fixture(scope="module")
+def cdnow_csv(tmp_path_factory, cdnow):
+    path = tmp_path_factory.mktemp("spark") / "cdnow.csv"
+    cdnow.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cdnow_both(spark, cdnow_csv):
+    pandas_tx = churnml.load_transactions(cdnow_csv)
+    spark_tx = validate_spark(read_spark(spark, cdnow_csv), source=str(cdnow_csv))
+    return pandas_tx, spark_tx
+
+
+def test_cdnow_validation_counts_equal_pandas(cdnow_both):
+    pandas_tx, spark_tx = cdnow_both
+    _same_report(pandas_tx.report, spark_tx.report)
+    assert spark_tx.lines.count() == pandas_tx.report.n_kept
+
+
+@pytest.mark.parametrize(("as_of", "freq"), [("1997-09-30", "D"), ("1998-03-31", "W")])
+def test_cdnow_summary_and_labels_equal_pandas(cdnow_both, as_of, freq):
+    pandas_tx, spark_tx = cdnow_both
+    _summary_equal(
+        btyd_summary_spark(spark_tx.lines, as_of, freq), btyd_summary(pandas_tx, as_of, freq)
+    )
+    labels = build_labels(pandas_tx, as_of, 90, freq=freq)
+    _summary_equal(
+        build_labels_spark(spark_tx.lines, as_of, 90, freq),
+        labels.assign(bought=labels["bought"].astype(float)),
+    )
+
+
+def test_bgnbd_fitted_from_distinct_rows_equals_pandas(cdnow_both):
+    pandas_tx, spark_tx = cdnow_both
+    summary = btyd_summary_spark(spark_tx.lines, "1997-09-30")
+    rows = distinct_summary(summary)
+    # 8,683 rows stand for 23,500 customers, and only they reach the driver
+    assert len(rows) < pandas_tx.report.n_customers / 2
+    assert rows["weight"].sum() == len(btyd_summary(pandas_tx, "1997-09-30"))
+    fitted = fit_transactions(summary)
+    reference = TransactionModel().fit(btyd_summary(pandas_tx, "1997-09-30"))
+    for key, value in reference.params_.items():
+        assert fitted.params_[key] == pytest.approx(value, rel=1e-9), key
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_ties_returns_duplicates_and_time_zones_equal_pandas(spark, tmp_path, freq):
+    path = tmp_path / "tricky.csv"
+    _tricky_log().to_csv(path, index=False)
+    policy = ValidationPolicy(freq=freq)
+    pandas_tx = churnml.load_transactions(path, policy=policy)
+    spark_tx = validate_spark(read_spark(spark, path), policy=policy, source=str(path))
+    _same_report(pandas_tx.report, spark_tx.report)
+    # the log's traps are really there
+    report = pandas_tx.report
+    assert report.excluded["exact_duplicate"] == 1 and report.flags["timezone_dropped"] >= 3
+    assert report.excluded["missing_customer_id"] == 1 and report.n_customers_without_purchase
+    for as_of in ("2021-01-31", "2021-02-28"):
+        _summary_equal(
+            btyd_summary_spark(spark_tx.lines, as_of, freq), btyd_summary(pandas_tx, as_of, freq)
+        )
+        labels = build_labels(pandas_tx, as_of, 60, freq=freq)
+        _summary_equal(
+            build_labels_spark(spark_tx.lines, as_of, 60, freq),
+            labels.assign(bought=labels["bought"].astype(float)),
+        )
+
+
+def test_a_missing_column_is_named(spark, tmp_path):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"customer_id": ["a"], "when": ["2021-01-01"], "amount": [1.0]}).to_csv(
+        path, index=False
+    )
+    with pytest.raises(churnml.exceptions.DataFileError, match="'date'"):
+        read_spark(spark, path)
