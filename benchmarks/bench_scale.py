@@ -22,6 +22,16 @@ so that each peak memory (max RSS) is the stage's own and nothing is warm from a
   seconds (reported as not finished).
 
 End to end is ``train`` then ``score``, the two commands a user runs.
+
+With ``--spark``, two more stages run on PySpark ``local[2]`` (each its own session and JVM):
+
+- ``spark-passes``: read and validate as Spark jobs, then the BTYD summary at the last date,
+  the labels of the 90 days before it, and BG/NBD fitted on the driver from the summary's
+  distinct rows (:mod:`churnml.spark`);
+- ``spark-train``: read and validate in Spark, then ``train_spark`` (the customer sample drawn
+  in Spark and collected, the data fingerprinted in Spark, the pandas fit), tracked.
+
+Their peak memory is the Python driver's and, apart, the JVM's (``VmHWM``).
 """
 
 from __future__ import annotations
@@ -48,6 +58,42 @@ def _child(kind: str, parquet: str, store: str) -> dict:
     warnings.simplefilter("ignore")
     step = Steps()
     result: dict = {"kind": kind}
+    if kind.startswith("spark"):
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow-spark.db"
+        step("import churnml.spark, start local[2]")
+        import pandas as pd
+
+        import churnml.spark as engine
+
+        session = engine.local_session(2)
+        step("read and validate in Spark")
+        spark_tx = engine.validate_spark(engine.read_spark(session, parquet), source=parquet)
+        result["customers"] = int(spark_tx.report.n_customers)
+        last = pd.Timestamp(spark_tx.report.last_date).normalize()
+        if kind == "spark-passes":
+            step("BTYD summary at the last date")
+            summary = engine.btyd_summary_spark(spark_tx.lines, last).cache()
+            summary.count()
+            step("labels of the last 90 days")
+            labels = engine.build_labels_spark(
+                spark_tx.lines, last - pd.Timedelta(days=HORIZON), HORIZON
+            )
+            labels.count()
+            step("BG/NBD fit from the distinct summary rows")
+            rows = engine.distinct_summary(summary)
+            engine.fit_transactions(summary)
+            result["distinct_rows"] = len(rows)
+        else:
+            step("train (sample drawn in Spark)")
+            res = engine.train_spark(
+                spark_tx, horizon_days=HORIZON, model_name="bench-scale-spark", on_step=step
+            )
+            result["champion"] = res.champion
+        step("end")
+        result["jvm_peak_mb"] = _java_peak_mb()
+        session.stop()
+        result.update(step.result())
+        return result
     if kind == "lifetimes":
         step("import lifetimes")
         import lifetimes  # noqa: F401  (its import is part of the yardstick)
@@ -82,6 +128,22 @@ def _child(kind: str, parquet: str, store: str) -> dict:
     return result
 
 
+def _java_peak_mb() -> float | None:
+    """Peak resident memory of this process's Java child (the Spark driver JVM), in MB."""
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            if b"java" in cmdline:
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        return round(int(line.split()[1]) / 1024, 0)
+    return None
+
+
 def _run(kind: str, parquet: Path, store: Path, timeout: float | None) -> dict:
     try:
         command = [sys.executable, __file__, "--child", kind, "--parquet", str(parquet)]
@@ -114,6 +176,7 @@ def main() -> None:
         help="Seconds after which the lifetimes yardstick is stopped and reported unfinished.",
     )
     parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument("--spark", action="store_true", help="Also run the Spark local[2] stages.")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--parquet", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -145,6 +208,11 @@ def main() -> None:
                 print_result(kind, results[kind])
             results["lifetimes"] = _run("lifetimes", parquet, Path(tmp), args.lifetimes_timeout)
             print_result("lifetimes", results["lifetimes"])
+            for kind in ("spark-passes", "spark-train") if args.spark else ():
+                results[kind] = _run(kind, parquet, Path(tmp), None)
+                print_result(kind, results[kind])
+                if results[kind].get("jvm_peak_mb") is not None:
+                    print(f"  {kind}: the JVM's peak {results[kind]['jvm_peak_mb']:.0f} MB")
             if all("seconds" in results[k] for k in ("train", "score")):
                 both = results["train"]["seconds"] + results["score"]["seconds"]
                 peak = max(results["train"]["peak_mb"], results["score"]["peak_mb"])

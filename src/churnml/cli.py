@@ -90,6 +90,13 @@ from churnml.workflows import (
     train as run_training,
 )
 
+try:  # the Spark engine is an optional extra (PySpark); --engine spark says how to get it
+    from churnml import spark as spark_engine
+    from churnml.spark import SparkTransactions
+except ImportError:
+    spark_engine = None  # type: ignore[assignment]
+    SparkTransactions = Any  # type: ignore[assignment,misc]
+
 app = typer.Typer(
     name="churnml",
     help="Predict repurchase, customer lifetime value and next-purchase timing from orders.",
@@ -131,6 +138,22 @@ class Freq(StrEnum):
 
     D = "D"
     W = "W"
+
+
+class Engine(StrEnum):
+    """Where the log's passes run."""
+
+    pandas = "pandas"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        help="pandas (this process) or spark (PySpark: a local[2] session, or the one "
+        "spark-submit starts; needs pip install 'churnml[spark]' and Java 17).",
+    ),
+]
 
 
 class ReturnsPolicy(StrEnum):
@@ -235,6 +258,56 @@ def _load(
     freq: Freq = Freq.D,
     report: bool = True,
 ) -> ValidatedTransactions:
+    columns, policy = _reading(
+        customer_col,
+        date_col,
+        amount_col,
+        order_col,
+        product_col,
+        quantity_col,
+        channel_col,
+        date_format,
+        returns,
+        duplicates,
+        exclude_customers,
+        exclude_customer_pattern,
+        max_customer_revenue,
+        strict,
+        freq,
+    )
+    paths = transactions if isinstance(transactions, list) else [transactions]
+    tx = load_transactions(
+        paths,
+        columns=columns,
+        as_of=as_of,
+        policy=policy,
+        sep=sep,
+        encoding=encoding,
+        progress=err.is_terminal,
+    )
+    if report:
+        _print_report_line(tx)
+    return tx
+
+
+def _reading(
+    customer_col: str,
+    date_col: str,
+    amount_col: str,
+    order_col: str,
+    product_col: str,
+    quantity_col: str,
+    channel_col: str,
+    date_format: str | None,
+    returns: ReturnsPolicy,
+    duplicates: DuplicatesPolicy,
+    exclude_customers: str | None,
+    exclude_customer_pattern: str | None,
+    max_customer_revenue: float | None,
+    strict: bool,
+    freq: Freq,
+) -> tuple[ColumnMap, ValidationPolicy]:
+    """Return the column names and the validation policy the loader options ask for."""
     columns = ColumnMap(
         customer_id=customer_col,
         date=date_col,
@@ -256,22 +329,33 @@ def _load(
         freq=freq.value,  # type: ignore[arg-type]
         date_format=date_format,
     )
-    paths = transactions if isinstance(transactions, list) else [transactions]
-    tx = load_transactions(
-        paths,
-        columns=columns,
-        as_of=as_of,
-        policy=policy,
-        sep=sep,
-        encoding=encoding,
-        progress=err.is_terminal,
-    )
-    if report:
-        _print_report_line(tx)
+    return columns, policy
+
+
+def _load_spark(
+    transactions: list[Path], *, as_of: str | None = None, **loader: Any
+) -> SparkTransactions:
+    """Read and validate the log as Spark jobs (``--engine spark``)."""
+    if spark_engine is None:
+        raise typer.BadParameter(
+            "the Spark engine needs PySpark and Java 17: pip install 'churnml[spark]'",
+            param_hint="--engine",
+        )
+    if len(transactions) != 1:
+        raise typer.BadParameter(
+            "the Spark engine reads one path: a file, or a folder of Parquet files",
+            param_hint="--transactions",
+        )
+    sep, encoding = loader.pop("sep", ","), loader.pop("encoding", "utf-8")
+    columns, policy = _reading(**loader)
+    session = spark_engine.spark_session()
+    raw = spark_engine.read_spark(session, transactions[0], columns, sep=sep, encoding=encoding)
+    tx = spark_engine.validate_spark(raw, as_of=as_of, policy=policy, source=str(transactions[0]))
+    _print_report_line(tx)
     return tx
 
 
-def _print_report_line(tx: ValidatedTransactions) -> None:
+def _print_report_line(tx: ValidatedTransactions | SparkTransactions) -> None:
     """One line of validation counts on standard error (full table: churnml describe)."""
     rep = tx.report
     parts = [f"{REASONS[k]} {v:,}" for k, v in rep.excluded.items() if v]
@@ -628,6 +712,7 @@ def train(
             min=0,
         ),
     ] = DEFAULT_MAX_CUSTOMERS,
+    engine: EngineOpt = Engine.pandas,
     loader: dict[str, Any] | None = None,
 ) -> None:
     """Backtest every family, register the winner as challenger, promote it if it beats champion.
@@ -641,23 +726,29 @@ def train(
         annual_discount_rate=discount_rate,
         acquisition_cost=acquisition_cost,
     )
-    tx = _load(transactions, as_of=as_of, **(loader or {}))
     families = _names(models)
-    with model_warnings_shown_below(), err.status("Training") as status:
-        result = run_training(
-            tx,
-            as_of=as_of,
-            horizon_days=horizon_days,
-            families=families,
-            value=value,
-            seed=seed,
-            force=force,
-            model_name=model_name,
-            experiment=experiment,
-            export_dir=out_dir,
-            on_step=lambda msg: status.update(msg),
-            max_customers=max_customers or None,
-        )
+    options: dict[str, Any] = {
+        "as_of": as_of,
+        "horizon_days": horizon_days,
+        "families": families,
+        "value": value,
+        "seed": seed,
+        "force": force,
+        "model_name": model_name,
+        "experiment": experiment,
+        "export_dir": out_dir,
+        "max_customers": max_customers or None,
+    }
+    if engine is Engine.spark:
+        spark_tx = _load_spark(transactions, as_of=as_of, **(loader or {}))
+        with model_warnings_shown_below(), err.status("Training") as status:
+            result = spark_engine.train_spark(
+                spark_tx, on_step=lambda msg: status.update(msg), **options
+            )
+    else:
+        tx = _load(transactions, as_of=as_of, **(loader or {}))
+        with model_warnings_shown_below(), err.status("Training") as status:
+            result = run_training(tx, on_step=lambda msg: status.update(msg), **options)
     if result.backtest is not None:
         print_evaluation(result.backtest)
     print_backtests(result)

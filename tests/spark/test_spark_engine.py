@@ -6,17 +6,24 @@ added in another order, so equal to the last few bits, not bitwise).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import churnml
+from churnml.cli import app
 from churnml.config import ValidationPolicy
+from churnml.data.fingerprint import fingerprint
+from churnml.data.sampling import sample_customers
+from churnml.data.validation import ValidatedTransactions
 from churnml.features import btyd_summary, build_labels
 from churnml.models.btyd import TransactionModel
+from churnml.models.bundle import load_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +36,12 @@ from churnml.spark import (  # noqa: E402  (after the skip: pyspark is optional)
     btyd_summary_spark,
     build_labels_spark,
     distinct_summary,
+    fingerprint_spark,
     fit_transactions,
     local_session,
     read_spark,
+    sample_spark,
+    train_spark,
     validate_spark,
 )
 
@@ -177,3 +187,69 @@ def test_a_missing_column_is_named(spark, tmp_path):
     )
     with pytest.raises(churnml.exceptions.DataFileError, match="'date'"):
         read_spark(spark, path)
+
+
+def test_the_fingerprint_is_the_pandas_one(cdnow_both, spark, tmp_path):
+    pandas_tx, spark_tx = cdnow_both
+    assert fingerprint_spark(spark_tx.lines, spark_tx) == fingerprint(pandas_tx)
+    path = tmp_path / "tricky.csv"
+    _tricky_log().to_csv(path, index=False)
+    tricky = validate_spark(read_spark(spark, path), source=str(path))
+    assert fingerprint_spark(tricky.lines, tricky) == fingerprint(churnml.load_transactions(path))
+
+
+def test_the_sample_drawn_in_spark_is_the_pandas_sample(cdnow_both):
+    pandas_tx, spark_tx = cdnow_both
+    mine, sample = sample_spark(spark_tx, 700, seed=5, as_of="1998-01-31")
+    cut = ValidatedTransactions(
+        lines=pandas_tx.lines[pandas_tx.lines["date"] < pd.Timestamp("1998-02-01")],
+        report=pandas_tx.report,
+    )
+    theirs, expected = sample_customers(cut, 700, seed=5)
+    assert sample == expected
+    pd.testing.assert_frame_equal(mine.lines, theirs.lines.reset_index(drop=True))
+    everyone, none = sample_spark(spark_tx, None)
+    assert none is None and len(everyone.lines) == pandas_tx.report.n_kept
+
+
+def test_train_on_spark_is_train_on_pandas(cdnow_both, tmp_path):
+    pandas_tx, spark_tx = cdnow_both
+    options = {"families": ["bgnbd", "pareto"], "max_customers": 1500, "seed": 2}
+    mine = train_spark(spark_tx, model_name="spark-train", export_dir=tmp_path, **options)
+    theirs = churnml.train(pandas_tx, track=False, **options)
+    assert mine.sample == theirs.sample and mine.sample.sampled == 1500
+    assert (mine.champion, mine.reason) == (theirs.champion, theirs.reason)
+    assert mine.notes == theirs.notes
+    for a, b in zip(mine.backtests, theirs.backtests, strict=True):
+        for family, metrics in b.metrics.items():
+            for name, value in metrics.items():
+                if isinstance(value, float) and np.isfinite(value):
+                    assert a.metrics[family][name] == pytest.approx(value, rel=TOL, abs=TOL)
+    for key, band in theirs.totals.items():
+        assert mine.totals[key]["predicted"] == pytest.approx(band["predicted"], rel=TOL)
+    # the registered version names the whole log, fingerprinted in Spark
+    _, meta = load_bundle(tmp_path)
+    assert meta["data"] == json.loads(json.dumps(fingerprint(pandas_tx)))
+
+
+def test_the_cli_trains_with_the_spark_engine(cdnow_csv, spark):
+    done = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--engine",
+            "spark",
+            "-t",
+            str(cdnow_csv),
+            "--models",
+            "bgnbd",
+            "--max-customers",
+            "800",
+            "--model-name",
+            "spark-cli",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert "trained on a random sample of 800 of 23,502 customers" in done.output
+    versions = churnml.list_versions("spark-cli")
+    assert len(versions) == 1

@@ -51,9 +51,10 @@ def test_load_model_from_a_folder_scores_like_score(tx, bundle):
         loaded.label = "other"  # frozen: a server shares one between requests
 
 
-def test_model_version_of_follows_the_alias():
+def test_model_version_of_follows_the_alias(mlflow_store):
     name = "alias-polling"
-    client = MlflowClient()
+    # the session's store, whatever URI an earlier test left MLflow pointing at
+    client = MlflowClient(mlflow_store)
     client.create_registered_model(name)
     for _ in range(2):
         client.create_model_version(name, source="file:///nowhere/model")

@@ -10,10 +10,10 @@ import pandas as pd
 
 from churnml.data.validation import ValidatedTransactions
 
-__all__ = ["fingerprint"]
+__all__ = ["HASHED_COLUMNS", "fingerprint"]
 
 #: Columns whose values identify a transaction line (those present are hashed).
-_HASHED = ("customer_id", "date", "amount", "order_id", "product_id", "quantity", "channel")
+HASHED_COLUMNS = ("customer_id", "date", "amount", "order_id", "product_id", "quantity", "channel")
 
 
 def fingerprint(tx: ValidatedTransactions | pd.DataFrame) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def fingerprint(tx: ValidatedTransactions | pd.DataFrame) -> dict[str, Any]:
         line appears in it.
     """
     lines = tx.lines if isinstance(tx, ValidatedTransactions) else tx
-    cols = [c for c in _HASHED if c in lines.columns]
+    cols = [c for c in HASHED_COLUMNS if c in lines.columns]
     # Row hashes are sorted so that the same lines in another order give the same digest.
     rows = np.sort(pd.util.hash_pandas_object(lines[cols], index=False).to_numpy())
     digest = hashlib.sha256(",".join(cols).encode())

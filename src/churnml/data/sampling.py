@@ -21,7 +21,7 @@ from churnml.data.purchases import customer_codes, select_lines
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError
 
-__all__ = ["CustomerSample", "sample_customers"]
+__all__ = ["CustomerSample", "customer_hash_key", "sample_customers"]
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,19 @@ class CustomerSample:
         )
 
 
-def _hash_key(seed: int) -> str:
-    # pandas' hash takes a key of 16 characters
+def customer_hash_key(seed: int) -> str:
+    """Return the key ``pandas.util.hash_array`` hashes customer ids with for a seed.
+
+    Parameters
+    ----------
+    seed : int
+        The sample's seed.
+
+    Returns
+    -------
+    str
+        16 characters, as pandas' hash takes.
+    """
     return f"churnml{seed % 10**9:09d}"
 
 
@@ -130,7 +141,7 @@ def sample_customers(
     present = np.flatnonzero(np.bincount(codes, minlength=ids.size) > 0)
     if present.size <= max_customers:
         return tx, None
-    hashes = pd.util.hash_array(ids[present], hash_key=_hash_key(int(seed)))
+    hashes = pd.util.hash_array(ids[present], hash_key=customer_hash_key(int(seed)))
     # ties between 64-bit hashes are left to the stable sort: the order of the sorted ids
     lowest = np.argsort(hashes, kind="stable")[: int(max_customers)]
     keep = np.zeros(ids.size, dtype=bool)

@@ -2,7 +2,8 @@
 
 Validation counts, the BTYD summary and the labels run as Spark DataFrame jobs on a log that
 never comes to the driver; the BTYD model is fitted on the driver from the summary's distinct
-rows. Each equals the pandas path's result on the same data (``tests/spark``). Importing this
+rows; ``train`` draws its customer sample in Spark and fits on it as the pandas path does.
+Each equals the pandas path's result on the same data (``tests/spark``). Importing this
 package needs ``pyspark``; the rest of churnml does not.
 """
 
@@ -13,15 +14,20 @@ from churnml.spark.features import (
     fit_transactions,
 )
 from churnml.spark.lines import SparkTransactions, read_spark, validate_spark
-from churnml.spark.session import local_session
+from churnml.spark.session import local_session, spark_session
+from churnml.spark.training import fingerprint_spark, sample_spark, train_spark
 
 __all__ = [
     "SparkTransactions",
     "btyd_summary_spark",
     "build_labels_spark",
     "distinct_summary",
+    "fingerprint_spark",
     "fit_transactions",
     "local_session",
     "read_spark",
+    "sample_spark",
+    "spark_session",
+    "train_spark",
     "validate_spark",
 ]

@@ -29,9 +29,18 @@ from churnml.data.validation import (
 )
 from churnml.exceptions import DataFileError, DataValidationError
 
-__all__ = ["SparkTransactions", "day_number_column", "read_spark", "validate_spark"]
+__all__ = [
+    "SparkTransactions",
+    "day_number_column",
+    "period_column",
+    "period_nets",
+    "read_spark",
+    "validate_spark",
+    "with_row_numbers",
+]
 
 _TEXT_OPTIONAL = ("order_id", "product_id", "channel")
+_TEXT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz", ".gz")
 #: Flags parse_rows counts per batch; each batch writes its count on its first row.
 _BATCH_FLAGS = ("customer_id_stripped", "timezone_dropped", "quantity_not_numeric")
 
@@ -44,8 +53,8 @@ class SparkTransactions:
     ----------
     lines : pyspark.sql.DataFrame
         Kept rows: ``customer_id``, ``date`` (naive timestamp), ``amount`` and the optional
-        columns present, as :class:`~churnml.data.validation.ValidatedTransactions` holds
-        them (without ``row``: a distributed log has no row order).
+        columns present and ``row`` (the 0-based input position), as
+        :class:`~churnml.data.validation.ValidatedTransactions` holds them.
     report : ValidationReport
         Counts per reason and flag, customers, purchases, dates and revenue. ``examples`` is
         empty: the rows are not collected.
@@ -63,6 +72,7 @@ def read_spark(
     path: str | Path,
     columns: ColumnMap | None = None,
     sep: str = ",",
+    encoding: str = "utf-8",
 ) -> DataFrame:
     """Read a log (Parquet, or delimited text as strings) with the contract's column names.
 
@@ -71,11 +81,14 @@ def read_spark(
     spark : pyspark.sql.SparkSession
         The session.
     path : str or pathlib.Path
-        A file or folder: ``.parquet``/``.pq`` (or a folder of them) as Parquet, else text.
+        A file or folder, local or a Spark URL (``s3a://...``): ``.csv``, ``.txt``, ``.tsv``
+        (optionally gzipped) as delimited text, anything else as Parquet.
     columns : ColumnMap, optional
         The input's column names.
     sep : str
         The text's delimiter.
+    encoding : str
+        The text's encoding.
 
     Returns
     -------
@@ -89,13 +102,12 @@ def read_spark(
     """
     columns = columns or ColumnMap()
     text = str(path)
-    parquet = text.endswith((".parquet", ".pq")) or (
-        Path(text).is_dir() and any(Path(text).glob("*.parquet"))
-    )
-    if parquet:
+    # text by its suffix; anything else (a .parquet file, a folder on disk or in object
+    # storage, as Spark writes them) is Parquet
+    if not text.rstrip("/").lower().endswith(_TEXT_SUFFIXES):
         frame = spark.read.parquet(text)
     else:
-        frame = spark.read.csv(text, header=True, sep=sep, inferSchema=False)
+        frame = spark.read.csv(text, header=True, sep=sep, encoding=encoding, inferSchema=False)
     names = columns.source_names()
     missing = [
         f"{names[c]!r}"
@@ -105,7 +117,39 @@ def read_spark(
     if missing:
         raise DataFileError(text, f"missing required column(s) {', '.join(missing)}")
     present = [c for c in (*ColumnMap.REQUIRED, *ColumnMap.OPTIONAL) if names[c] in frame.columns]
-    return frame.select(*(F.col(names[c]).alias(c) for c in present))
+    return with_row_numbers(frame.select(*(F.col(names[c]).alias(c) for c in present)))
+
+
+def with_row_numbers(frame: DataFrame) -> DataFrame:
+    """Add ``row``: each row's 0-based position in the input, as the pandas path numbers it.
+
+    Files are read in order, one partition after another: a row's number is the rows of the
+    partitions before its own plus its place in its partition (one small counting job).
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+        Rows in input order.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The rows with a ``row`` column (long).
+    """
+    tagged = frame.withColumn("_part", F.spark_partition_id()).withColumn(
+        "_id", F.monotonically_increasing_id()
+    )
+    sizes = sorted(
+        (int(r["_part"]), int(r["count"])) for r in tagged.groupBy("_part").count().collect()
+    )
+    start = F.lit(0).cast("long")
+    total = 0
+    for part, size in sizes:
+        start = F.when(F.col("_part") == part, F.lit(total).cast("long")).otherwise(start)
+        total += size
+    # monotonically_increasing_id is the partition id in the upper 31 bits, then the place
+    place = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
+    return tagged.withColumn("row", start + place).drop("_part", "_id")
 
 
 def _parsed_schema(raw: DataFrame) -> T.StructType:
@@ -118,6 +162,7 @@ def _parsed_schema(raw: DataFrame) -> T.StructType:
         if name in raw.columns:
             kind = T.DoubleType() if name == "quantity" else T.StringType()
             fields.append(T.StructField(name, kind))
+    fields.append(T.StructField("row", T.LongType()))
     fields.append(T.StructField("reason", T.ByteType()))
     fields += [T.StructField(f"_{f}", T.LongType()) for f in _BATCH_FLAGS]
     return T.StructType(fields)
@@ -181,6 +226,7 @@ def validate_spark(
                 if name in out.columns:  # text as the pandas path keeps it
                     out[name] = out[name].astype("string")
             out["date"] = out["date"].astype("datetime64[us]")
+            out["row"] = batch["row"].to_numpy() if "row" in batch.columns else -1
             out["reason"] = rows.reason
             for flag in _BATCH_FLAGS:
                 column = [0] * len(out)
@@ -190,7 +236,7 @@ def validate_spark(
             yield out[names]
 
     rows = raw.mapInPandas(parse, schema).cache()
-    parsed_columns = [c for c in names if c != "reason" and not c.startswith("_")]
+    parsed_columns = [c for c in names if c not in ("reason", "row") and not c.startswith("_")]
     code = F.col("reason")
 
     def exclude(frame: DataFrame, name: str, condition: Any) -> DataFrame:
@@ -200,8 +246,8 @@ def validate_spark(
         )
 
     # Duplicates among the rows kept so far, as pandas' duplicated() over them: the first of
-    # equal lines is kept (which one does not matter, they are equal)
-    equal = Window.partitionBy(*parsed_columns, "reason").orderBy(F.monotonically_increasing_id())
+    # equal lines in input order is kept
+    equal = Window.partitionBy(*parsed_columns, "reason").orderBy("row")
     rows = rows.withColumn("_dup", (code == 0) & (F.row_number().over(equal) > 1))
     drop_dups = policy.duplicates == "drop" or (
         policy.duplicates == "auto" and "order_id" in raw.columns
@@ -238,7 +284,7 @@ def validate_spark(
         flags["duplicate_kept"] = int(counts["dup"] or 0)
     if policy.returns == "net":
         flags["return_netted"] = int(counts["negative_kept"] or 0)
-    lines = rows.where(code == 0).select(*parsed_columns).cache()
+    lines = rows.where(code == 0).select(*parsed_columns, "row").cache()
     n_kept = n - sum(excluded.values())
     report = ValidationReport(
         source=source,

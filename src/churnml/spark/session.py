@@ -7,7 +7,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-__all__ = ["local_session"]
+__all__ = ["local_session", "spark_session"]
 
 
 def local_session(cores: int = 2, app_name: str = "churnml") -> SparkSession:
@@ -41,3 +41,23 @@ def local_session(cores: int = 2, app_name: str = "churnml") -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
+
+
+def spark_session(cores: int = 2) -> SparkSession:
+    """Return the session ``spark-submit`` started, or else a :func:`local_session`.
+
+    Parameters
+    ----------
+    cores : int
+        Worker threads of a local session.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        The session.
+    """
+    # spark-submit runs the driver with a gateway to its JVM, which holds the cluster's
+    # master and settings: a master set here would override them
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return SparkSession.builder.getOrCreate()
+    return local_session(cores)

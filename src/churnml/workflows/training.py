@@ -326,6 +326,8 @@ def train_with(
     track: bool = True,
     on_step: Callable[[str], None] | None = None,
     windows: int = BACKTEST_WINDOWS,
+    sample: CustomerSample | None = None,
+    data: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train with settings given as one :class:`~churnml.settings.RunSettings`.
 
@@ -337,6 +339,12 @@ def train_with(
         As-of (required), horizon, families, freq, seed, value and segment settings.
     force, model_name, experiment, export_dir, track, on_step, windows
         As for :func:`train`.
+    sample : CustomerSample, optional
+        ``tx`` is already this sample of a larger log (the Spark engine draws it): it is not
+        sampled again.
+    data : dict, optional
+        The whole log's :func:`~churnml.data.fingerprint.fingerprint`, when ``tx`` is a
+        sample of it (default: ``tx``'s own).
 
     Returns
     -------
@@ -354,7 +362,10 @@ def train_with(
     settings = settings.replace(families=check_keys(settings.families or FAMILIES, FAMILIES))
     as_of = settings.as_of
     train_tx = _until(tx, as_of)
-    fit_tx, sample = sample_customers(train_tx, settings.max_customers, settings.seed)
+    if sample is None:
+        fit_tx, sample = sample_customers(train_tx, settings.max_customers, settings.seed)
+    else:
+        fit_tx = train_tx
     run_name = f"train to {as_of.date()}, {settings.horizon_days} d"
     # MLflow's store opens in a thread while the models are fitted (see StoreInBackground)
     store = StoreInBackground("train", experiment, run_name) if track else None
@@ -386,7 +397,7 @@ def train_with(
                 }
             )
         # hashing every line once is 1.5 s per million: the run and the bundle share it
-        data = fingerprint(train_tx)
+        data = fingerprint(train_tx) if data is None else data
         if run is not None:
             run.log_data(train_tx, info=data)
         result.model_name = model_name
