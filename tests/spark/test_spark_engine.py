@@ -111,6 +111,18 @@ def _summary_equal(spark_frame, expected: pd.DataFrame) -> None:
         np.testing.assert_allclose(have[ok], want[ok], rtol=TOL, atol=TOL, err_msg=column)
 
 
+def _passes_equal(pandas_tx, spark_tx, as_of: str, horizon: int, freq: str) -> None:
+    """The BTYD summary and the labels at as-of, Spark's against pandas'."""
+    _summary_equal(
+        btyd_summary_spark(spark_tx.lines, as_of, freq), btyd_summary(pandas_tx, as_of, freq)
+    )
+    labels = build_labels(pandas_tx, as_of, horizon, freq=freq)
+    _summary_equal(
+        build_labels_spark(spark_tx.lines, as_of, horizon, freq),
+        labels.assign(bought=labels["bought"].astype(float)),
+    )
+
+
 @pytest.fixture(scope="module")
 def cdnow_csv(tmp_path_factory, cdnow):
     path = tmp_path_factory.mktemp("spark") / "cdnow.csv"
@@ -134,14 +146,7 @@ def test_cdnow_validation_counts_equal_pandas(cdnow_both):
 @pytest.mark.parametrize(("as_of", "freq"), [("1997-09-30", "D"), ("1998-03-31", "W")])
 def test_cdnow_summary_and_labels_equal_pandas(cdnow_both, as_of, freq):
     pandas_tx, spark_tx = cdnow_both
-    _summary_equal(
-        btyd_summary_spark(spark_tx.lines, as_of, freq), btyd_summary(pandas_tx, as_of, freq)
-    )
-    labels = build_labels(pandas_tx, as_of, 90, freq=freq)
-    _summary_equal(
-        build_labels_spark(spark_tx.lines, as_of, 90, freq),
-        labels.assign(bought=labels["bought"].astype(float)),
-    )
+    _passes_equal(pandas_tx, spark_tx, as_of, 90, freq)
 
 
 def test_bgnbd_fitted_from_distinct_rows_equals_pandas(cdnow_both):
@@ -170,14 +175,7 @@ def test_ties_returns_duplicates_and_time_zones_equal_pandas(spark, tmp_path, fr
     assert report.excluded["exact_duplicate"] == 1 and report.flags["timezone_dropped"] >= 3
     assert report.excluded["missing_customer_id"] == 1 and report.n_customers_without_purchase
     for as_of in ("2021-01-31", "2021-02-28"):
-        _summary_equal(
-            btyd_summary_spark(spark_tx.lines, as_of, freq), btyd_summary(pandas_tx, as_of, freq)
-        )
-        labels = build_labels(pandas_tx, as_of, 60, freq=freq)
-        _summary_equal(
-            build_labels_spark(spark_tx.lines, as_of, 60, freq),
-            labels.assign(bought=labels["bought"].astype(float)),
-        )
+        _passes_equal(pandas_tx, spark_tx, as_of, 60, freq)
 
 
 def test_a_missing_column_is_named(spark, tmp_path):

@@ -3,7 +3,7 @@
 :func:`churnml.train` fits on a fixed random sample of ``max_customers`` customers past that
 many (:func:`~churnml.data.sampling.sample_customers`). On Spark the same customers are
 drawn (the same seeded hash of their ids, the same lowest ``k``), every line of theirs is
-collected to the driver in input order, and :func:`~churnml.workflows.training.train_with`
+collected to the driver in input order, and :func:`~churnml.workflows.training.train`
 runs on them as it would on the pandas path's sample; the validation report and the data
 fingerprint are the whole log's, computed in Spark. The model is the pandas path's model.
 """
@@ -11,8 +11,7 @@ fingerprint are the whole log's, computed in Spark. The model is the pandas path
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,15 +20,12 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from churnml.config import DEFAULT_MAX_CUSTOMERS, EXPERIMENT, REGISTERED_MODEL, parse_day
+from churnml.config import DEFAULT_MAX_CUSTOMERS, parse_day
 from churnml.data.fingerprint import HASHED_COLUMNS
 from churnml.data.sampling import CustomerSample, customer_hash_key
 from churnml.data.validation import ValidatedTransactions
-from churnml.evaluation.backtest import BACKTEST_WINDOWS
-from churnml.settings import SegmentRules, ValueSettings
 from churnml.spark.lines import SparkTransactions
-from churnml.workflows.evaluating import settings_for
-from churnml.workflows.training import TrainResult, train_with
+from churnml.workflows.training import TrainResult, train
 
 __all__ = ["fingerprint_spark", "sample_spark", "train_spark"]
 
@@ -195,19 +191,10 @@ def train_spark(
     spark_tx: SparkTransactions,
     *,
     as_of: Any = None,
-    horizon_days: int = 90,
-    families: Sequence[str] | None = None,
     seed: int = 0,
-    value: ValueSettings | None = None,
-    segments: SegmentRules | None = None,
-    force: bool = False,
-    model_name: str = REGISTERED_MODEL,
-    experiment: str = EXPERIMENT,
-    export_dir: str | Path | None = None,
-    track: bool = True,
-    on_step: Callable[[str], None] | None = None,
-    windows: int = BACKTEST_WINDOWS,
     max_customers: int | None = DEFAULT_MAX_CUSTOMERS,
+    on_step: Callable[[str], None] | None = None,
+    **options: Any,
 ) -> TrainResult:
     """Train on a log validated in Spark: :func:`churnml.train`'s run on the same sample.
 
@@ -215,10 +202,11 @@ def train_spark(
     ----------
     spark_tx : SparkTransactions
         :func:`~churnml.spark.lines.validate_spark`'s output.
-    as_of, horizon_days, families, seed, value, segments, force, model_name, experiment
+    as_of, seed, max_customers, on_step
         As for :func:`churnml.train`.
-    export_dir, track, on_step, windows, max_customers
-        As for :func:`churnml.train`.
+    **options
+        :func:`churnml.train`'s other keyword arguments (``horizon_days``, ``families``,
+        ``value``, ``model_name``, ``track``, ...).
 
     Returns
     -------
@@ -232,25 +220,13 @@ def train_spark(
     if on_step is not None:
         on_step("Fingerprinting the data in Spark")
     data = fingerprint_spark(_until(spark_tx.lines, day), spark_tx)
-    settings = settings_for(
+    return train(
         fit_tx,
         as_of=day,
-        horizon_days=horizon_days,
-        families=families,
         seed=seed,
-        value=value,
-        segments=segments,
-    ).replace(max_customers=max_customers)
-    return train_with(
-        fit_tx,
-        settings,
-        force=force,
-        model_name=model_name,
-        experiment=experiment,
-        export_dir=export_dir,
-        track=track,
+        max_customers=max_customers,
         on_step=on_step,
-        windows=windows,
         sample=sample,
         data=data,
+        **options,
     )

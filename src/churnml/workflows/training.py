@@ -233,6 +233,8 @@ def train(
     on_step: Callable[[str], None] | None = None,
     windows: int = BACKTEST_WINDOWS,
     max_customers: int | None = DEFAULT_MAX_CUSTOMERS,
+    sample: CustomerSample | None = None,
+    data: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Backtest, select the champion family, refit on all data, register, maybe promote.
 
@@ -274,6 +276,9 @@ def train(
         With more customers than this, the backtest and the fits read every line of a fixed
         random sample of this many (:func:`~churnml.data.sampling.sample_customers`), and the
         run says so; the predicted totals are scaled to every customer. None reads everyone.
+    sample, data
+        As for :func:`train_with`: ``tx`` is already this sample of a larger log whose
+        fingerprint is ``data`` (the Spark engine's :func:`~churnml.spark.train_spark`).
 
     Returns
     -------
@@ -312,6 +317,8 @@ def train(
         track=track,
         on_step=on_step,
         windows=windows,
+        sample=sample,
+        data=data,
     )
 
 
