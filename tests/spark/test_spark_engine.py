@@ -251,3 +251,18 @@ def test_the_cli_trains_with_the_spark_engine(cdnow_csv, spark):
     assert "trained on a random sample of 800 of 23,502 customers" in done.output
     versions = churnml.list_versions("spark-cli")
     assert len(versions) == 1
+
+
+def test_rows_are_numbered_in_file_order_across_partitions(spark, cdnow_csv):
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "200000")
+    try:
+        raw = read_spark(spark, cdnow_csv)
+        assert raw.rdd.getNumPartitions() >= 4
+        got = raw.select("row", "customer_id", "date", "amount").toPandas()
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    expected = pd.read_csv(cdnow_csv, dtype=str)
+    got = got.sort_values("row").reset_index(drop=True)
+    assert got["row"].tolist() == list(range(len(expected)))
+    for column in ("customer_id", "date", "amount"):
+        assert got[column].tolist() == expected[column].tolist(), column

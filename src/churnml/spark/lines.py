@@ -123,8 +123,10 @@ def read_spark(
 def with_row_numbers(frame: DataFrame) -> DataFrame:
     """Add ``row``: each row's 0-based position in the input, as the pandas path numbers it.
 
-    Files are read in order, one partition after another: a row's number is the rows of the
-    partitions before its own plus its place in its partition (one small counting job).
+    A file is read in order, one partition after another: a row's number is the rows of the
+    partitions before its own plus its place in its partition (one small counting job). A
+    folder's files come in the order Spark packs them into partitions (largest first), which
+    need not be their names' order.
 
     Parameters
     ----------
@@ -142,14 +144,20 @@ def with_row_numbers(frame: DataFrame) -> DataFrame:
     sizes = sorted(
         (int(r["_part"]), int(r["count"])) for r in tagged.groupBy("_part").count().collect()
     )
-    start = F.lit(0).cast("long")
-    total = 0
+    starts, total = [], 0
     for part, size in sizes:
-        start = F.when(F.col("_part") == part, F.lit(total).cast("long")).otherwise(start)
+        starts.append((part, total))
         total += size
+    # one row per partition, joined where it is: a cluster's thousands of partitions stay a
+    # small table, not a CASE expression as long
+    offsets = frame.sparkSession.createDataFrame(starts, "_part int, _start long")
     # monotonically_increasing_id is the partition id in the upper 31 bits, then the place
     place = F.col("_id") - F.shiftleft(F.col("_part").cast("long"), 33)
-    return tagged.withColumn("row", start + place).drop("_part", "_id")
+    return (
+        tagged.join(F.broadcast(offsets), "_part")
+        .withColumn("row", F.col("_start") + place)
+        .drop("_part", "_id", "_start")
+    )
 
 
 def _parsed_schema(raw: DataFrame) -> T.StructType:
