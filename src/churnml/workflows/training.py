@@ -408,7 +408,8 @@ def train_with(
         if run is not None:
             run.log_data(train_tx, info=data)
         result.model_name = model_name
-        # the purchase cycle's median is the sample's: a cut of every line is 30 s at 10M
+        # the purchase cycle's median is the sample's: the whole log's would cost another
+        # pass over every line for one median
         meta = _bundle_meta(result, fit_tx, run, model_name, data)
         bundle = save_bundle(scorer, meta, Path(tmp) / "bundle")
         if export_dir is not None:
