@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ def score_with(
     population_cycle_days: float | None = None,
     *,
     include_no_purchase: bool = True,
+    population: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Score every customer seen up to as-of, with segments and tiers.
 
@@ -71,6 +73,10 @@ def score_with(
     include_no_purchase : bool
         Also score the customers with a line up to as-of but no purchase (see Notes; the
         default). False leaves them out (the former behaviour).
+    population : dict, optional
+        When ``tx`` holds some of the customers: what their rows read of everyone (the
+        scorer's :meth:`~churnml.models.base.BaseScorer.solve_population` result). The
+        value tiers then rank this part only; the caller ranks everyone's CLV.
 
     Returns
     -------
@@ -115,7 +121,7 @@ def score_with(
     validation, which keeps them in ``tx.zero_only``) is seen too, from those rows' dates.
     """
     as_of = parse_day(as_of)
-    scores = scorer.predict(tx, as_of, horizon_days)
+    scores = scorer.predict(tx, as_of, horizon_days, population=population)
     hist = history_until(tx, as_of)
     days = pd.Series(hist.as_of_day - hist.last_day, index=hist.customer_ids)
     count = pd.Series(hist.count, index=hist.customer_ids)

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -269,7 +269,14 @@ class BaseScorer(Params):
         """
 
     @abstractmethod
-    def predict(self, tx: Any, as_of: Any, horizon_days: int) -> pd.DataFrame:
+    def predict(
+        self,
+        tx: Any,
+        as_of: Any,
+        horizon_days: int,
+        *,
+        population: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """Score every customer with a purchase on or before ``as_of``.
 
         Parameters
@@ -280,6 +287,9 @@ class BaseScorer(Params):
             Scoring date.
         horizon_days : int
             Horizon of the probabilities and expectations.
+        population : dict, optional
+            What the rows read of the whole population when ``tx`` holds only some of its
+            customers: :meth:`solve_population`'s result. Default: ``tx`` is everyone.
 
         Returns
         -------
@@ -427,6 +437,58 @@ class BaseScorer(Params):
         return cls._from_payload(json.loads(path.read_text()), folder)
 
     # -- the one non-finite fallback ---------------------------------------------------------
+    def population_inputs(
+        self, tx: Any, as_of: Any, horizon_days: int, population: Mapping[str, Any]
+    ) -> pd.DataFrame | None:
+        """Per-customer numbers a score over everyone needs from everyone, or None.
+
+        Most scorers score each customer from that customer's lines alone: they need
+        nothing and return None. A scorer that anchors its level to the whole population
+        (LightGBM's) returns the numbers its anchors are solved from. Scoring in parts
+        (Spark) runs rounds until this returns None: each part's rows are gathered and
+        :meth:`solve_population` solves them on the driver, then every part is scored
+        with ``predict(..., population=...)``; the rows equal one ``predict`` over
+        everyone.
+
+        Parameters
+        ----------
+        tx : ValidatedTransactions or pandas.DataFrame
+            Some (or all) of the customers' validated lines.
+        as_of : str or pandas.Timestamp
+            Scoring date.
+        horizon_days : int
+            Horizon.
+        population : dict
+            What is known of the population so far: ``first_date`` (the log's first line)
+            and what earlier rounds solved.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            Numbers indexed by ``customer_id``; None when nothing (more) is needed.
+        """
+        return None
+
+    def solve_population(
+        self, inputs: pd.DataFrame, population: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Solve one round of :meth:`population_inputs` over everyone's rows.
+
+        Parameters
+        ----------
+        inputs : pandas.DataFrame
+            Every part's rows of the round, together.
+        population : dict
+            What is known so far.
+
+        Returns
+        -------
+        dict
+            ``population`` with this round's solution (JSON numbers, so it can be sent to
+            every worker).
+        """
+        return dict(population)
+
     def _fill_nonfinite(
         self, out: pd.DataFrame, fallback: Callable[[], pd.DataFrame]
     ) -> pd.DataFrame:

@@ -16,6 +16,7 @@ costs no training there.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ import pandas as pd
 from churnml.data.validation import ValidatedTransactions
 from churnml.exceptions import ConfigError
 from churnml.models.base import BaseScorer
-from churnml.models.gbm import GBMScorer, floor_scaled, shift_to
+from churnml.models.gbm import GBMScorer, floor_scale, logit_shift, scaled_above, shifted
 from churnml.models.pipeline import _finish
 from churnml.settings import ValueSettings
 
@@ -42,6 +43,33 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def _mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.maximum(a, 0.0) + np.maximum(b, 0.0)) / 2
+
+
+def _mix(p_a: np.ndarray, p_b: np.ndarray) -> np.ndarray:
+    """Return the probability at the mean of two logits."""
+    return 1.0 / (1.0 + np.exp(-(_logit(p_a) + _logit(p_b)) / 2))
+
+
+def _own_inputs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Return the members' scores the blend's anchors are solved from."""
+    return pd.DataFrame(
+        {
+            "p_gbm": a["p_repurchase"].to_numpy(),
+            "p_hybrid": b["p_repurchase"].to_numpy(),
+            "n_gbm": a["expected_purchases"].to_numpy(),
+            "n_hybrid": b["expected_purchases"].to_numpy(),
+        },
+        index=a.index,
+    )
+
+
+def _member_population(population: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Return what a member reads of the population: the first line and its anchors."""
+    out = {k: v for k, v in population.items() if k == "first_date"}
+    members = population.get("members", {})
+    if name in members:
+        out["anchors"] = members[name]
+    return out
 
 
 class BlendScorer(BaseScorer):
@@ -183,7 +211,12 @@ class BlendScorer(BaseScorer):
         return diag
 
     def predict(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        *,
+        population: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score every customer with a purchase on or before as-of.
 
@@ -195,6 +228,10 @@ class BlendScorer(BaseScorer):
             Scoring date.
         horizon_days : int
             Prediction horizon.
+        population : dict, optional
+            As in :meth:`churnml.models.base.BaseScorer.predict`: the members' anchors and
+            the blend's own, when ``tx`` holds part of the customers (see
+            :meth:`population_inputs`).
 
         Returns
         -------
@@ -203,19 +240,14 @@ class BlendScorer(BaseScorer):
             ``payback_days`` with an acquisition cost, and ``reasons`` when ``explain``).
         """
         self.check_fitted()
-        # reasons are a scoring choice: one switched off after the fit (the level step of
-        # train reads only totals) must not cost the SHAP pass (2.2 s of a CDNOW train)
-        gbm = self.members_["gbm"]
-        fitted_with = gbm.explain
-        gbm.set_params(explain=self.explain)
-        try:
-            a = gbm.predict(tx, as_of, horizon_days)
-        finally:
-            gbm.set_params(explain=fitted_with)  # a saved blend keeps its members as fitted
-        b = self.members_["hybrid"].predict(tx, as_of, horizon_days).loc[a.index]
+        a, b = self._members_predict(tx, as_of, horizon_days, population)
         p_a, p_b = a["p_repurchase"].to_numpy(), b["p_repurchase"].to_numpy()
-        p = 1.0 / (1.0 + np.exp(-(_logit(p_a) + _logit(p_b)) / 2))
-        p = shift_to(p, (p_a.sum() + p_b.sum()) / 2)
+        if population is None or "anchors" not in population:  # tx is everyone
+            solved = self.solve_population(_own_inputs(a, b), population or {})
+        else:
+            solved = dict(population)
+        anchors = solved["anchors"]
+        p = shifted(_mix(p_a, p_b), anchors["shift"])
         out = pd.DataFrame(index=a.index)
         out["p_repurchase"] = p
         alive = (a["p_alive"].to_numpy() + b["p_alive"].to_numpy()) / 2
@@ -223,7 +255,7 @@ class BlendScorer(BaseScorer):
         for column in ("expected_purchases", "expected_revenue", "clv"):
             mean = _mean(a[column].to_numpy(), b[column].to_numpy())
             if column == "expected_purchases":
-                out[column] = floor_scaled(mean, p, float(mean.sum()))
+                out[column] = scaled_above(mean, p, anchors["purchases_scale"])
             else:
                 out[column] = mean
         for t in (7, 30, 90):
@@ -248,6 +280,110 @@ class BlendScorer(BaseScorer):
         if "reasons" in a.columns:
             out["reasons"] = a["reasons"]
         return out
+
+    def population_inputs(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        population: Mapping[str, Any],
+    ) -> pd.DataFrame | None:
+        """Two rounds: the members' anchors, then the blend's own.
+
+        The members anchor their levels as a lone :class:`~churnml.models.gbm.GBMScorer`
+        does; the blend then shifts the mean of their logits to the mean of their buyers and
+        scales the mean of their purchases, both over everyone.
+
+        Parameters
+        ----------
+        tx, as_of, horizon_days, population
+            As in :meth:`churnml.models.base.BaseScorer.population_inputs`.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            First the members' numbers, their columns prefixed ``gbm.`` and ``hybrid.``;
+            then ``p_gbm``, ``p_hybrid``, ``n_gbm``, ``n_hybrid`` (the members' scored
+            P(repurchase) and expected purchases); None when both rounds are solved.
+        """
+        self.check_fitted()
+        if "members" not in population:
+            frames = [
+                found.add_prefix(f"{name}.")
+                for name, member in self.members_.items()
+                if (
+                    found := member.population_inputs(
+                        tx, as_of, horizon_days, _member_population(population, name)
+                    )
+                )
+                is not None
+            ]
+            if frames:
+                return pd.concat(frames, axis=1)
+            population = {**population, "members": {}}  # neither member anchors anything
+        if "anchors" in population:
+            return None
+        return _own_inputs(*self._members_predict(tx, as_of, horizon_days, population))
+
+    def solve_population(
+        self, inputs: pd.DataFrame, population: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Solve the round :meth:`population_inputs` gave (told apart by its columns).
+
+        Parameters
+        ----------
+        inputs, population
+            As in :meth:`churnml.models.base.BaseScorer.solve_population`.
+
+        Returns
+        -------
+        dict
+            ``population`` with ``members`` (each member's anchors) after the first round,
+            and ``anchors`` (``shift``, ``purchases_scale``) after the second.
+        """
+        if any("." in str(c) for c in inputs.columns):
+            members = {}
+            for name, member in self.members_.items():
+                prefix = f"{name}."
+                mine = [c for c in inputs.columns if str(c).startswith(prefix)]
+                if mine:
+                    own = inputs[mine].set_axis([c[len(prefix) :] for c in mine], axis=1)
+                    solved = member.solve_population(own, _member_population(population, name))
+                    members[name] = solved["anchors"]
+            return {**population, "members": members}
+        inputs = inputs.sort_index(kind="stable")
+        p_a, p_b = inputs["p_gbm"].to_numpy(dtype=float), inputs["p_hybrid"].to_numpy(dtype=float)
+        shift = logit_shift(_mix(p_a, p_b), (p_a.sum() + p_b.sum()) / 2)
+        p = shifted(_mix(p_a, p_b), shift)
+        mean = _mean(
+            inputs["n_gbm"].to_numpy(dtype=float), inputs["n_hybrid"].to_numpy(dtype=float)
+        )
+        anchors = {"shift": shift, "purchases_scale": floor_scale(mean, p, float(mean.sum()))}
+        return {"members": {}, **population, "anchors": anchors}
+
+    def _members_predict(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        population: Mapping[str, Any] | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        # reasons are a scoring choice: one switched off after the fit (the level step of
+        # train reads only totals) must not cost the SHAP pass (2.2 s of a CDNOW train)
+        gbm = self.members_["gbm"]
+        fitted_with = gbm.explain
+        gbm.set_params(explain=self.explain)
+
+        def mine(name: str) -> Mapping[str, Any] | None:
+            return None if population is None else _member_population(population, name)
+
+        try:
+            a = gbm.predict(tx, as_of, horizon_days, population=mine("gbm"))
+        finally:
+            gbm.set_params(explain=fitted_with)  # a saved blend keeps its members as fitted
+        hybrid = self.members_["hybrid"]
+        b = hybrid.predict(tx, as_of, horizon_days, population=mine("hybrid")).loc[a.index]
+        return a, b
 
     def predict_yet_to_buy(
         self, first_day: pd.Series, as_of: Any, horizon_days: int

@@ -30,7 +30,8 @@ import time
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -56,7 +57,17 @@ from churnml.models.timing import no_timing
 from churnml.models.value import lifetime_value, no_value
 from churnml.settings import ValueSettings
 
-__all__ = ["GBMScorer", "floor_scaled", "share_btyd", "share_prefix", "shift_to"]
+__all__ = [
+    "GBMScorer",
+    "floor_scale",
+    "floor_scaled",
+    "logit_shift",
+    "scaled_above",
+    "share_btyd",
+    "share_prefix",
+    "shift_to",
+    "shifted",
+]
 
 #: Absolute-age features left out: the scoring date is older than every training snapshot,
 #: and trees cannot extrapolate them.
@@ -263,8 +274,8 @@ def _loss(target: str, y: np.ndarray, raw: np.ndarray) -> float:
     return float(mean_tweedie_deviance(np.maximum(y, 0.0), mean, power=1.5))
 
 
-def floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
-    """Scale ``n`` by one factor c so that ``sum(max(c * n, floor)) == total``.
+def floor_scale(n: np.ndarray, floor: np.ndarray, total: float) -> float:
+    """Return the factor c with ``sum(max(c * n, floor)) == total`` (0 when none is needed).
 
     Expected purchases are at least the chance of one purchase; taking that maximum *after*
     scaling to a level would put the total above the level, so the factor is solved for with
@@ -281,11 +292,12 @@ def floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        The scaled counts (the floor itself when ``total`` is below the floor's sum).
+    float
+        The factor; 0 when ``total`` is at or below the floor's sum (or ``n`` sums to
+        nothing), where the floor alone is the answer.
     """
     if total <= floor.sum() + _EPS or n.sum() <= 0:
-        return np.maximum(floor, 0.0)
+        return 0.0
 
     def gap(c: float) -> float:
         return float(np.maximum(c * n, floor).sum() - total)
@@ -293,7 +305,59 @@ def floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
     hi = 1.0
     while gap(hi) < 0:
         hi *= 2.0
-    return np.maximum(brentq(gap, 0.0, hi, xtol=1e-12) * n, floor)
+    return float(brentq(gap, 0.0, hi, xtol=1e-12))
+
+
+def scaled_above(n: np.ndarray, floor: np.ndarray, factor: float) -> np.ndarray:
+    """Return ``max(factor * n, floor)``, :func:`floor_scale`'s factor applied (0: the floor)."""
+    if factor <= 0:
+        return np.maximum(floor, 0.0)
+    return np.maximum(factor * n, floor)
+
+
+def floor_scaled(n: np.ndarray, floor: np.ndarray, total: float) -> np.ndarray:
+    """Scale ``n`` by one factor c so that ``sum(max(c * n, floor)) == total``.
+
+    Parameters
+    ----------
+    n : numpy.ndarray
+        Expected purchases per customer, at any level.
+    floor : numpy.ndarray
+        Each customer's least value (P(repurchase)).
+    total : float
+        The total wanted.
+
+    Returns
+    -------
+    numpy.ndarray
+        The scaled counts (the floor itself when ``total`` is below the floor's sum).
+    """
+    return scaled_above(n, floor, floor_scale(n, floor, total))
+
+
+def logit_shift(p: np.ndarray, target: float) -> float:
+    """Return the constant that, added to the logits of ``p``, makes them sum to ``target``.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Probabilities.
+    target : float
+        The sum wanted (clipped to what ``p.size`` probabilities can reach).
+
+    Returns
+    -------
+    float
+        The shift, in logits.
+    """
+    z = _logit(p)
+    target = float(np.clip(target, _EPS, p.size * (1 - _EPS)))
+    return float(brentq(lambda d: _sigmoid(z + d).sum() - target, -30.0, 30.0))
+
+
+def shifted(p: np.ndarray, shift: float) -> np.ndarray:
+    """Add ``shift`` to the logits of ``p``; return the probabilities."""
+    return _sigmoid(_logit(p) + shift)
 
 
 def shift_to(p: np.ndarray, target: float) -> np.ndarray:
@@ -311,10 +375,7 @@ def shift_to(p: np.ndarray, target: float) -> np.ndarray:
     numpy.ndarray
         The shifted probabilities, in the order of ``p``.
     """
-    z = _logit(p)
-    target = float(np.clip(target, _EPS, p.size * (1 - _EPS)))
-    shift = brentq(lambda d: _sigmoid(z + d).sum() - target, -30.0, 30.0)
-    return _sigmoid(z + shift)
+    return shifted(p, logit_shift(p, target))
 
 
 def _early_stopping_plan(
@@ -344,6 +405,17 @@ def _early_stopping_plan(
             break
         train.append(snap)
     return (days, valid, train) if train else None
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A part's scoring state before the level anchors (see GBMScorer.population_inputs)."""
+
+    base: pd.DataFrame
+    table: pd.DataFrame | None = None
+    raw: dict[str, np.ndarray] | None = None
+    scale: float = 1.0
+    inputs: pd.DataFrame | None = None
 
 
 class GBMScorer(BaseScorer):
@@ -512,7 +584,12 @@ class GBMScorer(BaseScorer):
         )
 
     def _table(
-        self, tx: Any, as_of: pd.Timestamp, label_days: int, btyd: BTYDScorer
+        self,
+        tx: Any,
+        as_of: pd.Timestamp,
+        label_days: int,
+        btyd: BTYDScorer,
+        first_date: pd.Timestamp | None = None,
     ) -> pd.DataFrame:
         feats = build_features(tx, as_of, freq=self.freq)
         feats = feats.drop(columns=[c for c in _ABSOLUTE_AGE if c in feats.columns])
@@ -521,7 +598,9 @@ class GBMScorer(BaseScorer):
         # a horizon over a year would carry the window past as-of, into what the features of
         # this date must not see: it stops at as-of
         end = min(end, as_of)
-        if lines_of(tx)["date"].min() <= start:
+        # the log's first line, not this part's, when tx holds part of the customers
+        first = lines_of(tx)["date"].min() if first_date is None else first_date
+        if first <= start:
             # the lines of the cut build_features read (every one is on or before as-of),
             # counted by their customer's position: no grouping or aligning by text id
             hist = history_until(tx, as_of, "D")
@@ -1200,7 +1279,12 @@ class GBMScorer(BaseScorer):
 
     # -- prediction --------------------------------------------------------------------------
     def predict(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        *,
+        population: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score every customer with a purchase on or before as-of.
 
@@ -1212,6 +1296,10 @@ class GBMScorer(BaseScorer):
             Scoring date.
         horizon_days : int
             Prediction horizon.
+        population : dict, optional
+            What the rows read of the whole population when ``tx`` holds only part of it
+            (see :meth:`population_inputs`): ``first_date``, the log's first line, and
+            ``anchors``, the level solved over everyone. Default: ``tx`` is everyone.
 
         Returns
         -------
@@ -1222,7 +1310,7 @@ class GBMScorer(BaseScorer):
         self.check_fitted()
         as_of = parse_day(as_of)
         fitted_on = getattr(self, "_fit_tables", None)
-        if fitted_on is not None and fitted_on() is _SHARED.get(id(tx)):
+        if population is None and fitted_on is not None and fitted_on() is _SHARED.get(id(tx)):
             # the same fit (see fit) scoring the input it was fitted on again: same scores
             # (pandas copies on write, so a caller changing its frame changes no one else's)
             # and what scoring reads of the fitted state, should a caller have changed it
@@ -1233,11 +1321,90 @@ class GBMScorer(BaseScorer):
             # (parameters scoring reads, such as explain, may have been set since the fit)
             key = ("scores", as_of, int(horizon_days), self._fit_key, self._params_key(), fitted)
             return _shared_for(tx).get(key, as_of, lambda: self._predict(tx, as_of, horizon_days))
-        return self._predict(tx, as_of, horizon_days)
+        return self._predict(tx, as_of, horizon_days, population or {})
 
-    def _predict(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: pd.Timestamp, horizon_days: int
-    ) -> pd.DataFrame:
+    def population_inputs(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        population: Mapping[str, Any],
+    ) -> pd.DataFrame | None:
+        """Per-customer numbers the level anchors are solved from, or None when solved.
+
+        The trees' P(repurchase), purchases and revenue are anchored to totals over the
+        whole population scored (BG/NBD's, by the seasonal factors): one logit shift and
+        one scale factor each, which :meth:`solve_population` finds from these numbers.
+        Scoring a population in parts (Spark) collects them from every part, solves on the
+        driver, and scores each part with the result.
+
+        Parameters
+        ----------
+        tx, as_of, horizon_days
+            As in :meth:`predict`; ``tx`` may hold part of the customers.
+        population : dict
+            What is known so far (``first_date``; ``anchors`` once solved).
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            Indexed by ``customer_id``: ``p``, ``purchases``, ``revenue`` (the trees',
+            before anchoring) and ``btyd_p``, ``btyd_purchases``, ``btyd_revenue``; None
+            when ``anchors`` is known or the model fell back to BG/NBD (nothing to anchor).
+        """
+        self.check_fitted()
+        if "anchors" in population or self.fallback_ is not None:
+            return None
+        return self._stage(tx, parse_day(as_of), horizon_days, population).inputs
+
+    def solve_population(
+        self, inputs: pd.DataFrame, population: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Solve the level anchors over everyone from :meth:`population_inputs`' rows.
+
+        Parameters
+        ----------
+        inputs : pandas.DataFrame
+            Every customer's row (any order: sorted by ``customer_id`` here, so that the
+            sums are those of one frame).
+        population : dict
+            What is known so far.
+
+        Returns
+        -------
+        dict
+            ``population`` with ``anchors``: ``buyers_shift`` and ``season_shift`` (logits),
+            ``year_scale`` and ``purchases_scale`` (factors of expected purchases, 0 for
+            the floor alone) and ``revenue_scale``.
+        """
+        inputs = inputs.sort_index(kind="stable")
+        p = inputs["p"].to_numpy(dtype=float)
+        n = inputs["purchases"].to_numpy(dtype=float)
+        rev = inputs["revenue"].to_numpy(dtype=float)
+        anchors: dict[str, float] = {}
+        if self.anchor_level:
+            anchors["buyers_shift"] = logit_shift(p, float(inputs["btyd_p"].sum()))
+            p = shifted(p, anchors["buyers_shift"])
+            n_total = float(inputs["btyd_purchases"].sum())
+            rev_total = float(inputs["btyd_revenue"].sum())
+        else:
+            n_total, rev_total = float(np.maximum(n, p).sum()), float(rev.sum())
+        # the level over one year, for CLV: no single window's seasonal factor in it
+        anchors["year_scale"] = floor_scale(n, p, n_total)
+        anchors["season_shift"] = logit_shift(p, float(p.sum()) * self.season_["buyers"])
+        p = shifted(p, anchors["season_shift"])
+        anchors["purchases_scale"] = floor_scale(n, p, n_total * self.season_["purchases"])
+        anchors["revenue_scale"] = rev_total * self.season_["revenue"] / max(float(rev.sum()), _EPS)
+        return {**population, "anchors": anchors}
+
+    def _stage(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: pd.Timestamp,
+        horizon_days: int,
+        population: Mapping[str, Any],
+    ) -> _Stage:
+        """Everything a customer's row needs that does not depend on who else is scored."""
         # gbm and hybrid fitted at one as-of share its BG/NBD fit (see fit), so they also
         # share its scores and the feature table built with it: keyed by the fitted model
         # (not its diagnostics, which scoring adds to)
@@ -1250,29 +1417,55 @@ class GBMScorer(BaseScorer):
             lambda: self.btyd_.predict(tx, as_of, horizon_days),
         )
         if self.fallback_ is not None:
-            return base.assign(reasons="BG/NBD fallback (history too short for snapshots)")
+            return _Stage(base)
+        first = population.get("first_date")
+        first = None if first is None else pd.Timestamp(first)
         table = shared.get(
-            ("scoring_table", as_of, self.label_days_, *fitted),
+            ("scoring_table", as_of, self.label_days_, first, *fitted),
             as_of,
-            lambda: self._table(tx, as_of, self.label_days_, self.btyd_),
+            lambda: self._table(tx, as_of, self.label_days_, self.btyd_, first),
         ).loc[base.index]
         raw = self._raw(table)
         scale = horizon_days / self.label_days_
         p = self._platt(raw["repurchase"])
         p = 1.0 - (1.0 - np.clip(p, 0.0, 1.0)) ** scale  # constant hazard over a longer window
-        n = raw["purchases"] * self.level_["purchases"] * scale
-        rev = raw["revenue"] * self.level_["revenue"] * scale
+        inputs = pd.DataFrame(
+            {
+                "p": p,
+                "purchases": raw["purchases"] * self.level_["purchases"] * scale,
+                "revenue": raw["revenue"] * self.level_["revenue"] * scale,
+                "btyd_p": base["p_repurchase"].to_numpy(),
+                "btyd_purchases": base["expected_purchases"].to_numpy(),
+                "btyd_revenue": base["expected_revenue"].to_numpy(),
+            },
+            index=base.index,
+        )
+        return _Stage(base, table, raw, scale, inputs)
+
+    def _predict(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: pd.Timestamp,
+        horizon_days: int,
+        population: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        population = population or {}
+        stage = self._stage(tx, as_of, horizon_days, population)
+        base = stage.base
+        if stage.inputs is None:
+            return base.assign(reasons="BG/NBD fallback (history too short for snapshots)")
+        if "anchors" not in population:  # tx is everyone
+            population = self.solve_population(stage.inputs, population)
+        anchors = population["anchors"]
+        p = stage.inputs["p"].to_numpy(dtype=float)
+        n = stage.inputs["purchases"].to_numpy(dtype=float)
+        rev = stage.inputs["revenue"].to_numpy(dtype=float)
         if self.anchor_level:
-            p = shift_to(p, float(base["p_repurchase"].sum()))
-            n_total = float(base["expected_purchases"].sum())
-            rev_total = float(base["expected_revenue"].sum())
-        else:
-            n_total, rev_total = float(np.maximum(n, p).sum()), float(rev.sum())
-        # the level over one year, for CLV: no single window's seasonal factor in it
-        year_n = floor_scaled(n, p, n_total)
-        p = shift_to(p, float(p.sum()) * self.season_["buyers"])
-        n = floor_scaled(n, p, n_total * self.season_["purchases"])
-        rev = rev * rev_total * self.season_["revenue"] / max(float(rev.sum()), _EPS)
+            p = shifted(p, anchors["buyers_shift"])
+        year_n = scaled_above(n, p, anchors["year_scale"])
+        p = shifted(p, anchors["season_shift"])
+        n = scaled_above(n, p, anchors["purchases_scale"])
+        rev = rev * anchors["revenue_scale"]
         out = pd.DataFrame(index=base.index)
         out["p_repurchase"] = p
         out["p_alive"] = np.maximum(base["p_alive"].to_numpy(), p)
@@ -1281,14 +1474,14 @@ class GBMScorer(BaseScorer):
         out = side_by_side(
             out,
             self._value(tx, as_of, base, year_n, n, rev) if self.clv else no_value(base.index),
-            self._timing(raw, base, p, horizon_days, scale)
+            self._timing(stage.raw, base, p, horizon_days, stage.scale)
             if self.timing
             else no_timing(base.index),
         )
         out = _finish(out, as_of, horizon_days)
         if self.explain and "repurchase" in self.boosters_:
             out["reasons"] = top_reasons(
-                self.boosters_["repurchase"], table.reindex(columns=self.features_)
+                self.boosters_["repurchase"], stage.table.reindex(columns=self.features_)
             )
         elif self.explain:
             out["reasons"] = "BG/NBD's prediction (no tree improved on it out of time)"

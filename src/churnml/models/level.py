@@ -426,13 +426,18 @@ class LevelAdjusted(BaseScorer):
         self.as_of_ = parse_day(as_of)
 
     def predict(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        *,
+        population: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score with the family's scorer, then rescale the totals (see :func:`apply_level`).
 
         Parameters
         ----------
-        tx, as_of, horizon_days
+        tx, as_of, horizon_days, population
             As in :meth:`churnml.models.base.BaseScorer.predict`.
 
         Returns
@@ -441,8 +446,48 @@ class LevelAdjusted(BaseScorer):
             The inner scorer's columns, rescaled with the factors and the shift of the fit.
         """
         self.check_fitted()
-        scores = self.inner_.predict(tx, as_of, horizon_days)
+        scores = self.inner_.predict(tx, as_of, horizon_days, population=population)
         return apply_level(scores, self.factors_, self.value, shift=self.shift_)
+
+    def population_inputs(
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        population: Mapping[str, Any],
+    ) -> pd.DataFrame | None:
+        """Return the family's inputs (the level's factors and shift are fixed at the fit).
+
+        Parameters
+        ----------
+        tx, as_of, horizon_days, population
+            As in :meth:`churnml.models.base.BaseScorer.population_inputs`.
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            The inner scorer's.
+        """
+        self.check_fitted()
+        return self.inner_.population_inputs(tx, as_of, horizon_days, population)
+
+    def solve_population(
+        self, inputs: pd.DataFrame, population: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Solve as the family does (see :meth:`population_inputs`).
+
+        Parameters
+        ----------
+        inputs, population
+            As in :meth:`churnml.models.base.BaseScorer.solve_population`.
+
+        Returns
+        -------
+        dict
+            The inner scorer's.
+        """
+        self.check_fitted()
+        return self.inner_.solve_population(inputs, population)
 
     def predict_yet_to_buy(
         self, first_day: pd.Series, as_of: Any, horizon_days: int

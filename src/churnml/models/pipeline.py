@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -173,7 +174,12 @@ class RateBaselineScorer(BaseScorer):
         return self
 
     def predict(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        *,
+        population: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score every customer with a purchase on or before as-of (see :data:`SCORE_COLUMNS`).
 
@@ -185,6 +191,8 @@ class RateBaselineScorer(BaseScorer):
             Scoring date.
         horizon_days : int
             Horizon of the probabilities and expectations.
+        population : dict, optional
+            Not read: each row comes from its customer's lines alone.
 
         Returns
         -------
@@ -620,7 +628,12 @@ class BTYDScorer(BaseScorer):
         return (x * m + pop) / (x + 1.0)
 
     def predict(
-        self, tx: ValidatedTransactions | pd.DataFrame, as_of: Any, horizon_days: int
+        self,
+        tx: ValidatedTransactions | pd.DataFrame,
+        as_of: Any,
+        horizon_days: int,
+        *,
+        population: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score every customer with a purchase on or before as-of.
 
@@ -633,6 +646,8 @@ class BTYDScorer(BaseScorer):
         horizon_days : int
             Horizon of ``p_repurchase``, ``expected_purchases``, ``expected_revenue`` and the
             timing columns.
+        population : dict, optional
+            Not read: each row comes from its customer's lines alone.
 
         Returns
         -------

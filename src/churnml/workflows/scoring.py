@@ -9,6 +9,7 @@ text files). MLflow's pyfunc loader is never used for scoring, so no code stored
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,7 @@ class LoadedModel:
         horizon_days: int | None = None,
         *,
         include_no_purchase: bool = True,
+        population: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score every customer with a line on or before as-of.
 
@@ -130,6 +132,9 @@ class LoadedModel:
         include_no_purchase : bool
             Also score customers whose lines hold no purchase yet (all returns, or netting
             to zero), as customers yet to buy (default); see :func:`churnml.score_with`.
+        population : dict, optional
+            When ``tx`` holds some of the customers, what their rows read of everyone (see
+            :meth:`~churnml.models.base.BaseScorer.population_inputs`).
 
         Returns
         -------
@@ -148,6 +153,7 @@ class LoadedModel:
             self.settings.segments,
             population_cycle_days=self.meta.get("purchase_cycle_days"),
             include_no_purchase=include_no_purchase,
+            population=population,
         )
 
 
