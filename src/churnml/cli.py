@@ -853,7 +853,14 @@ def _print_training(result: TrainResult) -> None:
 def score(
     transactions: TransactionsOpt,
     as_of: Annotated[str, typer.Option(help="Scoring date (YYYY-MM-DD).")],
-    out_path: Annotated[Path, typer.Option("--out", help="Write the scores CSV here.")],
+    out_path: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Write the scores CSV here. With --engine spark, a path not ending in .csv "
+            "is a Parquet folder written by the workers.",
+        ),
+    ],
     horizon_days: Annotated[
         int | None, typer.Option(help="Horizon in days. Default: the model's.", min=1)
     ] = None,
@@ -882,12 +889,14 @@ def score(
             min=1,
         ),
     ] = None,
+    engine: EngineOpt = Engine.pandas,
     loader: dict[str, Any] | None = None,
 ) -> None:
     """Score every customer seen up to --as-of with a registered model; write the scores CSV.
 
     With --publish the scores also go to the score store as a new snapshot, which becomes
-    current (served by churnml serve) once completely written.
+    current (served by churnml serve) once completely written. With --engine spark each
+    group of customers is scored where it lies, with the same rows as the pandas engine.
     """
     target = None
     if publish:
@@ -895,28 +904,60 @@ def score(
         target = ScoreStore(store)
         target.current_id()
     try:
-        tx = _load(transactions, as_of=as_of, **(loader or {}))
-        with model_warnings_shown_below(), err.status("Scoring"):
-            result = run_scoring(
-                tx, as_of, horizon_days=horizon_days, model=model, model_name=model_name
+        options = {"horizon_days": horizon_days, "model": model, "model_name": model_name}
+        if engine is Engine.spark:
+            spark_tx = _load_spark(transactions, as_of=as_of, **(loader or {}))
+            with model_warnings_shown_below(), err.status("Scoring") as status:
+                in_spark = spark_engine.score_model_spark(
+                    spark_tx, as_of, on_step=lambda msg: status.update(msg), **options
+                )
+            as_csv = out_path.name.lower().endswith((".csv", ".csv.gz"))
+            # a CSV is one file, written here; Parquet is written by the workers
+            result = in_spark.to_result() if as_csv or target is not None else None
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            if as_csv and result is not None:
+                result.scores.to_csv(out_path, index=False)
+            else:
+                in_spark.scores.write.mode("overwrite").parquet(str(out_path))
+            _print_scoring(
+                in_spark.segment_counts(),
+                in_spark.n_customers,
+                in_spark.model_version,
+                in_spark.family,
+                in_spark.meta["as_of"],
+                out_path,
             )
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        result.scores.to_csv(out_path, index=False)
-        _print_scoring(
-            result.scores, result.model_version, result.family, result.meta["as_of"], out_path
-        )
-        _print_totals(result.scores, result.meta, result.horizon_days)
-        if result.n_yet_to_buy:
+            _print_totals(in_spark.totals(), in_spark.meta, in_spark.horizon_days)
+            n_yet_to_buy, n_unscored = in_spark.n_yet_to_buy, in_spark.n_unscored
+        else:
+            tx = _load(transactions, as_of=as_of, **(loader or {}))
+            with model_warnings_shown_below(), err.status("Scoring"):
+                result = run_scoring(tx, as_of, **options)
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            result.scores.to_csv(out_path, index=False)
+            scores = result.scores
+            _print_scoring(
+                scores["segment"].value_counts(),
+                len(scores),
+                result.model_version,
+                result.family,
+                result.meta["as_of"],
+                out_path,
+            )
+            totals = {c: float(scores[c].sum()) for c in _TOTAL_COLUMNS}
+            _print_totals(totals, result.meta, result.horizon_days)
+            n_yet_to_buy, n_unscored = result.n_yet_to_buy, result.n_unscored
+        if n_yet_to_buy:
             out.print(
-                f"note: {result.n_yet_to_buy:,} customers have no purchase with a positive net "
+                f"note: {n_yet_to_buy:,} customers have no purchase with a positive net "
                 "amount up to as-of: scored as yet to buy (see their note column)"
             )
-        if result.n_unscored:
+        if n_unscored:
             out.print(
-                f"note: {result.n_unscored:,} customers have no purchase with a positive net "
+                f"note: {n_unscored:,} customers have no purchase with a positive net "
                 "amount up to as-of and get no score"
             )
-        if target is not None:
+        if target is not None and result is not None:
             with err.status("Publishing"):
                 snap = publish_scores(result, store=target, keep=keep)
             out.print(
@@ -929,28 +970,25 @@ def score(
             target.dispose()
 
 
+_TOTAL_COLUMNS = ("p_repurchase", "expected_purchases", "expected_revenue")
+
+
 def _print_scoring(
-    scores: pd.DataFrame, version: str, family: str, trained_to: str, path: Path
+    counts: pd.Series, n: int, version: str, family: str, trained_to: str, path: Path
 ) -> None:
     out.print(
-        f"Scored {len(scores):,} customers with {version} ({family}, trained to {trained_to}) "
-        f"into {path}"
+        f"Scored {n:,} customers with {version} ({family}, trained to {trained_to}) into {path}"
     )
-    counts = scores["segment"].value_counts()
     out.print("Segments: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
 
 
-def _print_totals(scores: pd.DataFrame, meta: dict[str, Any], horizon_days: int) -> None:
+def _print_totals(totals: dict[str, float], meta: dict[str, Any], horizon_days: int) -> None:
     """Print the scored totals, with the interval the model's backtest windows give."""
     level = meta.get("level") or {}
     interval = level.get("interval") or {}
     parts = []
-    for key, column in (
-        ("buyers", "p_repurchase"),
-        ("purchases", "expected_purchases"),
-        ("revenue", "expected_revenue"),
-    ):
-        total = float(scores[column].sum())
+    for key, column in zip(("buyers", "purchases", "revenue"), _TOTAL_COLUMNS, strict=True):
+        total = totals[column]
         band = interval.get(key)
         text = f"{key} {total:,.0f}"
         # the interval is for the horizon the windows were backtested on
@@ -1692,7 +1730,8 @@ def demo(
     _print_training(result.training)
     scoring = result.scoring
     _print_scoring(
-        scoring.scores,
+        scoring.scores["segment"].value_counts(),
+        len(scoring.scores),
         scoring.model_version,
         scoring.family,
         scoring.meta["as_of"],

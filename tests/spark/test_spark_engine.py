@@ -38,7 +38,6 @@ from churnml.spark import (  # noqa: E402  (after the skip: pyspark is optional)
     distinct_summary,
     fingerprint_spark,
     fit_transactions,
-    local_session,
     read_spark,
     sample_spark,
     train_spark,
@@ -46,46 +45,6 @@ from churnml.spark import (  # noqa: E402  (after the skip: pyspark is optional)
 )
 
 TOL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def spark():
-    session = local_session(2)
-    yield session
-    session.stop()
-
-
-def _tricky_log() -> pd.DataFrame:
-    """Ties, returns, exact duplicates, time zones, blanks and junk, in one small log."""
-    rows = [
-        # a: two lines one day (a tie), a return netting a later day to zero, a repeat
-        ("a", "2021-01-04 10:00:00", "20.0", "o1"),
-        ("a", "2021-01-04 18:30:00+02:00", "5.5", "o2"),
-        ("a", "2021-01-20 09:00:00", "12.0", "o3"),
-        ("a", "2021-01-20 09:05:00", "-12.0", "r3"),
-        ("a", "2021-02-11T08:00:00Z", "30.0", "o4"),
-        # b: exact duplicate line (same order id) and an offset far from UTC
-        ("b", "2021-01-05 23:30:00-05:00", "8.0", "o5"),
-        ("b", "2021-01-05 23:30:00-05:00", "8.0", "o5"),
-        ("b", "2021-03-01 12:00:00", "9.0", "o6"),
-        ("b", "2021-04-02 12:00:00", "11.0", "o7"),
-        # c: only a return, and a zero line: no purchase
-        ("c", "2021-01-06 12:00:00", "-4.0", "r8"),
-        ("c", "2021-01-07 12:00:00", "0", "o9"),
-        # junk rows excluded by name
-        ("", "2021-01-08 12:00:00", "3.0", "o10"),
-        ("d", "not a date", "3.0", "o11"),
-        ("d", "2021-01-08 12:00:00", "three", "o12"),
-        # d buys twice in one week (a weekly tie), then once after as-of
-        ("d", "2021-01-11 12:00:00", "7.0", "o13"),
-        ("d", "2021-01-14 12:00:00", "6.0", "o14"),
-        ("d", "2021-03-15 12:00:00", "4.0", "o15"),
-        (" e ", "2021-02-01 00:00:00", "15.0", "o16"),
-        ("e", "2021-02-20 00:00:00", "16.0", "o17"),
-        ("e", "2021-03-20 00:00:00", "17.0", "o18"),
-        ("f", "2021-06-30 00:00:00", "1.0", "o19"),
-    ]
-    return pd.DataFrame(rows, columns=["customer_id", "date", "amount", "order_id"])
 
 
 def _same_report(pandas_report, spark_report):
@@ -123,20 +82,6 @@ def _passes_equal(pandas_tx, spark_tx, as_of: str, horizon: int, freq: str) -> N
     )
 
 
-@pytest.fixture(scope="module")
-def cdnow_csv(tmp_path_factory, cdnow):
-    path = tmp_path_factory.mktemp("spark") / "cdnow.csv"
-    cdnow.to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="module")
-def cdnow_both(spark, cdnow_csv):
-    pandas_tx = churnml.load_transactions(cdnow_csv)
-    spark_tx = validate_spark(read_spark(spark, cdnow_csv), source=str(cdnow_csv))
-    return pandas_tx, spark_tx
-
-
 def test_cdnow_validation_counts_equal_pandas(cdnow_both):
     pandas_tx, spark_tx = cdnow_both
     _same_report(pandas_tx.report, spark_tx.report)
@@ -163,9 +108,9 @@ def test_bgnbd_fitted_from_distinct_rows_equals_pandas(cdnow_both):
 
 
 @pytest.mark.parametrize("freq", ["D", "W"])
-def test_ties_returns_duplicates_and_time_zones_equal_pandas(spark, tmp_path, freq):
+def test_ties_returns_duplicates_and_time_zones_equal_pandas(spark, tmp_path, freq, tricky_log):
     path = tmp_path / "tricky.csv"
-    _tricky_log().to_csv(path, index=False)
+    tricky_log.to_csv(path, index=False)
     policy = ValidationPolicy(freq=freq)
     pandas_tx = churnml.load_transactions(path, policy=policy)
     spark_tx = validate_spark(read_spark(spark, path), policy=policy, source=str(path))
@@ -187,11 +132,11 @@ def test_a_missing_column_is_named(spark, tmp_path):
         read_spark(spark, path)
 
 
-def test_the_fingerprint_is_the_pandas_one(cdnow_both, spark, tmp_path):
+def test_the_fingerprint_is_the_pandas_one(cdnow_both, spark, tmp_path, tricky_log):
     pandas_tx, spark_tx = cdnow_both
     assert fingerprint_spark(spark_tx.lines, spark_tx) == fingerprint(pandas_tx)
     path = tmp_path / "tricky.csv"
-    _tricky_log().to_csv(path, index=False)
+    tricky_log.to_csv(path, index=False)
     tricky = validate_spark(read_spark(spark, path), source=str(path))
     assert fingerprint_spark(tricky.lines, tricky) == fingerprint(churnml.load_transactions(path))
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -31,6 +32,7 @@ from churnml.exceptions import DataFileError, DataValidationError
 
 __all__ = [
     "SparkTransactions",
+    "as_validated",
     "day_number_column",
     "period_column",
     "period_nets",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 _TEXT_OPTIONAL = ("order_id", "product_id", "channel")
+_TEXT = ("customer_id", *_TEXT_OPTIONAL)
 _TEXT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz", ".gz")
 #: Flags parse_rows counts per batch; each batch writes its count on its first row.
 _BATCH_FLAGS = ("customer_id_stripped", "timezone_dropped", "quantity_not_numeric")
@@ -60,11 +63,30 @@ class SparkTransactions:
         empty: the rows are not collected.
     policy : ValidationPolicy
         The policy applied.
+    zero_only : pyspark.sql.DataFrame or None
+        ``customer_id`` and ``date`` of the zero-amount rows of customers with no kept line
+        (scoring sees them, as it does the pandas path's ``zero_only``); cached.
     """
 
     lines: DataFrame
     report: ValidationReport
     policy: ValidationPolicy
+    zero_only: DataFrame | None = None
+
+
+def as_validated(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give collected or batched lines the dtypes of validated pandas lines."""
+    out = frame.copy()
+    for name in _TEXT:
+        if name in out.columns:
+            out[name] = out[name].astype("str")
+    out["date"] = out["date"].astype("datetime64[ns]")
+    for name in ("amount", "quantity"):
+        if name in out.columns:
+            out[name] = out[name].astype(float)
+    if "row" in out.columns:
+        out["row"] = out["row"].astype(np.int64)
+    return out
 
 
 def read_spark(
@@ -319,8 +341,17 @@ def validate_spark(
         )
     report.n_customers_input = int(counts["customers_input"])
     _count_purchases(lines, report, policy)
+    # as the pandas path keeps them: zero-amount rows of customers with no kept line
+    kept_ids = lines.select("customer_id").distinct()
+    zero_only = (
+        rows.where(code == REASON_CODES["zero_amount"])
+        .select("customer_id", "date")
+        .join(kept_ids, "customer_id", "left_anti")
+        .cache()
+    )
+    zero_only.count()  # before the rows it comes from are let go
     rows.unpersist()
-    return SparkTransactions(lines=lines, report=report, policy=policy)
+    return SparkTransactions(lines=lines, report=report, policy=policy, zero_only=zero_only)
 
 
 def _count_purchases(lines: DataFrame, report: ValidationReport, policy: ValidationPolicy) -> None:

@@ -24,27 +24,10 @@ from churnml.config import DEFAULT_MAX_CUSTOMERS, parse_day
 from churnml.data.fingerprint import HASHED_COLUMNS
 from churnml.data.sampling import CustomerSample, customer_hash_key
 from churnml.data.validation import ValidatedTransactions
-from churnml.spark.lines import SparkTransactions
+from churnml.spark.lines import SparkTransactions, as_validated
 from churnml.workflows.training import TrainResult, train
 
 __all__ = ["fingerprint_spark", "sample_spark", "train_spark"]
-
-_TEXT = ("customer_id", "order_id", "product_id", "channel")
-
-
-def _as_validated(frame: pd.DataFrame) -> pd.DataFrame:
-    """Give collected or batched lines the dtypes of validated pandas lines."""
-    out = frame.copy()
-    for name in _TEXT:
-        if name in out.columns:
-            out[name] = out[name].astype("str")
-    out["date"] = out["date"].astype("datetime64[ns]")
-    for name in ("amount", "quantity"):
-        if name in out.columns:
-            out[name] = out[name].astype(float)
-    if "row" in out.columns:
-        out["row"] = out["row"].astype(np.int64)
-    return out
 
 
 def _until(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
@@ -117,7 +100,7 @@ def sample_spark(
             seed=int(seed),
         )
     frame = chosen.toPandas().sort_values("row", kind="stable").reset_index(drop=True)
-    frame = _as_validated(frame)[[c for c in spark_tx.lines.columns]]
+    frame = as_validated(frame)[[c for c in spark_tx.lines.columns]]
     if sample is not None:
         sample = CustomerSample(**{**sample.__dict__, "sampled_lines": len(frame)})
     tx = ValidatedTransactions(lines=frame, report=spark_tx.report, policy=spark_tx.policy)
@@ -147,7 +130,7 @@ def fingerprint_spark(lines: DataFrame, spark_tx: SparkTransactions) -> dict[str
 
     def hashed(batches: Any) -> Any:
         for batch in batches:
-            frame = _as_validated(batch[cols])
+            frame = as_validated(batch[cols])
             yield pd.DataFrame(
                 _split(pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64))
             )
