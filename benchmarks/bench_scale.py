@@ -23,13 +23,19 @@ so that each peak memory (max RSS) is the stage's own and nothing is warm from a
 
 End to end is ``train`` then ``score``, the two commands a user runs.
 
-With ``--spark``, two more stages run on PySpark ``local[2]`` (each its own session and JVM):
+With ``--spark``, three more stages run on PySpark ``local[2]`` (each its own session and JVM):
 
 - ``spark-passes``: read and validate as Spark jobs, then the BTYD summary at the last date,
   the labels of the 90 days before it, and BG/NBD fitted on the driver from the summary's
   distinct rows (:mod:`churnml.spark`);
 - ``spark-train``: read and validate in Spark, then ``train_spark`` (the customer sample drawn
-  in Spark and collected, the data fingerprinted in Spark, the pandas fit), tracked.
+  in Spark and collected, the data fingerprinted in Spark, the pandas fit), tracked;
+- ``spark-score``: read and validate in Spark, then ``score_model_spark`` with the champion
+  ``spark-train`` registered (each group of customers scored by the workers, the anchors
+  solved on the driver, the value tiers ranked in Spark), the scores written as Parquet by
+  the workers, then collected and published as ``churnml score --publish`` does.
+
+``--stages`` runs some of the stages only (``spark-score`` needs ``spark-train`` before it).
 
 Their peak memory is the Python driver's and, apart, the JVM's (``VmHWM``).
 """
@@ -83,12 +89,28 @@ def _child(kind: str, parquet: str, store: str) -> dict:
             rows = engine.distinct_summary(summary)
             engine.fit_transactions(summary)
             result["distinct_rows"] = len(rows)
-        else:
+        elif kind == "spark-train":
             step("train (sample drawn in Spark)")
             res = engine.train_spark(
                 spark_tx, horizon_days=HORIZON, model_name="bench-scale-spark", on_step=step
             )
             result["champion"] = res.champion
+        else:
+            import churnml
+
+            step("score in Spark")
+            scored = engine.score_model_spark(
+                spark_tx, last, horizon_days=HORIZON, model_name="bench-scale-spark", on_step=step
+            )
+            result["groups"] = scored.groups
+            result["family"] = scored.family
+            step("write Parquet (workers)")
+            scored.scores.write.mode("overwrite").parquet(f"{store}/spark-scores.parquet")
+            step("collect to the driver")
+            collected = scored.to_result()
+            step("publish the snapshot")
+            churnml.publish_scores(collected, store=f"sqlite:///{store}/spark-scores.db")
+            result["rows"] = len(collected.scores)
         step("end")
         result["jvm_peak_mb"] = _java_peak_mb()
         session.stop()
@@ -177,6 +199,10 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     parser.add_argument("--spark", action="store_true", help="Also run the Spark local[2] stages.")
+    parser.add_argument(
+        "--stages",
+        help="Comma-separated stages to run (default: all; e.g. spark-train,spark-score).",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--parquet", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -203,21 +229,27 @@ def main() -> None:
             )
             del frame
             results = {}
-            for kind in ("load", "train", "score"):
-                results[kind] = _run(kind, parquet, Path(tmp), None)
+            spark = ("spark-passes", "spark-train", "spark-score") if args.spark else ()
+            wanted = args.stages.split(",") if args.stages else None
+            chosen = [
+                kind
+                for kind in ("load", "train", "score", "lifetimes", *spark)
+                if wanted is None or kind in wanted
+            ]
+            for kind in [k for k in chosen if not k.startswith("spark")]:
+                timeout = args.lifetimes_timeout if kind == "lifetimes" else None
+                results[kind] = _run(kind, parquet, Path(tmp), timeout)
                 print_result(kind, results[kind])
-            results["lifetimes"] = _run("lifetimes", parquet, Path(tmp), args.lifetimes_timeout)
-            print_result("lifetimes", results["lifetimes"])
-            for kind in ("spark-passes", "spark-train") if args.spark else ():
+            for kind in [k for k in chosen if k.startswith("spark")]:
                 results[kind] = _run(kind, parquet, Path(tmp), None)
                 print_result(kind, results[kind])
                 if results[kind].get("jvm_peak_mb") is not None:
                     print(f"  {kind}: the JVM's peak {results[kind]['jvm_peak_mb']:.0f} MB")
-            if all("seconds" in results[k] for k in ("train", "score")):
+            if all("seconds" in results.get(k, {}) for k in ("train", "score")):
                 both = results["train"]["seconds"] + results["score"]["seconds"]
                 peak = max(results["train"]["peak_mb"], results["score"]["peak_mb"])
                 print(f"  end to end (train, then score): {both:.1f} s, peak {peak:.0f} MB")
-                if "seconds" in results["lifetimes"]:
+                if "seconds" in results.get("lifetimes", {}):
                     ratio = both / results["lifetimes"]["seconds"]
                     print(f"  end to end / lifetimes fit-and-predict: {ratio:.1f} x")
             everything[label] = results
