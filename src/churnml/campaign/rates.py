@@ -21,12 +21,16 @@ from churnml.features.rfm import CustomerHistory, history_until, lines_of
 __all__ = [
     "REPEAT_RATE_RANGE",
     "REPEAT_RATE_TARGET",
+    "MONTHLY_COUNTS",
     "CohortRetention",
     "RepeatRates",
+    "cohort_from_counts",
     "cohort_retention",
+    "monthly_from_counts",
     "monthly_repeat_rates",
     "purchase_gaps",
     "repeat_purchase_rates",
+    "window_warning",
 ]
 
 #: The usual e-commerce range of the repeat rate by buyers (share of a period's buyers who
@@ -241,13 +245,6 @@ def repeat_purchase_rates(
     gaps = purchase_gaps(hist)
     window_days = int(hist.as_of_day - start_day + 1)
     cycle = float(np.median(gaps)) if gaps.size else None
-    warning = None
-    if cycle is not None and window_days < cycle:
-        warning = (
-            f"the window ({window_days} days) is shorter than the purchase cycle (median "
-            f"{cycle:g} days between purchases): most customers have not had time to buy "
-            "again, so these repeat rates understate repeat buying; use a longer window"
-        )
     return RepeatRates(
         start=start_ts,
         end=hist.as_of,
@@ -262,7 +259,31 @@ def repeat_purchase_rates(
         cycle_days=cycle,
         cycle_days_p25=_quantile(gaps, 25),
         cycle_days_p75=_quantile(gaps, 75),
-        warning=warning,
+        warning=window_warning(window_days, cycle),
+    )
+
+
+def window_warning(window_days: int, cycle_days: float | None) -> str | None:
+    """Return the warning of a rates window shorter than the purchase cycle, or None.
+
+    Parameters
+    ----------
+    window_days : int
+        Days in the window.
+    cycle_days : float or None
+        Median days between a customer's consecutive purchases.
+
+    Returns
+    -------
+    str or None
+        The warning :attr:`RepeatRates.warning` carries.
+    """
+    if cycle_days is None or window_days >= cycle_days:
+        return None
+    return (
+        f"the window ({window_days} days) is shorter than the purchase cycle (median "
+        f"{cycle_days:g} days between purchases): most customers have not had time to buy "
+        "again, so these repeat rates understate repeat buying; use a longer window"
     )
 
 
@@ -323,7 +344,10 @@ def monthly_repeat_rates(
     grouped = frame.groupby("month", sort=True)
     buyers = grouped["cust"].nunique()
     returning_buyers = frame[frame["returning"]].groupby("month")["cust"].nunique()
-    out = pd.DataFrame(
+    second = np.where(hist.count >= 2, p.day[np.minimum(hist.start + 1, len(p) - 1)], -1)
+    new_buyers = pd.Series(_months(hist.first_day)).value_counts()
+    new_repeat = pd.Series(_months(second[second >= 0])).value_counts()
+    counts = pd.DataFrame(
         {
             "buyers": buyers,
             "returning_buyers": returning_buyers.reindex(buyers.index, fill_value=0),
@@ -331,10 +355,49 @@ def monthly_repeat_rates(
             "repeat_purchases": grouped["not_first"].sum(),
             "revenue": grouped["amount"].sum(),
             "returning_revenue": grouped["returning_amount"].sum(),
+            # a first or a second purchase falls in a month with a purchase
+            "new_buyers": new_buyers.reindex(buyers.index, fill_value=0),
+            "new_repeat_buyers": new_repeat.reindex(buyers.index, fill_value=0),
         }
     )
+    return monthly_from_counts(counts, hist.as_of)
+
+
+#: What :func:`monthly_from_counts` reads of each month with a purchase.
+MONTHLY_COUNTS = (
+    "buyers",
+    "returning_buyers",
+    "purchases",
+    "repeat_purchases",
+    "revenue",
+    "returning_revenue",
+    "new_buyers",
+    "new_repeat_buyers",
+)
+
+
+def monthly_from_counts(counts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Build :func:`monthly_repeat_rates`' table from each month's counts.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Indexed by the first day of each month with a purchase, columns
+        :data:`MONTHLY_COUNTS`: the month's buyers, those of them who bought in an earlier
+        month, purchases, purchases that are not the customer's first, revenue, the
+        returning buyers' revenue, and the customers whose first and whose second purchase
+        fell in the month.
+    as_of : pandas.Timestamp
+        Last day read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`monthly_repeat_rates` returns it.
+    """
+    out = counts.sort_index()
     # every month of the span, those without a purchase included, so a gap is visible
-    span = pd.period_range(out.index.min(), hist.as_of, freq="M").to_timestamp()
+    span = pd.period_range(out.index.min(), as_of, freq="M").to_timestamp()
     out = out.reindex(span, fill_value=0)
     out["repeat_rate_buyers"] = out["returning_buyers"] / out["buyers"].where(out["buyers"] > 0)
     out["repeat_rate_transactions"] = out["repeat_purchases"] / out["purchases"].where(
@@ -344,14 +407,8 @@ def monthly_repeat_rates(
         out["revenue"] > 0
     )
     # the brief's definitions over the window from the first month to each month's end
-    second = np.where(hist.count >= 2, p.day[np.minimum(hist.start + 1, len(p) - 1)], -1)
-    first_m = pd.DatetimeIndex(_months(hist.first_day)).to_period("M")
-    second_m = pd.DatetimeIndex(_months(second[second >= 0])).to_period("M")
-    periods = pd.PeriodIndex(out.index, freq="M")
-    new_buyers = pd.Series(1, index=first_m).groupby(level=0).size().reindex(periods, fill_value=0)
-    new_repeat = pd.Series(1, index=second_m).groupby(level=0).size().reindex(periods, fill_value=0)
-    cum_buyers = new_buyers.cumsum().to_numpy(float)
-    cum_repeat = new_repeat.cumsum().to_numpy(float)
+    cum_buyers = out["new_buyers"].cumsum().to_numpy(float)
+    cum_repeat = out["new_repeat_buyers"].cumsum().to_numpy(float)
     cum_purchases = out["purchases"].cumsum().to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["cumulative_repeat_rate_buyers"] = np.where(
@@ -361,7 +418,7 @@ def monthly_repeat_rates(
             cum_purchases > 0, (cum_purchases - cum_buyers) / cum_purchases, np.nan
         )
     out["partial"] = False
-    if hist.as_of != hist.as_of + pd.offsets.MonthEnd(0):
+    if as_of != as_of + pd.offsets.MonthEnd(0):
         out.iloc[-1, out.columns.get_loc("partial")] = True
     out.index = out.index.strftime("%Y-%m")
     out.index.name = "month"
@@ -466,32 +523,57 @@ def cohort_retention(
     hist = _history(tx, as_of, "D")
     month = _months(hist.purchases.day).astype("int64")
     first = _months(hist.first_day).astype("int64")
-    last_month = int(np.datetime64(hist.as_of.date(), "M").astype("int64"))
     who = hist.position
-    offset = month - first[who]
-    n_months = int(last_month - first.min() + 1)
-    cohort = first - first.min()
     # one customer counts once per month however many purchases it made in that month
-    key = np.unique(who.astype(np.int64) * n_months + offset)
-    cust, off = np.divmod(key, n_months)
-    active = np.zeros((n_months, n_months))
-    np.add.at(active, (cohort[cust], off), 1)
-    sizes = np.bincount(cohort, minlength=n_months).astype(float)
-    c_idx, k_idx = np.indices(active.shape)
-    future = c_idx + k_idx > n_months - 1
-    active[future] = np.nan
+    pairs = pd.DataFrame({"cust": who, "first": first[who], "month": month}).drop_duplicates()
+    active = pairs.groupby(["first", "month"]).size().rename("customers").reset_index()
+    sizes = pd.Series(first).value_counts().rename_axis("first").rename("customers")
+    return cohort_from_counts(active, sizes, hist.as_of)
+
+
+def cohort_from_counts(
+    active: pd.DataFrame, sizes: pd.Series, as_of: pd.Timestamp
+) -> CohortRetention:
+    """Build :func:`cohort_retention`'s matrices from counts of customers.
+
+    Parameters
+    ----------
+    active : pandas.DataFrame
+        ``first`` (month of the first purchase), ``month`` (a month with a purchase), both
+        as months since 1970-01, and ``customers`` of that cohort who bought in that month.
+    sizes : pandas.Series
+        Customers by ``first`` month.
+    as_of : pandas.Timestamp
+        Last day read.
+
+    Returns
+    -------
+    CohortRetention
+        As :func:`cohort_retention` returns it.
+    """
+    start = int(sizes.index.min())
+    last_month = int(np.datetime64(as_of.date(), "M").astype("int64"))
+    n_months = int(last_month - start + 1)
+    matrix = np.zeros((n_months, n_months))
+    cohort = active["first"].to_numpy(np.int64) - start
+    offset = active["month"].to_numpy(np.int64) - active["first"].to_numpy(np.int64)
+    np.add.at(matrix, (cohort, offset), active["customers"].to_numpy(float))
+    size = np.zeros(n_months)
+    size[sizes.index.to_numpy(np.int64) - start] = sizes.to_numpy(float)
+    c_idx, k_idx = np.indices(matrix.shape)
+    matrix[c_idx + k_idx > n_months - 1] = np.nan
     labels = pd.period_range(
-        pd.Timestamp(np.datetime64(int(first.min()), "M")), periods=n_months, freq="M"
+        pd.Timestamp(np.datetime64(start, "M")), periods=n_months, freq="M"
     ).strftime("%Y-%m")
-    keep = sizes > 0
+    keep = size > 0
     index = pd.Index(labels[keep], name="cohort")
     columns = pd.RangeIndex(n_months, name="months_since_first")
-    active_df = pd.DataFrame(active[keep], index=index, columns=columns)
-    retention = active_df.div(sizes[keep], axis=0)
+    active_df = pd.DataFrame(matrix[keep], index=index, columns=columns)
+    retention = active_df.div(size[keep], axis=0)
     return CohortRetention(
-        as_of=hist.as_of,
-        sizes=pd.Series(sizes[keep].astype(int), index=index, name="customers"),
+        as_of=as_of,
+        sizes=pd.Series(size[keep].astype(int), index=index, name="customers"),
         active=active_df,
         retention=retention,
-        partial_last_month=bool(hist.as_of != hist.as_of + pd.offsets.MonthEnd(0)),
+        partial_last_month=bool(as_of != as_of + pd.offsets.MonthEnd(0)),
     )
