@@ -22,7 +22,7 @@ from churnml.data.validation import ValidatedTransactions, ValidationReport
 from churnml.features.rfm import history_until
 from churnml.segments.lifecycle import SEGMENTS, SegmentRules, lifecycle_segment
 
-__all__ = ["DataSummary", "describe"]
+__all__ = ["DataSummary", "SummaryCounts", "describe", "summary_from", "top_share_count"]
 
 
 @dataclass
@@ -161,33 +161,138 @@ def describe(
     who = hist.position
     n_cust = hist.customer_ids.size
     n_purch = len(p)
-    revenue = float(p.amount.sum())
     cust_revenue = np.bincount(who, weights=p.amount, minlength=n_cust)
     repeat = hist.count >= 2
-
     second = np.where(
         repeat, p.day[np.minimum(hist.start + 1, n_purch - 1)], np.iinfo(np.int64).max
     )
     old_enough = hist.first_day <= hist.as_of_day - 90
     back_in_90 = (second - hist.first_day <= 90) & old_enough
-    rates = repeat_purchase_rates(tx, since, as_of_ts, freq=tx.policy.freq)
     sorted_rev = np.sort(cust_revenue)[::-1]
-    top20 = sorted_rev[: max(1, int(np.ceil(0.2 * n_cust)))].sum()
+    counts = SummaryCounts(
+        first_date=lines["date"].min(),
+        last_date=lines["date"].max(),
+        first_date_to_as_of=hist.lines["date"].min(),
+        customers=int(n_cust),
+        purchases=int(n_purch),
+        orders=int(lines.loc[lines["amount"] > 0, "order_id"].nunique())
+        if "order_id" in lines.columns
+        else None,
+        revenue=float(p.amount.sum()),
+        net_revenue_incl_returns=float(
+            lines.loc[lines["date"] < as_of_ts + pd.Timedelta(days=1), "amount"].sum()
+        ),
+        old_enough=int(old_enough.sum()),
+        back_in_90=int(back_in_90.sum()),
+        top_20pct_revenue=float(sorted_rev[: top_share_count(n_cust)].sum()),
+    )
+    days_since = pd.Series(hist.as_of_day - hist.last_day)
+    seg = lifecycle_segment(days_since, pd.Series(hist.count), rules)
+    by_seg = (
+        pd.DataFrame({"segment": seg, "revenue": cust_revenue})
+        .groupby("segment", observed=False)["revenue"]
+        .agg(["size", "sum"])
+    )
+    return summary_from(
+        tx.report,
+        as_of_ts,
+        counts,
+        by_seg,
+        repeat_purchase_rates(tx, since, as_of_ts, freq=tx.policy.freq),
+        monthly_repeat_rates(tx, as_of_ts),
+        cohort_retention(tx, as_of_ts),
+    )
+
+
+def top_share_count(n_customers: int) -> int:
+    """Return how many customers the top 20 % by revenue holds (at least one)."""
+    return max(1, int(np.ceil(0.2 * n_customers)))
+
+
+@dataclass(frozen=True)
+class SummaryCounts:
+    """The counts :func:`summary_from` turns into :attr:`DataSummary.stats`.
+
+    Attributes
+    ----------
+    first_date, last_date : pandas.Timestamp
+        The first and last kept line.
+    first_date_to_as_of : pandas.Timestamp
+        The first kept line on or before as-of.
+    customers : int
+        Customers with a purchase up to as-of.
+    purchases : int
+        Their purchases (in the policy's unit).
+    orders : int or None
+        Distinct order ids of the lines with a positive amount (None without the column).
+    revenue : float
+        The purchases' revenue.
+    net_revenue_incl_returns : float
+        Every kept line's amount up to as-of.
+    old_enough : int
+        Customers first buying 90 days or more before as-of.
+    back_in_90 : int
+        Of those, customers buying again within 90 days of their first purchase.
+    top_20pct_revenue : float
+        The revenue of the top :func:`top_share_count` customers.
+    """
+
+    first_date: pd.Timestamp
+    last_date: pd.Timestamp
+    first_date_to_as_of: pd.Timestamp
+    customers: int
+    purchases: int
+    orders: int | None
+    revenue: float
+    net_revenue_incl_returns: float
+    old_enough: int
+    back_in_90: int
+    top_20pct_revenue: float
+
+
+def summary_from(
+    report: ValidationReport,
+    as_of: pd.Timestamp,
+    counts: SummaryCounts,
+    by_segment: pd.DataFrame,
+    rates: RepeatRates,
+    monthly: pd.DataFrame,
+    cohorts: CohortRetention,
+) -> DataSummary:
+    """Assemble a :class:`DataSummary` from its counts (the pandas and Spark paths' end).
+
+    Parameters
+    ----------
+    report : ValidationReport
+        The validation report.
+    as_of : pandas.Timestamp
+        Summary date.
+    counts : SummaryCounts
+        The log's counts up to as-of.
+    by_segment : pandas.DataFrame
+        Indexed by lifecycle segment: ``size`` (customers) and ``sum`` (their revenue).
+    rates, monthly, cohorts
+        :func:`~churnml.campaign.repeat_purchase_rates`,
+        :func:`~churnml.campaign.monthly_repeat_rates` and
+        :func:`~churnml.campaign.cohort_retention` at as-of.
+
+    Returns
+    -------
+    DataSummary
+        As :func:`describe` returns it.
+    """
+    n_cust, n_purch, revenue = counts.customers, counts.purchases, counts.revenue
     stats: dict[str, Any] = {
-        "first_date": str(lines["date"].min()),
-        "last_date": str(lines["date"].max()),
-        "days_covered": int((as_of_ts - hist.lines["date"].min().normalize()).days) + 1,
-        "customers_seen": int(tx.report.n_customers_input),
+        "first_date": str(counts.first_date),
+        "last_date": str(counts.last_date),
+        "days_covered": int((as_of - counts.first_date_to_as_of.normalize()).days) + 1,
+        "customers_seen": int(report.n_customers_input),
         "customers": int(n_cust),
         "customers_with_purchase": int(n_cust),
         "purchases": int(n_purch),
-        "orders": int(lines.loc[lines["amount"] > 0, "order_id"].nunique())
-        if "order_id" in lines.columns
-        else int(n_purch),
+        "orders": int(n_purch) if counts.orders is None else int(counts.orders),
         "revenue": revenue,
-        "net_revenue_incl_returns": float(
-            lines.loc[lines["date"] < as_of_ts + pd.Timedelta(days=1), "amount"].sum()
-        ),
+        "net_revenue_incl_returns": counts.net_revenue_incl_returns,
         "purchases_per_customer": n_purch / n_cust,
         "avg_purchase_value": revenue / n_purch,
         "rates_window": f"{rates.start.date()} to {rates.end.date()}",
@@ -196,37 +301,31 @@ def describe(
         "repeat_buyers_purchase_share": rates.repeat_buyers_purchase_share,
         "repeat_rate_usual_range": f"{REPEAT_RATE_RANGE[0]:.0%}-{REPEAT_RATE_RANGE[1]:.0%}",
         "repeat_rate_target": REPEAT_RATE_TARGET,
-        "repurchase_within_90d": float(back_in_90.sum() / old_enough.sum())
-        if old_enough.any()
+        "repurchase_within_90d": float(counts.back_in_90 / counts.old_enough)
+        if counts.old_enough
         else None,
         "repeat_buyers_revenue_share": rates.repeat_buyers_revenue_share,
-        "top_20pct_customers_revenue_share": float(top20 / revenue),
+        "top_20pct_customers_revenue_share": float(counts.top_20pct_revenue / revenue),
         # in days for daily and weekly purchase periods alike
         "purchase_cycle_days_median": rates.cycle_days,
         "purchase_cycle_days_p25": rates.cycle_days_p25,
         "purchase_cycle_days_p75": rates.cycle_days_p75,
     }
-    days_since = pd.Series(hist.as_of_day - hist.last_day)
-    seg = lifecycle_segment(days_since, pd.Series(hist.count), rules)
-    by_seg = (
-        pd.DataFrame({"segment": seg, "revenue": cust_revenue})
-        .groupby("segment", observed=False)["revenue"]
-        .agg(["size", "sum"])
-    )
+    by_segment = by_segment.reindex(list(SEGMENTS), fill_value=0)
     segments = pd.DataFrame(
         {
-            "customers": by_seg["size"].astype(int),
-            "share": by_seg["size"] / n_cust,
-            "revenue_share": by_seg["sum"] / revenue,
+            "customers": by_segment["size"].astype(int),
+            "share": by_segment["size"] / n_cust,
+            "revenue_share": by_segment["sum"] / revenue,
         }
-    ).reindex(list(SEGMENTS))
+    )
     return DataSummary(
-        report=tx.report,
-        as_of=as_of_ts,
+        report=report,
+        as_of=as_of,
         stats=stats,
         segments=segments,
         rates=rates,
-        monthly=monthly_repeat_rates(tx, as_of_ts),
-        cohorts=cohort_retention(tx, as_of_ts),
+        monthly=monthly,
+        cohorts=cohorts,
         warnings=[rates.warning] if rates.warning else [],
     )
