@@ -333,7 +333,7 @@ def _reading(
 
 
 def _load_spark(
-    transactions: list[Path], *, as_of: str | None = None, **loader: Any
+    transactions: list[Path], *, as_of: str | None = None, report: bool = True, **loader: Any
 ) -> SparkTransactions:
     """Read and validate the log as Spark jobs (``--engine spark``)."""
     if spark_engine is None:
@@ -351,7 +351,8 @@ def _load_spark(
     session = spark_engine.spark_session()
     raw = spark_engine.read_spark(session, transactions[0], columns, sep=sep, encoding=encoding)
     tx = spark_engine.validate_spark(raw, as_of=as_of, policy=policy, source=str(transactions[0]))
-    _print_report_line(tx)
+    if report:
+        _print_report_line(tx)
     return tx
 
 
@@ -552,16 +553,22 @@ def describe(
             show_default=False,
         ),
     ] = None,
+    engine: EngineOpt = Engine.pandas,
     loader: dict[str, Any] | None = None,
 ) -> None:
     """Summarise a transaction log: validation, customers, revenue, repeat rates, segments.
 
     Repeat rates by buyers and by transactions over a window (--since to as-of), the purchase
     cycle (with a warning when the window is shorter), rates by month and first-purchase
-    cohorts.
+    cohorts. With --engine spark every count is a Spark job; the summary is the same.
     """
-    tx = _load(transactions, as_of=as_of, report=False, **(loader or {}))
-    summary = describe_data(tx, as_of, since=since)
+    if engine is Engine.spark:
+        spark_tx = _load_spark(transactions, as_of=as_of, report=False, **(loader or {}))
+        with err.status("Describing in Spark"):
+            summary = spark_engine.describe_spark(spark_tx, as_of, since=since)
+    else:
+        tx = _load(transactions, as_of=as_of, report=False, **(loader or {}))
+        summary = describe_data(tx, as_of, since=since)
     print_summary(summary)
     if json_out is not None:
         _write_json(json_out, summary.to_dict())
