@@ -4,13 +4,14 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from churnml.cli import app
+from churnml.cli import app, spark_path
 from tests.conftest import shared_file, write_csv
 
 runner = CliRunner()
@@ -329,3 +330,16 @@ def test_train_then_score(tmp_path):
     assert missing.exit_code == 2 and "cli-train-score': 1 [challenger,champion]" in (
         missing.output
     ), missing.output
+
+
+def test_spark_paths_keep_the_double_slash_of_object_storage_urls():
+    assert spark_path(Path("s3a://shop/orders/")) == "s3a://shop/orders"
+    assert spark_path(Path("gs://b/x.parquet")) == "gs://b/x.parquet"
+    assert spark_path(Path("abfss://c@acct.dfs.core.windows.net/x")) == (
+        "abfss://c@acct.dfs.core.windows.net/x"
+    )
+    # Hadoop reads these single-slash forms as they are; plain paths are untouched
+    assert spark_path(Path("file:///tmp/x")) == "file:/tmp/x"
+    assert spark_path(Path("hdfs:///data/x")) == "hdfs:/data/x"
+    assert spark_path(Path("/data/orders.parquet")) == "/data/orders.parquet"
+    assert spark_path(Path("orders.csv")) == "orders.csv"

@@ -13,6 +13,7 @@ import inspect
 import ipaddress
 import json
 import os
+import re
 import shutil
 import tempfile
 import typing
@@ -332,6 +333,32 @@ def _reading(
     return columns, policy
 
 
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)")
+
+
+def spark_path(path: Path) -> str:
+    """Return a path for Spark, with the ``//`` of a URL that ``pathlib`` folded back.
+
+    ``Path("s3a://shop/orders")`` prints as ``s3a:/shop/orders``; Hadoop reads ``file:/x``
+    and ``hdfs:/x`` as they are, but an object store's bucket is the URL's authority.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        What the option gave.
+
+    Returns
+    -------
+    str
+        The text Spark reads: ``s3a://shop/orders``, ``/data/orders.parquet``, ...
+    """
+    text = str(path)
+    found = _URL.match(text)
+    if found is None or found.group(1).lower() in ("file", "hdfs"):
+        return text
+    return f"{found.group(1)}://{text[found.end() :]}"
+
+
 def _load_spark(
     transactions: list[Path], *, as_of: str | None = None, report: bool = True, **loader: Any
 ) -> SparkTransactions:
@@ -349,8 +376,9 @@ def _load_spark(
     sep, encoding = loader.pop("sep", ","), loader.pop("encoding", "utf-8")
     columns, policy = _reading(**loader)
     session = spark_engine.spark_session()
-    raw = spark_engine.read_spark(session, transactions[0], columns, sep=sep, encoding=encoding)
-    tx = spark_engine.validate_spark(raw, as_of=as_of, policy=policy, source=str(transactions[0]))
+    source = spark_path(transactions[0])
+    raw = spark_engine.read_spark(session, source, columns, sep=sep, encoding=encoding)
+    tx = spark_engine.validate_spark(raw, as_of=as_of, policy=policy, source=source)
     if report:
         _print_report_line(tx)
     return tx
@@ -921,11 +949,11 @@ def score(
             as_csv = out_path.name.lower().endswith((".csv", ".csv.gz"))
             # a CSV is one file, written here; Parquet is written by the workers
             result = in_spark.to_result() if as_csv or target is not None else None
-            out_path.parent.mkdir(parents=True, exist_ok=True)
             if as_csv and result is not None:
+                out_path.parent.mkdir(parents=True, exist_ok=True)
                 result.scores.to_csv(out_path, index=False)
-            else:
-                in_spark.scores.write.mode("overwrite").parquet(str(out_path))
+            else:  # a folder here or on object storage, written by the workers
+                in_spark.scores.write.mode("overwrite").parquet(spark_path(out_path))
             _print_scoring(
                 in_spark.segment_counts(),
                 in_spark.n_customers,
