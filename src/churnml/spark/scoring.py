@@ -362,8 +362,9 @@ def _probe(
     population: dict[str, Any],
 ) -> pd.DataFrame:
     """Score a few buyers on the driver: the columns and dtypes every group's rows take."""
+    end = F.lit(day + pd.Timedelta(days=1)).cast("timestamp_ntz")
     buyers = (
-        spark_tx.lines.where(F.col("amount") > 0)
+        spark_tx.lines.where((F.col("amount") > 0) & (F.col("date") < end))
         .select("customer_id")
         .distinct()
         .orderBy("customer_id")
