@@ -239,15 +239,6 @@ FIRST_DAY = pd.Timestamp("1677-09-22")
 LAST_DAY = pd.Timestamp("2262-04-10")
 
 
-def _date_format(text: pd.Series, fmt: str | None) -> str | None:
-    """Return the format to parse with: the one given, or one inferred from a sample."""
-    used = fmt or _infer_date_format(text)
-    if used is not None and fmt is None and used.startswith("%Y-%m-%d"):
-        # ISO dates with and without a time (or zone) often mix in one column.
-        used = "ISO8601"
-    return used
-
-
 def date_format_of(text: pd.Series, fmt: str | None = None) -> str | None:
     """Return the format validation parses a column of date text with.
 
@@ -263,7 +254,11 @@ def date_format_of(text: pd.Series, fmt: str | None = None) -> str | None:
     str or None
         A ``strftime`` format, ``"ISO8601"``, or None (each value parsed on its own).
     """
-    return _date_format(text, fmt)
+    used = fmt or _infer_date_format(text)
+    if used is not None and fmt is None and used.startswith("%Y-%m-%d"):
+        # ISO dates with and without a time (or zone) often mix in one column.
+        used = "ISO8601"
+    return used
 
 
 def _to_datetime(text: pd.Series, fmt: str | None, used: str | None) -> pd.Series:
@@ -330,7 +325,7 @@ def _parse_text_dates(
     n_tz : int
         Rows that carried a zone.
     """
-    used = used or _date_format(text, fmt)
+    used = used or date_format_of(text, fmt)
     try:
         parsed, n_tz = _naive(_to_datetime(text, fmt, used))
         return parsed, used, n_tz
