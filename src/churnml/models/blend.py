@@ -351,7 +351,8 @@ class BlendScorer(BaseScorer):
                     solved = member.solve_population(own, _member_population(population, name))
                     members[name] = solved["anchors"]
             return {**population, "members": members}
-        inputs = inputs.sort_index(kind="stable")
+        if not inputs.index.is_monotonic_increasing:  # the parts, gathered in any order
+            inputs = inputs.sort_index(kind="stable")
         p_a, p_b = inputs["p_gbm"].to_numpy(dtype=float), inputs["p_hybrid"].to_numpy(dtype=float)
         shift = logit_shift(_mix(p_a, p_b), (p_a.sum() + p_b.sum()) / 2)
         p = shifted(_mix(p_a, p_b), shift)

@@ -1377,7 +1377,8 @@ class GBMScorer(BaseScorer):
             ``year_scale`` and ``purchases_scale`` (factors of expected purchases, 0 for
             the floor alone) and ``revenue_scale``.
         """
-        inputs = inputs.sort_index(kind="stable")
+        if not inputs.index.is_monotonic_increasing:  # the parts, gathered in any order
+            inputs = inputs.sort_index(kind="stable")
         p = inputs["p"].to_numpy(dtype=float)
         n = inputs["purchases"].to_numpy(dtype=float)
         rev = inputs["revenue"].to_numpy(dtype=float)

@@ -356,30 +356,27 @@ def validate_spark(
 
 def _count_purchases(lines: DataFrame, report: ValidationReport, policy: ValidationPolicy) -> None:
     """Fill the report's customer, purchase, date and revenue counts from the kept lines."""
-    periods = period_nets(lines, policy.freq)
-    net = F.sum("amount").over(Window.partitionBy("customer_id", "period"))
-    line_stats = (
+    # one shuffle: each customer-period's net and its lines serve every purchase count
+    periods = (
         lines.withColumn("period", period_column(policy.freq))
-        .withColumn("net", net)
-        .agg(
-            F.sum((F.col("net") <= 0).cast("long")).alias("not_a_purchase"),
-            F.countDistinct("customer_id").alias("customers"),
-            F.min("date").alias("first"),
-            F.max("date").alias("last"),
-            F.sum("amount").alias("revenue"),
-        )
-        .first()
+        .groupBy("customer_id", "period")
+        .agg(F.sum("amount").alias("net"), F.count(F.lit(1)).alias("lines"))
     )
-    buyers = (
-        periods.where(F.col("net") > 0)
-        .agg(F.count(F.lit(1)).alias("purchases"), F.countDistinct("customer_id").alias("buyers"))
-        .first()
-    )
-    assert line_stats is not None and buyers is not None
-    report.flags["not_a_purchase"] = int(line_stats["not_a_purchase"] or 0)
-    report.n_customers = int(line_stats["customers"])
-    report.n_purchases = int(buyers["purchases"])
-    report.n_customers_without_purchase = report.n_customers - int(buyers["buyers"])
+    bought = F.col("net") > 0
+    counts = periods.agg(
+        F.sum(F.when(~bought, F.col("lines")).otherwise(0)).alias("not_a_purchase"),
+        F.countDistinct("customer_id").alias("customers"),
+        F.sum(bought.cast("long")).alias("purchases"),
+        F.countDistinct(F.when(bought, F.col("customer_id"))).alias("buyers"),
+    ).first()
+    line_stats = lines.agg(
+        F.min("date").alias("first"), F.max("date").alias("last"), F.sum("amount").alias("revenue")
+    ).first()
+    assert counts is not None and line_stats is not None
+    report.flags["not_a_purchase"] = int(counts["not_a_purchase"] or 0)
+    report.n_customers = int(counts["customers"])
+    report.n_purchases = int(counts["purchases"] or 0)
+    report.n_customers_without_purchase = report.n_customers - int(counts["buyers"])
     report.first_date = pd.Timestamp(line_stats["first"])
     report.last_date = pd.Timestamp(line_stats["last"])
     report.revenue = float(line_stats["revenue"])
