@@ -12,7 +12,7 @@ format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 
 test:
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 # the inner loop: everything but the real-data, notebook and full-training tests
 quick:

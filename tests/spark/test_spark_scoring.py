@@ -133,9 +133,10 @@ def test_a_model_without_a_purchase_cycle_is_refused(cdnow_both, models):
         score_spark(spark_tx, dataclasses.replace(loaded, meta=meta), AS_OF)
 
 
-def test_the_cli_scores_with_the_spark_engine(cdnow_csv, models, tmp_path, tricky_log, spark):
-    folder = models["bgnbd"].uri
-    common = ["score", "-t", str(cdnow_csv), "--as-of", AS_OF, "--model", folder]
+def test_the_cli_scores_with_the_spark_engine(models, tmp_path, tricky_log, spark):
+    path = tmp_path / "tricky.csv"
+    tricky_log.to_csv(path, index=False)
+    common = ["score", "-t", str(path), "--as-of", "2021-03-31", "--model", models["bgnbd"].uri]
     pandas_csv, spark_csv = tmp_path / "pandas.csv", tmp_path / "spark.csv"
     store = f"sqlite:///{tmp_path / 'scores.db'}"
     runner = CliRunner()
@@ -145,17 +146,15 @@ def test_the_cli_scores_with_the_spark_engine(cdnow_csv, models, tmp_path, trick
         app, [*common, "--engine", "spark", "--out", str(spark_csv), "--publish", "--store", store]
     )
     assert done.exit_code == 0, done.output
-    assert "Scored 23,570 customers" in done.output and "Published snapshot 1" in done.output
-    assert "68 customers have no purchase" in done.output
+    assert "Scored 6 customers" in done.output and "Published snapshot 1" in done.output
+    assert "2 customers have no purchase" in done.output
     theirs = pd.read_csv(pandas_csv, dtype={"customer_id": str})
     assert_same_scores(pd.read_csv(spark_csv, dtype={"customer_id": str}), theirs)
     assert churnml.list_snapshots(store)["n_rows"].tolist() == [len(theirs)]
     # a path not ending in .csv is a Parquet folder, written by the workers
-    tricky = tmp_path / "tricky.csv"
-    tricky_log.to_csv(tricky, index=False)
     parquet = tmp_path / "scores.parquet"
-    args = ["score", "-t", str(tricky), "--as-of", "2021-03-31", "--model", folder]
-    done = runner.invoke(app, [*args, "--engine", "spark", "--out", str(parquet)])
+    done = runner.invoke(app, [*common, "--engine", "spark", "--out", str(parquet)])
     assert done.exit_code == 0, done.output
-    written = pd.read_parquet(parquet)
-    assert sorted(written["customer_id"]) == ["a", "b", "c", "d", "e", "g"]
+    written = pd.read_parquet(parquet).sort_values("customer_id", ignore_index=True)
+    assert_same_scores(written, theirs.assign(next_purchase_date=written["next_purchase_date"]))
+    assert written["customer_id"].tolist() == ["a", "b", "c", "d", "e", "g"]

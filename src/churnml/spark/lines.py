@@ -341,15 +341,18 @@ def validate_spark(
         )
     report.n_customers_input = int(counts["customers_input"])
     _count_purchases(lines, report, policy)
-    # as the pandas path keeps them: zero-amount rows of customers with no kept line
-    kept_ids = lines.select("customer_id").distinct()
-    zero_only = (
-        rows.where(code == REASON_CODES["zero_amount"])
-        .select("customer_id", "date")
-        .join(kept_ids, "customer_id", "left_anti")
-        .cache()
-    )
-    zero_only.count()  # before the rows it comes from are let go
+    # as the pandas path keeps them: zero-amount rows of customers with no kept line (a pass
+    # only where there are zero-amount rows)
+    zero_only = None
+    if excluded["zero_amount"]:
+        kept_ids = lines.select("customer_id").distinct()
+        zero_only = (
+            rows.where(code == REASON_CODES["zero_amount"])
+            .select("customer_id", "date")
+            .join(kept_ids, "customer_id", "left_anti")
+            .cache()
+        )
+        zero_only.count()  # before the rows it comes from are let go
     rows.unpersist()
     return SparkTransactions(lines=lines, report=report, policy=policy, zero_only=zero_only)
 

@@ -286,8 +286,11 @@ def score_spark(
             )
         return tx
 
+    # a few buyers on the driver: whether another round is needed (a question of the
+    # model, not of the data), and the columns and dtypes every group's rows take
+    probe_tx = _probe_lines(spark_tx, day)
     rounds = 0
-    while True:
+    while loaded.scorer.population_inputs(probe_tx, day, horizon, population) is not None:
         step(f"Solving the population's anchors in Spark (round {rounds + 1})")
 
         def inputs_with(known: dict[str, Any]) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -303,15 +306,13 @@ def score_spark(
             .applyInPandas(inputs_with(dict(population)), "blob binary")
             .collect()
         )
-        if not blobs:
-            break
         gathered = pd.concat([_from_blob(r["blob"]) for r in blobs], ignore_index=True)
         gathered = gathered.set_index("customer_id")
         solved = loaded.scorer.solve_population(gathered, population)
         population = json.loads(json.dumps(solved))
         rounds += 1
     step("Scoring every customer in Spark")
-    probe = _probe(spark_tx, loaded, day, horizon, population)
+    probe = loaded.score(probe_tx, day, horizon, population=population)
     columns = list(probe.columns)
     schema = T.StructType([T.StructField(c, _spark_type(probe[c])) for c in columns])
     label = loaded.label
@@ -354,14 +355,8 @@ def score_spark(
     )
 
 
-def _probe(
-    spark_tx: SparkTransactions,
-    loaded: LoadedModel,
-    day: pd.Timestamp,
-    horizon: int,
-    population: dict[str, Any],
-) -> pd.DataFrame:
-    """Score a few buyers on the driver: the columns and dtypes every group's rows take."""
+def _probe_lines(spark_tx: SparkTransactions, day: pd.Timestamp) -> ValidatedTransactions:
+    """Collect every line of the 50 first customers (by id) with a purchase up to as-of."""
     end = F.lit(day + pd.Timedelta(days=1)).cast("timestamp_ntz")
     buyers = (
         spark_tx.lines.where((F.col("amount") > 0) & (F.col("date") < end))
@@ -372,8 +367,7 @@ def _probe(
     )
     lines = spark_tx.lines.join(F.broadcast(buyers), "customer_id").toPandas()
     lines = as_validated(lines.sort_values("row", kind="stable").reset_index(drop=True))
-    tx = ValidatedTransactions(lines=lines, report=spark_tx.report, policy=spark_tx.policy)
-    return loaded.score(tx, day, horizon, population=population)
+    return ValidatedTransactions(lines=lines, report=spark_tx.report, policy=spark_tx.policy)
 
 
 def _conform(out: pd.DataFrame, probe: pd.DataFrame) -> pd.DataFrame:
