@@ -18,7 +18,7 @@ from churnml.config import parse_day
 from churnml.data.purchases import day_number
 from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.models.btyd import RFM_COLUMNS, TransactionModel
-from churnml.spark.lines import period_nets
+from churnml.spark.lines import lines_until, period_nets
 
 __all__ = ["btyd_summary_spark", "build_labels_spark", "distinct_summary", "fit_transactions"]
 
@@ -27,10 +27,6 @@ _UNIT_DAYS = {"D": 1.0, "W": 7.0}
 
 def _day(value: pd.Timestamp) -> int:
     return int(day_number(value)[()])
-
-
-def _until(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
-    return lines.where(F.col("date") < F.lit(as_of + pd.Timedelta(days=1)).cast("timestamp_ntz"))
 
 
 def btyd_summary_spark(
@@ -64,7 +60,7 @@ def btyd_summary_spark(
         raise ConfigError(f"freq must be 'D' or 'W'; got {freq!r}")
     as_of = parse_day(as_of, "as_of")
     unit = _UNIT_DAYS[freq]
-    purchases = period_nets(_until(lines, as_of), freq).where(F.col("net") > 0)
+    purchases = period_nets(lines_until(lines, as_of), freq).where(F.col("net") > 0)
     first = F.min("period").over(Window.partitionBy("customer_id"))
     return (
         purchases.withColumn("first", first)
@@ -148,7 +144,7 @@ def build_labels_spark(
     if customers is None:
         customers = btyd_summary_spark(lines, as_of, freq).select("customer_id")
     start = F.lit(as_of + pd.Timedelta(days=1)).cast("timestamp_ntz")
-    window = _until(lines, end).where(F.col("date") >= start)
+    window = lines_until(lines, end).where(F.col("date") >= start)
     counted = (
         period_nets(window, freq)
         .where(F.col("net") > 0)

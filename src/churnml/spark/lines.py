@@ -34,6 +34,7 @@ __all__ = [
     "SparkTransactions",
     "as_validated",
     "day_number_column",
+    "lines_until",
     "period_column",
     "period_nets",
     "read_spark",
@@ -205,6 +206,11 @@ def _date_text_format(raw: DataFrame, policy: ValidationPolicy) -> str | None:
     head = raw.select("date").limit(5000).toPandas()["date"]
     text = head.astype(str).str.strip()
     return date_format_of(text[text != ""], policy.date_format)
+
+
+def lines_until(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
+    """Return the lines dated on or before as-of (any time that day)."""
+    return lines.where(F.col("date") < F.lit(as_of + pd.Timedelta(days=1)).cast("timestamp_ntz"))
 
 
 def day_number_column(column: str = "date") -> Any:

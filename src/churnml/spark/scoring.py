@@ -38,7 +38,7 @@ from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.models.base import BaseScorer
 from churnml.scoring import NO_PURCHASE_NOTE, score_with
 from churnml.settings import SegmentRules
-from churnml.spark.lines import SparkTransactions, as_validated, with_row_numbers
+from churnml.spark.lines import SparkTransactions, as_validated, lines_until, with_row_numbers
 from churnml.workflows.scoring import LoadedModel, ScoreResult, load_model
 
 __all__ = ["SparkScores", "score_model_spark", "score_spark", "scores_to_pandas"]
@@ -357,9 +357,9 @@ def score_spark(
 
 def _probe_lines(spark_tx: SparkTransactions, day: pd.Timestamp) -> ValidatedTransactions:
     """Collect every line of the 50 first customers (by id) with a purchase up to as-of."""
-    end = F.lit(day + pd.Timedelta(days=1)).cast("timestamp_ntz")
     buyers = (
-        spark_tx.lines.where((F.col("amount") > 0) & (F.col("date") < end))
+        lines_until(spark_tx.lines, day)
+        .where(F.col("amount") > 0)
         .select("customer_id")
         .distinct()
         .orderBy("customer_id")
@@ -419,10 +419,9 @@ def _with_value_tiers(rows: DataFrame, n: int, rules: SegmentRules | None) -> Da
 
 
 def _seen_customers(spark_tx: SparkTransactions, day: pd.Timestamp) -> int:
-    end = F.lit(day + pd.Timedelta(days=1)).cast("timestamp_ntz")
-    ids = spark_tx.lines.where(F.col("date") < end).select("customer_id")
+    ids = lines_until(spark_tx.lines, day).select("customer_id")
     if spark_tx.zero_only is not None:
-        ids = ids.union(spark_tx.zero_only.where(F.col("date") < end).select("customer_id"))
+        ids = ids.union(lines_until(spark_tx.zero_only, day).select("customer_id"))
     return int(ids.distinct().count())
 
 

@@ -25,14 +25,10 @@ from churnml.campaign.rates import (
 from churnml.config import parse_day
 from churnml.exceptions import ConfigError, InsufficientDataError
 from churnml.segments.lifecycle import SegmentRules, lifecycle_segment
-from churnml.spark.lines import SparkTransactions, period_column
+from churnml.spark.lines import SparkTransactions, lines_until, period_column
 from churnml.summary import DataSummary, SummaryCounts, summary_from, top_share_count
 
 __all__ = ["describe_spark"]
-
-
-def _until(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
-    return lines.where(F.col("date") < F.lit(as_of + pd.Timedelta(days=1)).cast("timestamp_ntz"))
 
 
 def _purchases(lines: DataFrame, freq: str) -> DataFrame:
@@ -87,7 +83,7 @@ def describe_spark(
     lines = spark_tx.lines
     as_of_ts = parse_day(as_of if as_of is not None else report.last_date, "as_of")
     as_of_day = _day_of(as_of_ts)
-    kept = _until(lines, as_of_ts)
+    kept = lines_until(lines, as_of_ts)
     purchases = _purchases(kept, freq).cache()
     order = Window.partitionBy("customer_id").orderBy("day")
     ranked = purchases.withColumn("k", F.row_number().over(order))

@@ -24,14 +24,10 @@ from churnml.config import DEFAULT_MAX_CUSTOMERS, parse_day
 from churnml.data.fingerprint import HASHED_COLUMNS
 from churnml.data.sampling import CustomerSample, customer_hash_key
 from churnml.data.validation import ValidatedTransactions
-from churnml.spark.lines import SparkTransactions, as_validated
+from churnml.spark.lines import SparkTransactions, as_validated, lines_until
 from churnml.workflows.training import TrainResult, train
 
 __all__ = ["fingerprint_spark", "sample_spark", "train_spark"]
-
-
-def _until(lines: DataFrame, as_of: pd.Timestamp) -> DataFrame:
-    return lines.where(F.col("date") < F.lit(as_of + pd.Timedelta(days=1)).cast("timestamp_ntz"))
 
 
 def _split(hashes: np.ndarray) -> dict[str, np.ndarray]:
@@ -68,7 +64,7 @@ def sample_spark(
     sample : CustomerSample or None
         As ``sample_customers`` gives it on the same lines; None when every customer came.
     """
-    lines = spark_tx.lines if as_of is None else _until(spark_tx.lines, parse_day(as_of))
+    lines = spark_tx.lines if as_of is None else lines_until(spark_tx.lines, parse_day(as_of))
     ids = lines.select("customer_id").distinct()
     n_customers = ids.count()
     sample = None
@@ -202,7 +198,7 @@ def train_spark(
     fit_tx, sample = sample_spark(spark_tx, max_customers, seed, day)
     if on_step is not None:
         on_step("Fingerprinting the data in Spark")
-    data = fingerprint_spark(_until(spark_tx.lines, day), spark_tx)
+    data = fingerprint_spark(lines_until(spark_tx.lines, day), spark_tx)
     return train(
         fit_tx,
         as_of=day,
